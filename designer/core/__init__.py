@@ -1,0 +1,1 @@
+"""The engine: layer catalog, graph, edits and propagation. No Qt, no torch."""

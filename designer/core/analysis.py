@@ -1,0 +1,170 @@
+"""Per-node results of the analysis, their totals, and the warnings that teach.
+
+The warnings here look at a node's neighbours (a bias right before a BatchNorm, two Linear
+layers with nothing between them) or at the whole path (a receptive field larger than the
+input); warnings about a layer's own arithmetic come from the layer itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from designer.core.receptive import Fields, fmt
+from designer.core.spec import SPATIAL_AXES, Shape, Tensor
+
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What memory figures assume: how many samples at once, and in which number format."""
+
+    batch_size: int = 1
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.dtype not in DTYPE_BYTES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got {self.dtype!r}")
+
+    @property
+    def bytes_per_value(self) -> int:
+        return DTYPE_BYTES[self.dtype]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeResult:
+    """What the engine knows about one node. Without an output, `error` says why.
+
+    `blocked_by` names the upstream node whose error keeps this one from a result.
+    Counts are per sample; `memory` is the output's bytes for the whole batch.
+    """
+
+    output: Tensor | None
+    input_shapes: tuple[Shape, ...] = ()
+    params: int = 0
+    buffers: int = 0
+    macs: int = 0
+    flops: int = 0
+    memory: int = 0
+    warnings: tuple[str, ...] = ()
+    error: str | None = None
+    blocked_by: str | None = None
+
+    @property
+    def shape(self) -> Shape | None:
+        return None if self.output is None else self.output.shape
+
+    @property
+    def fields(self) -> Fields | None:
+        return None if self.output is None else self.output.fields
+
+    @property
+    def reason(self) -> str:
+        """Why there is no result, in one line ('' when there is one)."""
+        if self.error:
+            return self.error
+        if self.blocked_by:
+            return f"waits on {self.blocked_by}, which has an error"
+        return ""
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    buffers: int
+    macs: int
+    flops: int
+    activation_memory: int
+    param_memory: int
+    errors: int
+    blocked: int
+    warnings: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "params": self.params,
+            "trainable_params": self.params,
+            "non_trainable_params": self.buffers,
+            "macs": self.macs,
+            "flops": self.flops,
+            "activation_memory": self.activation_memory,
+            "param_memory": self.param_memory,
+            "errors": self.errors,
+            "blocked": self.blocked,
+            "warnings": self.warnings,
+        }
+
+
+def totals(results: dict[str, NodeResult], settings: Settings) -> Totals:
+    values = results.values()
+    params = sum(r.params for r in values)
+    buffers = sum(r.buffers for r in values)
+    return Totals(
+        params=params,
+        buffers=buffers,
+        macs=sum(r.macs for r in values),
+        flops=sum(r.flops for r in values),
+        activation_memory=sum(r.memory for r in values),
+        param_memory=(params + buffers) * settings.bytes_per_value,
+        errors=sum(1 for r in values if r.error),
+        blocked=sum(1 for r in values if r.blocked_by),
+        warnings=sum(len(r.warnings) for r in values),
+    )
+
+
+_WEIGHTED = {f"Conv{n}d" for n in (1, 2, 3)} | {f"ConvTranspose{n}d" for n in (1, 2, 3)} | {"Linear"}
+_BATCH_NORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d"}
+_SHAPE_ONLY = {"Identity", "Dropout", "Flatten"}
+
+
+def neighbour_warnings(graph: nx.MultiDiGraph, node_id: str, params: dict[str, Any]) -> list[str]:
+    """Warnings that depend on the layers around this one."""
+    kind = graph.nodes[node_id]["type"]
+    found = []
+    if kind in _WEIGHTED and params.get("bias"):
+        consumers = list(graph.successors(node_id))
+        if consumers and all(graph.nodes[c]["type"] in _BATCH_NORMS for c in consumers):
+            channels = params.get("out_channels", params.get("out_features"))
+            found.append(
+                f"bias is cancelled by the BatchNorm that follows ({consumers[0]}): "
+                f"bias=False saves {channels} parameters"
+            )
+    if kind == "Linear":
+        previous = _previous_through(graph, node_id, _SHAPE_ONLY)
+        if previous is not None and graph.nodes[previous]["type"] == "Linear":
+            found.append(
+                f"follows Linear {previous} with no activation between: "
+                "the two make one linear map"
+            )
+    return found
+
+
+def _previous_through(graph: nx.MultiDiGraph, node_id: str, transparent: set[str]) -> str | None:
+    """The single producer of this node's input, looking through shape-only layers."""
+    current = node_id
+    while True:
+        producers = list(graph.predecessors(current))
+        if len(producers) != 1:
+            return None
+        current = producers[0]
+        if graph.nodes[current]["type"] not in transparent:
+            return current
+
+
+def oversized_field_warning(output: Fields | None, inputs: list[Fields | None]) -> str | None:
+    """Warn where the receptive field first grows past the input it looks at."""
+    if not output:
+        return None
+    if any(f is not None and any(a.size > a.extent for a in f) for f in inputs):
+        return None
+    axes = SPATIAL_AXES.get(len(output), tuple(str(i) for i in range(len(output))))
+    over = [(axis, f) for axis, f in zip(axes, output) if f.size > f.extent]
+    if not over:
+        return None
+    parts = ", ".join(f"{fmt(f.size)} > {f.extent} along {axis}" for axis, f in over)
+    return f"receptive field is larger than the input ({parts}): its edges see only padding"

@@ -1,0 +1,1 @@
+"""The layer catalog, one module per family."""

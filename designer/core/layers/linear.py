@@ -1,0 +1,72 @@
+"""Linear, Flatten and Identity: the layers of a classifier head."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from designer.core.params import Kind, Param
+from designer.core.spec import (
+    LayerOutput,
+    LayerSpec,
+    Tensor,
+    check_inferred,
+    expect_rank,
+    normalise_dim,
+    pointwise,
+)
+
+
+def _linear(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    expect_rank("Linear", x, 0)
+    (features,) = x.shape
+    check_inferred(p, "in_features", features)
+    out = p["out_features"]
+    macs = features * out
+    return LayerOutput(
+        (out,),
+        None,
+        params=macs + (out if p["bias"] else 0),
+        macs=macs,
+        flops=2 * macs - (0 if p["bias"] else out),
+    )
+
+
+def _flatten(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    start = normalise_dim("Flatten", "start_dim", p["start_dim"], x.shape)
+    end = normalise_dim("Flatten", "end_dim", p["end_dim"], x.shape)
+    if start > end:
+        return LayerOutput(x.shape, x.fields)
+    merged = math.prod(x.shape[start : end + 1])
+    shape = (*x.shape[:start], merged, *x.shape[end + 1 :])
+    spatial_kept = start > 0 and end == start
+    return LayerOutput(shape, x.fields if spatial_kept else None)
+
+
+SPECS = [
+    LayerSpec(
+        "Linear",
+        "Linear",
+        (
+            Param("in_features", Kind.INT, None, minimum=1, nullable=True, inferred=True),
+            Param("out_features", Kind.INT, 10, minimum=1, required=True),
+            Param("bias", Kind.BOOL, True),
+        ),
+        _linear,
+        summary="fully connected layer on a vector of features",
+    ),
+    LayerSpec(
+        "Flatten",
+        "Linear",
+        (
+            Param("start_dim", Kind.INT, 1, help="counts the batch dimension, as in PyTorch"),
+            Param("end_dim", Kind.INT, -1),
+        ),
+        _flatten,
+        summary="joins dimensions into one (C×H×W → C·H·W)",
+    ),
+    LayerSpec("Identity", "Linear", (), pointwise(0), summary="passes its input through"),
+]

@@ -1,0 +1,164 @@
+"""Layers that change the spatial size without weights: Upsample, PixelShuffle,
+PixelUnshuffle and ZeroPad2d.
+
+FLOPs of Upsample: nearest costs nothing; the interpolating modes cost 2·taps − 1 per output
+element, taps being 2 per axis for (bi/tri)linear and 4 per axis for bicubic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from designer.core import receptive
+from designer.core.params import Kind, Param, ParamError, expand, show_value
+from designer.core.spec import (
+    LAYOUTS,
+    SPATIAL_AXES,
+    LayerError,
+    LayerOutput,
+    LayerSpec,
+    Tensor,
+    dims,
+    expect_rank,
+    numel,
+)
+
+_MODE_AXES = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
+_TAPS = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
+
+
+def _check_upsample(p: dict[str, Any]) -> None:
+    if p["size"] is not None and p["scale_factor"] is not None:
+        raise ParamError(
+            "scale_factor",
+            f"give size or scale_factor, not both (size {show_value(p['size'])}, "
+            f"scale_factor {show_value(p['scale_factor'])})",
+        )
+    if p["size"] is None and p["scale_factor"] is None:
+        raise ParamError("size", "give size or scale_factor")
+    if p["mode"] == "nearest" and p["align_corners"] is not None:
+        raise ParamError("align_corners", "can only be set with an interpolating mode, not 'nearest'")
+
+
+def _upsample(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    mode = p["mode"]
+    expect_rank(f"Upsample mode {mode!r}", x, _MODE_AXES.get(mode, (1, 2, 3)))
+    n = len(x.shape) - 1
+    for name in ("size", "scale_factor"):
+        value = p[name]
+        if isinstance(value, tuple) and len(value) != n:
+            raise LayerError(
+                f"{name} {show_value(value)} has {len(value)} values for a {LAYOUTS[n]} input "
+                f"({dims(x.shape)}), which has {n} spatial axes"
+            )
+    if p["size"] is not None:
+        spatial = expand(p["size"], n)
+    else:
+        scales = expand(p["scale_factor"], n)
+        spatial = tuple(int(size * s) for size, s in zip(x.shape[1:], scales))
+        for axis, size, s, out in zip(SPATIAL_AXES[n], x.shape[1:], scales, spatial):
+            if out < 1:
+                raise LayerError(
+                    f"scale_factor {s:g} turns {size} into {out} along {axis}; the output must be at least 1"
+                )
+    shape = (x.shape[0], *spatial)
+    taps = _TAPS[mode]
+    fields = None
+    if x.fields is not None:
+        fields = tuple(
+            receptive.resample(f, out / size, taps)
+            for f, size, out in zip(x.fields, x.shape[1:], spatial)
+        )
+    flops = 0 if taps == 1 else (2 * taps**n - 1) * numel(shape)
+    return LayerOutput(shape, fields, flops=flops)
+
+
+def _pixel_shuffle(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    expect_rank("PixelShuffle", x, 2)
+    r = p["upscale_factor"]
+    channels, height, width = x.shape
+    if channels % (r * r):
+        raise LayerError(
+            f"channels {channels} are not divisible by upscale_factor² = {r}² = {r * r}"
+        )
+    fields = None if x.fields is None else tuple(receptive.resample(f, r, 1) for f in x.fields)
+    return LayerOutput((channels // (r * r), height * r, width * r), fields)
+
+
+def _pixel_unshuffle(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    expect_rank("PixelUnshuffle", x, 2)
+    r = p["downscale_factor"]
+    channels, height, width = x.shape
+    for axis, size in (("H", height), ("W", width)):
+        if size % r:
+            raise LayerError(f"{axis} {size} is not divisible by downscale_factor {r}")
+    fields = None if x.fields is None else tuple(receptive.window(f, r, r, 0) for f in x.fields)
+    return LayerOutput((channels * r * r, height // r, width // r), fields)
+
+
+def _zero_pad(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    expect_rank("ZeroPad2d", x, 2)
+    left, right, top, bottom = expand(p["padding"], 4)
+    channels, height, width = x.shape
+    shape = (channels, height + top + bottom, width + left + right)
+    if min(shape[1:]) < 1:
+        raise LayerError(f"padding {show_value(p['padding'])} crops {dims(x.shape)} to nothing")
+    fields = None
+    if x.fields is not None:
+        fields = (
+            receptive.window(x.fields[0], 1, 1, top),
+            receptive.window(x.fields[1], 1, 1, left),
+        )
+    return LayerOutput(shape, fields)
+
+
+SPECS = [
+    LayerSpec(
+        "Upsample",
+        "Resize",
+        (
+            Param("size", Kind.INT_TUPLE, None, minimum=1, nullable=True),
+            Param(
+                "scale_factor", Kind.FLOAT_TUPLE, None, minimum=0, exclusive_minimum=True,
+                nullable=True,
+            ),
+            Param("mode", Kind.CHOICE, "nearest", choices=tuple(_TAPS)),
+            Param("align_corners", Kind.BOOL, None, nullable=True),
+        ),
+        _upsample,
+        summary="resizes by interpolation",
+        check=_check_upsample,
+        suggested={"scale_factor": 2.0},
+    ),
+    LayerSpec(
+        "PixelShuffle",
+        "Resize",
+        (Param("upscale_factor", Kind.INT, 2, minimum=1, required=True),),
+        _pixel_shuffle,
+        summary="C·r²×H×W → C×rH×rW (sub-pixel up-sampling)",
+    ),
+    LayerSpec(
+        "PixelUnshuffle",
+        "Resize",
+        (Param("downscale_factor", Kind.INT, 2, minimum=1, required=True),),
+        _pixel_unshuffle,
+        summary="C×rH×rW → C·r²×H×W",
+    ),
+    LayerSpec(
+        "ZeroPad2d",
+        "Resize",
+        (
+            Param(
+                "padding", Kind.INT_TUPLE, 1, length=4, required=True,
+                help="left, right, top, bottom; negative values crop",
+            ),
+        ),
+        _zero_pad,
+        summary="pads (or crops) the borders with zeros",
+    ),
+]

@@ -1,0 +1,215 @@
+"""Declarations of layer parameters: their value forms, defaults and ranges.
+
+A declaration is data, so the loader, the inspector's editors and the tests can all be
+generated from it; `Param.check` is the one place that decides whether a value is
+well-formed and turns it into its canonical Python form.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+
+class ParamError(ValueError):
+    """A parameter value that the layer refuses; the message names the parameter."""
+
+    def __init__(self, param: str, message: str) -> None:
+        super().__init__(f"{param}: {message}")
+        self.param = param
+        self.message = message
+
+
+class Kind(Enum):
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    CHOICE = "choice"
+    INT_TUPLE = "int or list of ints"
+    FLOAT_TUPLE = "number or list of numbers"
+    PADDING = "int, list of ints, 'same' or 'valid'"
+    SHAPE = "list of positive ints"
+
+
+PADDING_WORDS = ("same", "valid")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One constructor argument of a layer, named as in `torch.nn`.
+
+    `required` arguments have no PyTorch default: a project file must give them, and
+    `default` is only what the palette suggests for a new node. `length` is the tuple
+    length a list must have (None: any). `nullable` admits None (PyTorch's "not set").
+    `inferred` arguments follow from the input; a value written down is checked against it.
+    """
+
+    name: str
+    kind: Kind
+    default: Any = None
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    length: int | None = None
+    nullable: bool = False
+    required: bool = False
+    inferred: bool = False
+    exclusive_minimum: bool = False
+    help: str = ""
+
+    def check(self, value: Any) -> Any:
+        """Return `value` in canonical form (tuples as tuples) or raise ParamError."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ParamError(self.name, f"must be {self.describe()}, got null")
+        checker = _CHECKERS[self.kind]
+        result = checker(self, value)
+        if result is _INVALID:
+            raise ParamError(self.name, f"must be {self.describe()}, got {show_value(value)}")
+        return result
+
+    def describe(self) -> str:
+        """The accepted values, in words, for messages and tooltips."""
+        if self.kind is Kind.BOOL:
+            return "true or false"
+        if self.kind is Kind.CHOICE:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind is Kind.SHAPE:
+            return "a non-empty list of positive ints"
+        scalar = self._scalar_words()
+        if self.kind in (Kind.INT, Kind.FLOAT):
+            return scalar
+        plural = scalar.replace("an int", "ints").replace("a number", "numbers")
+        plural = plural.replace("a positive int", "positive ints")
+        plural = plural.replace("a non-negative int", "non-negative ints")
+        plural = plural.replace("a positive number", "positive numbers")
+        count = f"{self.length} " if self.length else ""
+        text = f"{scalar} or a list of {count}{plural}"
+        if self.kind is Kind.PADDING:
+            text += ", 'same' or 'valid'"
+        return text
+
+    def _scalar_words(self) -> str:
+        integral = self.kind in (Kind.INT, Kind.INT_TUPLE, Kind.PADDING)
+        noun = "int" if integral else "number"
+        lo, hi = self.minimum, self.maximum
+        if hi is None and lo == 1 and integral:
+            return "a positive int"
+        if hi is None and lo == 0 and integral:
+            return "a non-negative int"
+        if hi is None and lo == 0 and self.exclusive_minimum:
+            return f"a positive {noun}"
+        article = "an" if integral else "a"
+        if lo is not None and hi is not None:
+            return f"{article} {noun} from {show_value(lo)} to {show_value(hi)}"
+        if lo is not None:
+            relation = ">" if self.exclusive_minimum else "≥"
+            return f"{article} {noun} {relation} {show_value(lo)}"
+        return f"{article} {noun}"
+
+    def in_range(self, number: float) -> bool:
+        if self.minimum is not None:
+            if number < self.minimum or (self.exclusive_minimum and number == self.minimum):
+                return False
+        return self.maximum is None or number <= self.maximum
+
+
+_INVALID = object()
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _check_int(param: Param, value: Any) -> Any:
+    return value if _is_int(value) and param.in_range(value) else _INVALID
+
+
+def _check_float(param: Param, value: Any) -> Any:
+    return float(value) if _is_number(value) and param.in_range(value) else _INVALID
+
+
+def _check_bool(param: Param, value: Any) -> Any:
+    return value if isinstance(value, bool) else _INVALID
+
+
+def _check_choice(param: Param, value: Any) -> Any:
+    return value if isinstance(value, str) and value in param.choices else _INVALID
+
+
+def _check_sequence(param: Param, value: Any, element_ok) -> Any:
+    if element_ok(value):
+        return value
+    if not isinstance(value, (list, tuple)) or not value:
+        return _INVALID
+    if param.length is not None and len(value) != param.length:
+        return _INVALID
+    if not all(element_ok(v) for v in value):
+        return _INVALID
+    return tuple(value)
+
+
+def _check_int_tuple(param: Param, value: Any) -> Any:
+    return _check_sequence(param, value, lambda v: _is_int(v) and param.in_range(v))
+
+
+def _check_float_tuple(param: Param, value: Any) -> Any:
+    result = _check_sequence(param, value, lambda v: _is_number(v) and param.in_range(v))
+    if result is _INVALID:
+        return result
+    return tuple(float(v) for v in result) if isinstance(result, tuple) else float(result)
+
+
+def _check_padding(param: Param, value: Any) -> Any:
+    if isinstance(value, str):
+        return value if value in PADDING_WORDS else _INVALID
+    return _check_int_tuple(param, value)
+
+
+def _check_shape(param: Param, value: Any) -> Any:
+    if _is_int(value) and value >= 1:
+        return (value,)
+    if isinstance(value, (list, tuple)) and value and all(_is_int(v) and v >= 1 for v in value):
+        return tuple(value)
+    return _INVALID
+
+
+_CHECKERS = {
+    Kind.INT: _check_int,
+    Kind.FLOAT: _check_float,
+    Kind.BOOL: _check_bool,
+    Kind.CHOICE: _check_choice,
+    Kind.INT_TUPLE: _check_int_tuple,
+    Kind.FLOAT_TUPLE: _check_float_tuple,
+    Kind.PADDING: _check_padding,
+    Kind.SHAPE: _check_shape,
+}
+
+
+def show_value(value: Any) -> str:
+    """A value as a user wrote it in JSON: lists in brackets, null, true/false."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show_value(v) for v in value) + "]"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict):
+        return "an object"
+    return str(value)
+
+
+def expand(value: int | float | tuple, n: int) -> tuple:
+    """An int or a tuple, as a tuple of n values (PyTorch's `_ntuple`)."""
+    return value if isinstance(value, tuple) else (value,) * n

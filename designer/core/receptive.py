@@ -1,0 +1,113 @@
+"""Receptive-field algebra (Araujo, Norris and Sim, Distill 2019), one spatial axis at a time.
+
+A `Field` describes the units of a tensor along one spatial axis in the coordinates of the
+network input: how many input pixels one unit sees (`size`), the distance between
+neighbouring units (`jump`, the effective stride) and where unit 0 is centred (`centre`).
+Layers map the field of their input to the field of their output with the functions below.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+Fields = tuple["Field", ...]
+
+_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    size: float
+    jump: float
+    centre: float
+    extent: int  # the network input's length along this axis, for "sees more than the input"
+
+    @property
+    def start(self) -> float:
+        """Left edge of unit 0's field; negative where it reaches into the padding."""
+        return self.centre - (self.size - 1) / 2
+
+
+def input_fields(spatial: tuple[int, ...]) -> Fields:
+    """Fields of a network input: every pixel sees itself."""
+    return tuple(Field(1, 1, 0, n) for n in spatial)
+
+
+def window(f: Field, kernel: int, stride: float, pad_before: float) -> Field:
+    """A sliding window of `kernel` taps (dilation already applied) moved by `stride`."""
+    return Field(
+        f.size + (kernel - 1) * f.jump,
+        f.jump * stride,
+        f.centre + ((kernel - 1) / 2 - pad_before) * f.jump,
+        f.extent,
+    )
+
+
+def transposed_window(f: Field, kernel: int, stride: int, padding: int) -> Field:
+    """A transposed convolution: each output unit gathers floor((kernel-1)/stride)+1 inputs."""
+    return Field(
+        f.size + ((kernel - 1) // stride) * f.jump,
+        f.jump / stride,
+        f.centre + (padding - (kernel - 1) / 2) / stride * f.jump,
+        f.extent,
+    )
+
+
+def resample(f: Field, scale: float, taps: int) -> Field:
+    """Up- or down-sampling by `scale`, each output interpolating `taps` neighbours."""
+    return Field(
+        f.size + (taps - 1) * f.jump,
+        f.jump / scale,
+        f.centre + (0.5 / scale - 0.5) * f.jump,
+        f.extent,
+    )
+
+
+def adaptive(f: Field, length: int, out: int) -> Field:
+    """Adaptive pooling: window i spans [floor(i·in/out), ceil((i+1)·in/out))."""
+    widest = max(math.ceil((i + 1) * length / out) - (i * length) // out for i in range(out))
+    first = math.ceil(length / out)
+    return Field(
+        f.size + (widest - 1) * f.jump,
+        f.jump * length / out,
+        f.centre + (first - 1) / 2 * f.jump,
+        f.extent,
+    )
+
+
+def merge(inputs: list[Fields]) -> tuple[Fields, bool]:
+    """Fields where paths meet: the largest size per axis, and whether the paths align.
+
+    Paths align when they agree on jump and centre; when they do not, units that are added
+    or concatenated together look at different places of the input.
+    """
+    first = inputs[0]
+    aligned = True
+    merged = list(first)
+    for other in inputs[1:]:
+        for axis, (a, b) in enumerate(zip(merged, other)):
+            if abs(a.jump - b.jump) > _TOLERANCE or abs(a.centre - b.centre) > _TOLERANCE:
+                aligned = False
+            if b.size > a.size:
+                merged[axis] = b
+    return tuple(merged), aligned
+
+
+def describe_misalignment(inputs: list[Fields]) -> str:
+    """Words for the first axis on which merging paths disagree."""
+    first = inputs[0]
+    for other in inputs[1:]:
+        for a, b in zip(first, other):
+            if abs(a.jump - b.jump) > _TOLERANCE:
+                return f"effective strides {fmt(a.jump)} and {fmt(b.jump)}"
+            if abs(a.centre - b.centre) > _TOLERANCE:
+                return f"first units centred at input pixel {fmt(a.centre)} and {fmt(b.centre)}"
+    return ""
+
+
+def fmt(number: float) -> str:
+    """A field quantity as people write it: 5, 0.5, 0.333333."""
+    if float(number).is_integer():
+        return str(int(number))
+    return f"{number:.6g}"

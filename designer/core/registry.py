@@ -1,0 +1,40 @@
+"""Layer type name → LayerSpec, for every type of the project file format."""
+
+from __future__ import annotations
+
+import difflib
+
+from designer.core.layers import activation, conv, io, linear, merge, norm, pool, regularisation, resize
+from designer.core.spec import LayerSpec
+
+CATEGORIES = (
+    "Input/Output",
+    "Convolution",
+    "Pooling",
+    "Linear",
+    "Normalisation",
+    "Activation",
+    "Resize",
+    "Merge",
+    "Regularisation",
+)
+
+LAYERS: dict[str, LayerSpec] = {
+    spec.name: spec
+    for family in (io, conv, pool, linear, norm, activation, resize, merge, regularisation)
+    for spec in family.SPECS
+}
+
+
+def get(type_name: str) -> LayerSpec:
+    """The spec of a layer type; KeyError names the type and the closest known ones."""
+    try:
+        return LAYERS[type_name]
+    except KeyError:
+        raise KeyError(unknown_type_message(type_name)) from None
+
+
+def unknown_type_message(type_name: str) -> str:
+    close = difflib.get_close_matches(str(type_name), LAYERS, n=3)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return f"unknown layer type {type_name!r}{hint}"

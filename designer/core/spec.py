@@ -1,0 +1,181 @@
+"""What a layer type is to the engine: its parameters and how it transforms a tensor.
+
+Each layer family (layers/*.py) declares `LayerSpec`s; everything else (the loader, the
+propagation engine, the inspector, the exporters) reads them from the registry.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from designer.core.params import Param, ParamError
+from designer.core.receptive import Fields
+
+Shape = tuple[int, ...]
+
+SPATIAL_AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+LAYOUTS = {0: "F", 1: "C×L", 2: "C×H×W", 3: "C×D×H×W"}
+
+
+class LayerError(Exception):
+    """The layer cannot take this input; the message names the numbers involved."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    """What flows along an edge: a shape without the batch dimension, and its fields."""
+
+    shape: Shape
+    fields: Fields | None
+
+
+@dataclass(frozen=True, slots=True)
+class LayerOutput:
+    shape: Shape
+    fields: Fields | None
+    params: int = 0
+    buffers: int = 0
+    macs: int = 0
+    flops: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+Evaluate = Callable[[Sequence[Tensor], dict[str, Any]], LayerOutput]
+CrossCheck = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """A layer type: `evaluate` maps input tensors and resolved params to a LayerOutput.
+
+    `check` refuses combinations of parameters that PyTorch's constructor or forward would
+    refuse whatever the input (it raises ParamError); input-dependent refusals are
+    LayerErrors raised by `evaluate`. `inputs` is the (fewest, most) number of inputs;
+    most None means any number.
+    """
+
+    name: str
+    category: str
+    params: tuple[Param, ...]
+    evaluate: Evaluate
+    summary: str
+    inputs: tuple[int, int | None] = (1, 1)
+    check: CrossCheck | None = None
+    suggested: dict[str, Any] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(init=False, repr=False, compare=False)
+    by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "by_name", {p.name: p for p in self.params})
+        defaults = {p.name: p.default for p in self.params if not p.inferred}
+        object.__setattr__(self, "defaults", defaults)
+
+    def starting_params(self) -> dict[str, Any]:
+        """What a node dropped from the palette starts with: required values, suggestions."""
+        required = {p.name: p.default for p in self.params if p.required}
+        return {**required, **self.suggested}
+
+    @property
+    def takes_several_inputs(self) -> bool:
+        return self.inputs[1] is None or self.inputs[1] > 1
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Canonical written params, or the first ParamError of `problems`."""
+        canonical, problems = self.examine(params)
+        if problems:
+            raise problems[0]
+        return canonical
+
+    def examine(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[ParamError]]:
+        """Canonical forms of the well-formed params, and every problem found.
+
+        Unknown names and missing required ones are problems, and so are values that
+        PyTorch would refuse alone or, once each value is well-formed, in combination.
+        """
+        canonical: dict[str, Any] = {}
+        problems: list[ParamError] = []
+        for name, value in params.items():
+            param = self.by_name.get(name)
+            if param is None:
+                problems.append(ParamError(name, f"{self.name} has no parameter {name!r}"))
+                continue
+            try:
+                canonical[name] = param.check(value)
+            except ParamError as error:
+                problems.append(error)
+        for param in self.params:
+            if param.required and param.name not in params:
+                problems.append(ParamError(param.name, f"is required ({param.describe()})"))
+        if not problems and self.check is not None:
+            try:
+                self.check(self.resolve(canonical))
+            except ParamError as error:
+                problems.append(error)
+        return canonical, problems
+
+    def resolve(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Explicit params over the defaults: what the layer is built with."""
+        return {**self.defaults, **params}
+
+    def explicit(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Only what differs from the default (required ones always): what a file holds."""
+        return {
+            p.name: params[p.name]
+            for p in self.params
+            if p.name in params and (p.required or p.inferred or params[p.name] != p.default)
+        }
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def dims(shape: Shape) -> str:
+    """A shape as the report writes it: 64x56x56."""
+    return "x".join(str(d) for d in shape)
+
+
+def expect_rank(layer: str, x: Tensor, spatial: int | tuple[int, ...]) -> None:
+    """Refuse an input whose number of spatial axes the layer does not take."""
+    allowed = (spatial,) if isinstance(spatial, int) else spatial
+    have = len(x.shape) - 1
+    if have in allowed:
+        return
+    wanted = " or ".join(LAYOUTS[n] for n in allowed)
+    raise LayerError(
+        f"{layer} expects a {wanted} input, got {dims(x.shape)} ({len(x.shape)}-D)"
+        + ("; add a Flatten before it" if wanted == "F" and have > 0 else "")
+    )
+
+
+def check_inferred(params: dict[str, Any], name: str, actual: int) -> None:
+    """A written-down in_channels (from imported code) must agree with the input."""
+    declared = params.get(name)
+    if declared is not None and declared != actual:
+        raise LayerError(f"{name} is {declared} in the design, but the input has {actual}")
+
+
+def normalise_dim(layer: str, name: str, dim: int, shape: Shape) -> int:
+    """A PyTorch dim (counting the batch) as an index into `shape` (without it)."""
+    ndim = len(shape) + 1
+    if not -ndim <= dim < ndim:
+        raise LayerError(
+            f"{name} {dim} is out of range for a {ndim}-D tensor (batch + {dims(shape)})"
+        )
+    positive = dim % ndim
+    if positive == 0:
+        raise LayerError(f"{name} {dim} is the batch dimension; {layer} cannot work across it")
+    return positive - 1
+
+
+def pointwise(cost_per_element: int) -> Evaluate:
+    """Layers that keep shape and fields, costing a fixed number of FLOPs per element."""
+
+    def evaluate(inputs: Sequence[Tensor], params: dict[str, Any]) -> LayerOutput:
+        (x,) = inputs
+        return LayerOutput(x.shape, x.fields, flops=cost_per_element * numel(x.shape))
+
+    return evaluate

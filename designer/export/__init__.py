@@ -1,0 +1,1 @@
+"""Exporters: reports (and, later, PyTorch code). No Qt."""

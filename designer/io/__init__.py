@@ -1,0 +1,1 @@
+"""Project files: versioned JSON, validated on load, saved atomically."""
