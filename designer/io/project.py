@@ -90,6 +90,7 @@ class _Reader:
         self.document = document
         self.problems: list[str] = []
         self.notes: list[str] = []
+        self.faulty_ids: set[str] = set()  # nodes already reported: edges to them say nothing
 
     def read(self) -> Project:
         doc = self.document
@@ -151,8 +152,14 @@ class _Reader:
         return records
 
     def _read_node(self, place: str, item: dict[str, Any]) -> NodeRecord | None:
-        ok = True
         node_id = item.get("id")
+        record = self._check_node(place, item, node_id)
+        if record is None and isinstance(node_id, str):
+            self.faulty_ids.add(node_id)
+        return record
+
+    def _check_node(self, place: str, item: dict[str, Any], node_id: Any) -> NodeRecord | None:
+        ok = True
         if not isinstance(node_id, str) or not node_id:
             got = "nothing" if "id" not in item else show_value(node_id)
             self.problems.append(f"{place}.id: must be a non-empty string, got {got}")
@@ -225,6 +232,8 @@ class _Reader:
             self.problems.append(f"{place}.{key}: missing")
         elif not isinstance(value, str):
             self.problems.append(f"{place}.{key}: must be a node id string, got {_kind(value)}")
+        elif value in self.faulty_ids:
+            pass
         elif value not in nodes:
             self.problems.append(f"{place}.{key}: there is no node {value!r}")
         else:

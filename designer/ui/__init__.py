@@ -1,0 +1,1 @@
+"""The PySide6 window. All Qt lives in this package."""
