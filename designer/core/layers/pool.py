@@ -106,7 +106,8 @@ def _specs() -> list[LayerSpec]:
             *common,
             Param("ceil_mode", Kind.BOOL, False),
             Param("count_include_pad", Kind.BOOL, True),
-            Param("divisor_override", Kind.INT, None, minimum=1, nullable=True),
+            # AvgPool1d has no divisor_override in PyTorch
+            *((Param("divisor_override", Kind.INT, None, minimum=1, nullable=True),) if n > 1 else ()),
         )
         adaptive_params = (
             tuple_param("output_size", n, 1, 1, required=True),
