@@ -83,11 +83,15 @@ class LayerSpec:
         return self.inputs[1] is None or self.inputs[1] > 1
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Canonical written params, or the first ParamError of `problems`."""
+        """The params to store: canonical forms, defaults dropped; or the first ParamError.
+
+        Dropping values equal to the default keeps one spelling per design, so a value
+        set back to its default saves, loads and compares like one never set.
+        """
         canonical, problems = self.examine(params)
         if problems:
             raise problems[0]
-        return canonical
+        return self.explicit(canonical)
 
     def examine(self, params: dict[str, Any]) -> tuple[dict[str, Any], list[ParamError]]:
         """Canonical forms of the well-formed params, and every problem found.

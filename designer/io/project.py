@@ -280,7 +280,7 @@ def dumps(arch: Architecture, extras: dict[str, Any] | None = None) -> str:
     nodes = [_node_json(record) for record in arch.nodes()]
     edges = [_edge_json(arch, edge) for edge in arch.edges()]
     tail = sorted((extras or {}).items())
-    lines += _list_lines("nodes", nodes, last=not edges and not tail)
+    lines += _list_lines("nodes", nodes, last=False)
     lines += _list_lines("edges", edges, last=not tail)
     for i, (key, value) in enumerate(tail):
         comma = "," if i < len(tail) - 1 else ""
