@@ -8,7 +8,7 @@ input); warnings about a layer's own arithmetic come from the layer itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 
@@ -36,8 +36,7 @@ class Settings:
         return DTYPE_BYTES[self.dtype]
 
 
-@dataclass(frozen=True, slots=True)
-class NodeResult:
+class NodeResult(NamedTuple):
     """What the engine knows about one node. Without an output, `error` says why.
 
     `blocked_by` names the upstream node whose error keeps this one from a result.
@@ -122,10 +121,14 @@ _BATCH_NORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d"}
 _SHAPE_ONLY = {"Identity", "Dropout", "Flatten"}
 
 
-def neighbour_warnings(graph: nx.MultiDiGraph, node_id: str, params: dict[str, Any]) -> list[str]:
+NEIGHBOUR_CHECKED = _WEIGHTED  # the only layer types neighbour_warnings has anything to say on
+
+
+def neighbour_warnings(
+    graph: nx.MultiDiGraph, node_id: str, kind: str, params: dict[str, Any]
+) -> tuple[str, ...]:
     """Warnings that depend on the layers around this one."""
-    kind = graph.nodes[node_id]["type"]
-    found = []
+    found: list[str] = []
     if kind in _WEIGHTED and params.get("bias"):
         consumers = list(graph.successors(node_id))
         if consumers and all(graph.nodes[c]["type"] in _BATCH_NORMS for c in consumers):
@@ -141,7 +144,7 @@ def neighbour_warnings(graph: nx.MultiDiGraph, node_id: str, params: dict[str, A
                 f"follows Linear {previous} with no activation between: "
                 "the two make one linear map"
             )
-    return found
+    return tuple(found)
 
 
 def _previous_through(graph: nx.MultiDiGraph, node_id: str, transparent: set[str]) -> str | None:
@@ -156,15 +159,17 @@ def _previous_through(graph: nx.MultiDiGraph, node_id: str, transparent: set[str
             return current
 
 
-def oversized_field_warning(output: Fields | None, inputs: list[Fields | None]) -> str | None:
+def oversized_field_warning(output: Fields, inputs: list[Fields | None]) -> str | None:
     """Warn where the receptive field first grows past the input it looks at."""
-    if not output:
+    for field in output:  # a plain loop: this runs for every node with spatial axes
+        if field.size > field.extent:
+            break
+    else:
         return None
     if any(f is not None and any(a.size > a.extent for a in f) for f in inputs):
         return None
-    axes = SPATIAL_AXES.get(len(output), tuple(str(i) for i in range(len(output))))
-    over = [(axis, f) for axis, f in zip(axes, output) if f.size > f.extent]
-    if not over:
-        return None
-    parts = ", ".join(f"{fmt(f.size)} > {f.extent} along {axis}" for axis, f in over)
+    axes = SPATIAL_AXES[len(output)]
+    parts = ", ".join(
+        f"{fmt(f.size)} > {f.extent} along {axis}" for axis, f in zip(axes, output) if f.size > f.extent
+    )
     return f"receptive field is larger than the input ({parts}): its edges see only padding"

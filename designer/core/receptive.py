@@ -9,15 +9,16 @@ Layers map the field of their input to the field of their output with the functi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 Fields = tuple["Field", ...]
 
 _TOLERANCE = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class Field:
+class Field(NamedTuple):
+    """One axis of a tensor's receptive field (a NamedTuple: analyses make thousands)."""
+
     size: float
     jump: float
     centre: float

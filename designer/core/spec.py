@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from designer.core.params import Param, ParamError
 from designer.core.receptive import Fields
@@ -24,16 +24,14 @@ class LayerError(Exception):
     """The layer cannot take this input; the message names the numbers involved."""
 
 
-@dataclass(frozen=True, slots=True)
-class Tensor:
+class Tensor(NamedTuple):
     """What flows along an edge: a shape without the batch dimension, and its fields."""
 
     shape: Shape
     fields: Fields | None
 
 
-@dataclass(frozen=True, slots=True)
-class LayerOutput:
+class LayerOutput(NamedTuple):
     shape: Shape
     fields: Fields | None
     params: int = 0

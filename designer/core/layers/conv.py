@@ -88,6 +88,15 @@ def _in_channels(layer: str, x: Tensor, p: dict[str, Any], n: int) -> int:
     return channels
 
 
+def _paddings(padding: Any, kernels: tuple, dilations: tuple, n: int) -> list[tuple[int, int]]:
+    """(before, after) per axis; 'same' puts the odd pixel after, as PyTorch does."""
+    if padding == "same":
+        return [same_padding(k, d) for k, d in zip(kernels, dilations)]
+    if padding == "valid":
+        return [(0, 0)] * n
+    return [(p, p) for p in expand(padding, n)]
+
+
 def _conv(n: int, layer: str):
     def evaluate(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
         (x,) = inputs
@@ -95,38 +104,28 @@ def _conv(n: int, layer: str):
         kernels = expand(p["kernel_size"], n)
         strides = expand(p["stride"], n)
         dilations = expand(p["dilation"], n)
-        padding = p["padding"]
-        spatial: list[int] = []
         spans = []
-        for axis, size, k, s, d, i in zip(SPATIAL_AXES[n], x.shape[1:], kernels, strides, dilations, range(n)):
-            if padding == "same":
-                before, after = same_padding(k, d)
-            elif padding == "valid":
-                before = after = 0
-            else:
-                before = after = expand(padding, n)[i]
+        for axis, size, k, s, d, (before, after) in zip(
+            SPATIAL_AXES[n], x.shape[1:], kernels, strides, dilations, _paddings(p["padding"], kernels, dilations, n)
+        ):
             effective = d * (k - 1) + 1
             if size + before + after < effective:
                 raise LayerError(
                     f"kernel_size {k}{_dilated(k, d)} is larger than the padded input "
                     f"{size + before + after} ({size} + {before + after} padding) along {axis}"
                 )
-            out = conv_out(size, k, s, before + after, d)
-            spatial.append(out)
-            spans.append((size, before, after, effective, s, out))
+            spans.append((size, before, after, effective, s, conv_out(size, k, s, before + after, d)))
         c_out = p["out_channels"]
-        shape = (c_out, *spatial)
-        weights = c_out * (c_in // p["groups"]) * math.prod(kernels)
-        macs = numel(shape) * (c_in // p["groups"]) * math.prod(kernels)
+        shape = (c_out, *(span[5] for span in spans))
+        per_output = (c_in // p["groups"]) * math.prod(kernels)
+        macs = numel(shape) * per_output
         fields = None
         if x.fields is not None:
-            fields = tuple(
-                receptive.window(f, span[3], span[4], span[1]) for f, span in zip(x.fields, spans)
-            )
+            fields = tuple(receptive.window(f, span[3], span[4], span[1]) for f, span in zip(x.fields, spans))
         return LayerOutput(
             shape,
             fields,
-            params=weights + (c_out if p["bias"] else 0),
+            params=c_out * per_output + (c_out if p["bias"] else 0),
             macs=macs,
             flops=2 * macs - (0 if p["bias"] else numel(shape)),
             warnings=floor_warnings(spans, n),

@@ -18,7 +18,9 @@ def _merged_fields(inputs: Sequence[Tensor], shape: tuple[int, ...]) -> tuple[re
     with_fields = [x for x in inputs if x.fields is not None]
     if not with_fields or len(shape) < 2:
         return None, ()
-    merged, _ = receptive.merge([x.fields for x in with_fields])
+    merged, aligned = receptive.merge([x.fields for x in with_fields])
+    if aligned:
+        return merged, ()
     full_size = [x.fields for x in with_fields if x.shape[1:] == shape[1:]]
     if len(full_size) > 1 and not receptive.merge(full_size)[1]:
         reason = receptive.describe_misalignment(full_size)
