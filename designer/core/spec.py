@@ -17,7 +17,7 @@ from designer.core.receptive import Fields
 Shape = tuple[int, ...]
 
 SPATIAL_AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
-LAYOUTS = {0: "F", 1: "C×L", 2: "C×H×W", 3: "C×D×H×W"}
+LAYOUTS = {0: "flat F", 1: "C×L", 2: "C×H×W", 3: "C×D×H×W"}
 
 
 class LayerError(Exception):
@@ -149,7 +149,7 @@ def expect_rank(layer: str, x: Tensor, spatial: int | tuple[int, ...]) -> None:
     wanted = " or ".join(LAYOUTS[n] for n in allowed)
     raise LayerError(
         f"{layer} expects a {wanted} input, got {dims(x.shape)} ({len(x.shape)}-D)"
-        + ("; add a Flatten before it" if wanted == "F" and have > 0 else "")
+        + ("; add a Flatten before it" if allowed == (0,) and have > 0 else "")
     )
 
 

@@ -15,7 +15,7 @@ from designer.core.receptive import fmt
 from designer.core.spec import dims
 
 COLUMNS = ("id", "name", "type", "output_shape", "params", "macs", "flops", "rf", "rf_stride", "error")
-EXTRA_COLUMNS = ("input_shapes", "memory", "non_trainable", "warnings")
+EXTRA_COLUMNS = ("rf_start", "input_shapes", "memory", "non_trainable", "warnings")
 FORMATS = ("csv", "markdown", "json")
 
 
@@ -45,6 +45,7 @@ def _row(node_id: str, data: dict[str, Any], result: NodeResult) -> dict[str, An
         "rf": [f.size for f in fields] if fields else None,
         "rf_stride": [f.jump for f in fields] if fields else None,
         "error": result.reason,
+        "rf_start": [f.start for f in fields] if fields else None,
         "input_shapes": [list(s) for s in result.input_shapes],
         "memory": result.memory,
         "non_trainable": result.buffers,
@@ -57,7 +58,7 @@ def cells(row: dict[str, Any]) -> list[str]:
     out = []
     for key in COLUMNS + EXTRA_COLUMNS:
         value = row[key]
-        if key in ("rf", "rf_stride"):
+        if key in ("rf", "rf_stride", "rf_start"):
             out.append("x".join(fmt(v) for v in value) if value else "")
         elif key == "output_shape":
             out.append(dims(tuple(value)) if value is not None else "")
