@@ -8,10 +8,12 @@ files diff well in git, and replaces the old file only once the new one is compl
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
-import tempfile
+import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,34 +55,154 @@ def load(path: str | os.PathLike) -> Project:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise ProjectError([f"not UTF-8 text (byte {error.start})"]) from None
+        raise ProjectError([_encoding_problem(data, error.start)]) from None
     return loads(text)
 
 
 def loads(text: str) -> Project:
     """Parse and check a project held in a string."""
     if not text.strip():
-        raise ProjectError(["the file is empty"])
+        raise ProjectError(["the file is empty" if not text else "the file holds only white space"])
     try:
-        document = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        document = json.loads(
+            text,
+            object_pairs_hook=_object,
+            parse_constant=_constant,
+            parse_float=_float,
+            parse_int=_int,
+        )
     except json.JSONDecodeError as error:
-        raise ProjectError([f"not valid JSON: line {error.lineno} column {error.colno}: {error.msg}"]) from None
-    except (ValueError, RecursionError) as error:
-        raise ProjectError([f"not valid JSON: {error}"]) from None
+        raise ProjectError([_syntax_problem(text, error)]) from None
+    except RecursionError:
+        raise ProjectError([_TOO_DEEP]) from None
+    problems = _refusals(document)
+    if problems:
+        raise ProjectError(problems)
     return _Reader(document).read()
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _encoding_problem(data: bytes, start: int) -> str:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return (
+            "the file is UTF-16 text (it starts with a UTF-16 byte order mark); "
+            "a project file is UTF-8"
+        )
+    line = data.count(b"\n", 0, start) + 1
+    return (
+        f"not UTF-8 text: byte 0x{data[start]:02x} on line {line} (offset {start}) "
+        "is not valid UTF-8"
+    )
+
+
+def _syntax_problem(text: str, error: json.JSONDecodeError) -> str:
+    """Python's message and place, said plainly where the cause is clear."""
+    if not text[error.pos :].strip() or error.msg.startswith("Unterminated string"):
+        end = len(text.rstrip())
+        line = text.count("\n", 0, end) + 1
+        column = end - text.rfind("\n", 0, end)
+        return (
+            f"not valid JSON: the text stops at line {line} column {column} before the JSON is "
+            "complete; the file may have been cut short"
+        )
+    if error.pos == len(text) - len(text.lstrip()):
+        return f"not JSON: a project file starts with '{{', this one with {_clip(text.lstrip())!r}"
+    reason = "more text after the end of the JSON" if error.msg == "Extra data" else error.msg
+    return f"not valid JSON: line {error.lineno} column {error.colno}: {reason}"
+
+
+# JSON lets through what a project file must not hold: NaN and Infinity, numbers too large
+# for a float, a key given twice (which value is meant?), lone surrogates (not characters,
+# and unsavable as UTF-8), and nesting deep enough to exhaust recursion later on. The
+# parser's hooks put a _Refused where such a value was; `_refusals` reports each by place.
+
+_MAX_DEPTH = 100
+_TOO_DEEP = f"lists and objects nested more than {_MAX_DEPTH} levels deep"
+_SURROGATE = "half of a UTF-16 surrogate pair, which is not a character on its own"
+
+
+@dataclass(frozen=True)
+class _Refused:
+    reason: str
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for key, value in pairs:
+        surrogate = _lone_surrogate(key)
         if key in result:
-            raise ValueError(f"the key {key!r} appears twice in one object")
+            value = _Refused("appears twice in the same object")
+        elif surrogate:
+            value = _Refused(f"the key has {surrogate}, {_SURROGATE}")
         result[key] = value
     return result
 
 
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a number JSON allows")
+def _constant(name: str) -> _Refused:
+    return _Refused(f"{name} is not a number JSON allows")
+
+
+def _float(text: str) -> float | _Refused:
+    value = float(text)
+    return value if math.isfinite(value) else _Refused(f"the number {_clip(text)} is too large")
+
+
+def _int(text: str) -> int | _Refused:
+    try:
+        return int(text)
+    except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+        digits = len(text.lstrip("-"))
+        return _Refused(f"the number {_clip(text)} has {digits} digits, too many to read")
+
+
+def _lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate in `text`, escaped as in JSON, or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"\\u{ord(text[error.start]):04x}"
+    return None
+
+
+def _refusals(document: Any) -> list[str]:
+    """Every _Refused, lone surrogate and over-deep nesting, in file order, by place.
+
+    The walk keeps its own stack instead of recursing, so no depth can crash it.
+    """
+    problems: list[str] = []
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), document)]
+    while stack:
+        path, value = stack.pop()
+        surrogate = _lone_surrogate(value) if isinstance(value, str) else None
+        if isinstance(value, _Refused):
+            problems.append(_at(path, value.reason))
+        elif surrogate:
+            problems.append(_at(path, f"has {surrogate}, {_SURROGATE}"))
+        elif isinstance(value, (dict, list)):
+            if len(path) >= _MAX_DEPTH:
+                problems.append(_at(path[:2], _TOO_DEEP))
+                continue
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            stack.extend(reversed([(path + (key,), item) for key, item in items]))
+    return problems
+
+
+def _at(path: tuple[str | int, ...], message: str) -> str:
+    place = ""
+    for key in path:
+        place = f"{place}[{key}]" if isinstance(key, int) else _member(place, key)
+    return f"{place}: {message}" if place else message
+
+
+def _member(place: str, key: str) -> str:
+    """The place of `key` in `place`: `.key` where the key reads plainly, else `['a\\nb']`,
+    so that no key can break a message over two lines."""
+    if not key.isidentifier():
+        return f"{place}[{key!r}]"
+    return f"{place}.{key}" if place else key
+
+
+def _clip(text: str, length: int = 20) -> str:
+    return text if len(text) <= length else text[:length] + "…"
 
 
 class _Reader:
@@ -97,22 +219,29 @@ class _Reader:
         if not isinstance(doc, dict):
             raise ProjectError([f"the file must hold a JSON object, got {_kind(doc)}"])
         self._check_header(doc)
-        if self.problems:
+        foreign = bool(self.problems)  # another format or version: its nodes mean nothing here
+        raw_nodes, raw_edges = self._list(doc, "nodes"), self._list(doc, "edges")
+        if foreign:
             raise ProjectError(self.problems)
-        name = doc.get("name", "")
-        if not isinstance(name, str):
+        name = doc.get("name")
+        if name is not None and not isinstance(name, str):
             self.problems.append(f"name: must be a string, got {_kind(name)}")
-        nodes = self._read_nodes(doc.get("nodes"))
-        edges = self._read_edges(doc.get("edges"), {n.id: n for n in nodes})
+            name = None
+        nodes = self._read_nodes(raw_nodes or [])
+        edges: list[EdgeRecord] = []
+        if raw_nodes is not None:  # without nodes every edge would dangle: nothing to say
+            edges = self._read_edges(raw_edges or [], {n.id: n for n in nodes})
+        try:
+            arch = Architecture.build(name or "", nodes, edges)
+        except GraphError as error:
+            self.problems.append(f"edges: {error}")
         if self.problems:
             raise ProjectError(self.problems)
-        try:
-            arch = Architecture.build(name, nodes, edges)
-        except GraphError as error:
-            raise ProjectError([f"edges: {error}"]) from None
         extras = {k: v for k, v in doc.items() if k not in _TOP_LEVEL}
         for key in extras:
-            self.notes.append(f"{key}: not read by this version; kept as it is when saving")
+            self.notes.append(
+                f"{_member('', key)}: not read by this version; kept as it is when saving"
+            )
         return Project(arch, extras, self.notes)
 
     def _check_header(self, doc: dict[str, Any]) -> None:
@@ -125,11 +254,15 @@ class _Reader:
             newer = isinstance(version, int) and not isinstance(version, bool) and version > VERSION
             hint = "; the file was written by a newer designer" if newer else ""
             self.problems.append(f"version: this designer reads version {VERSION}, got {got}{hint}")
-        for key in ("nodes", "edges"):
-            if key not in doc:
-                self.problems.append(f"{key}: missing (a list is required)")
-            elif not isinstance(doc[key], list):
-                self.problems.append(f"{key}: must be a list, got {_kind(doc[key])}")
+
+    def _list(self, doc: dict[str, Any], key: str) -> list[Any] | None:
+        if key not in doc:
+            self.problems.append(f"{key}: missing (a list is required)")
+        elif not isinstance(doc[key], list):
+            self.problems.append(f"{key}: must be a list, got {_kind(doc[key])}")
+        else:
+            return doc[key]
+        return None
 
     def _read_nodes(self, raw: list[Any]) -> list[NodeRecord]:
         records: list[NodeRecord] = []
@@ -180,19 +313,22 @@ class _Reader:
         if pos is not None and not _is_point(pos):
             self.problems.append(f"{place}.pos: must be [x, y] numbers, got {show_value(pos)}")
             ok = False
-        params = item.get("params", {})
+        params = item.get("params")
+        if params is None:  # null, like leaving the key out: PyTorch's defaults
+            params = {}
         if not isinstance(params, dict):
             self.problems.append(f"{place}.params: must be an object, got {_kind(params)}")
             ok = False
         elif spec is not None:
             canonical, problems = spec.examine(params)
             for problem in problems:
-                self.problems.append(f"{place}.params.{problem.param}: {problem.message}")
+                param_place = _member(f"{place}.params", problem.param)
+                self.problems.append(f"{param_place}: {problem.message}")
             ok = ok and not problems
             params = canonical
         for key in item:
             if key not in _NODE_KEYS:
-                self.notes.append(f"{place}.{key}: not read by this version; dropped")
+                self.notes.append(f"{_member(place, key)}: not read by this version; dropped")
         if not ok:
             return None
         return NodeRecord(node_id, type_name, params, name, tuple(pos) if pos else None)
@@ -209,7 +345,7 @@ class _Reader:
             port = self._port(place, item, ends[1], nodes)
             for key in item:
                 if key not in _EDGE_KEYS:
-                    self.notes.append(f"{place}.{key}: not read by this version; dropped")
+                    self.notes.append(f"{_member(place, key)}: not read by this version; dropped")
             source, target = ends
             if source is None or target is None or port is None:
                 continue
@@ -218,9 +354,7 @@ class _Reader:
                 continue
             if (target, port) in fed:
                 other = fed[(target, port)]
-                self.problems.append(
-                    f"{place}.port: input port {port} of {target!r} is already fed by edges[{other}]"
-                )
+                self.problems.append(self._port_taken(place, target, port, other, nodes))
                 continue
             fed[(target, port)] = index
             edges.append(EdgeRecord(source, target, port))
@@ -239,6 +373,14 @@ class _Reader:
         else:
             return value
         return None
+
+    def _port_taken(
+        self, place: str, target: str, port: int, other: int, nodes: dict[str, NodeRecord]
+    ) -> str:
+        kind = nodes[target].type
+        if registry.LAYERS[kind].inputs[1] == 1:  # a port is seldom written here: say what matters
+            return f"{place}: {target!r} ({kind}) takes one input, and edges[{other}] feeds it"
+        return f"{place}.port: input port {port} of {target!r} is already fed by edges[{other}]"
 
     def _port(self, place: str, item: dict[str, Any], target: str | None, nodes: dict[str, NodeRecord]) -> int | None:
         if "port" not in item:
@@ -321,18 +463,25 @@ def _tidy(number: float) -> float | int:
 
 
 def save(path: str | os.PathLike, arch: Architecture, extras: dict[str, Any] | None = None) -> None:
-    """Write beside the target, then replace it: a crash never leaves half a file."""
-    target = Path(path)
-    text = dumps(arch, extras)
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
+    """Write beside the target, then replace it: a crash never leaves half a file.
+
+    The new file keeps the old one's permissions (a new file gets the umask's, not a
+    temporary file's private 0600), and a symbolic link is followed rather than replaced.
+    Bytes are written, so the file is the same on every system (no CRLF on Windows).
+    """
+    target = Path(os.path.realpath(path))
+    data = dumps(arch, extras).encode("utf-8")
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(temp, flags, 0o666)
     try:
-        with handle:
-            handle.write(text)
+        with open(descriptor, "wb") as handle:
+            if target.exists():
+                shutil.copymode(target, temp)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(handle.name, target)
+        os.replace(temp, target)
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
