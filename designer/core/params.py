@@ -7,7 +7,9 @@ well-formed and turns it into its canonical Python form.
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -194,22 +196,39 @@ _CHECKERS = {
 
 
 def show_value(value: Any) -> str:
-    """A value as a user wrote it in JSON: lists in brackets, null, true/false."""
+    """A value as a user wrote it in JSON: lists in brackets, null, true/false, 10.0 not 10.
+
+    Long lists are clipped, so a message stays one readable line.
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value)) if abs(value) < 1e15 else repr(value)
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show_value(v) for v in value) + "]"
+        shown = [show_value(v) for v in value[:_LIST_LIMIT]]
+        if len(value) > _LIST_LIMIT:
+            shown.append(f"… {len(value)} values in all")
+        return "[" + ", ".join(shown) + "]"
     if isinstance(value, str):
-        return repr(value)
+        return repr(value) if len(value) <= _TEXT_LIMIT else repr(value[:_TEXT_LIMIT]) + "…"
     if isinstance(value, dict):
         return "an object"
     return str(value)
 
 
+_LIST_LIMIT = 8
+_TEXT_LIMIT = 60
+
+
 def expand(value: int | float | tuple, n: int) -> tuple:
     """An int or a tuple, as a tuple of n values (PyTorch's `_ntuple`)."""
     return value if isinstance(value, tuple) else (value,) * n
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """' (did you mean X?)' for near misses, case ignored (relu → ReLU); '' otherwise."""
+    by_lower = {name.lower(): name for name in known}
+    if word.lower() in by_lower:
+        return f" (did you mean {by_lower[word.lower()]}?)"
+    close = difflib.get_close_matches(word.lower(), by_lower, n=3)
+    return f" (did you mean {', '.join(by_lower[c] for c in close)}?)" if close else ""

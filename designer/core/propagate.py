@@ -188,7 +188,7 @@ def _port_problem(kind: str, limits: tuple[int, int | None], feeds: list[tuple[i
     ports = [port for port, _ in feeds]
     if most is not None and len(ports) > most:
         takes = "no input" if most == 0 else f"{most} input{'s' if most > 1 else ''}"
-        return f"{kind} takes {takes}, but {len(ports)} are connected"
+        return f"{kind} takes {takes}, but {len(ports)} {'is' if len(ports) == 1 else 'are'} connected"
     for port in range(max(fewest, len(ports))):
         if port not in ports:
             return f"input port {port} is not connected"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
-
 from designer.core.layers import activation, conv, io, linear, merge, norm, pool, regularisation, resize
+from designer.core.params import did_you_mean
 from designer.core.spec import LayerSpec
 
 CATEGORIES = (
@@ -35,6 +34,4 @@ def get(type_name: str) -> LayerSpec:
 
 
 def unknown_type_message(type_name: str) -> str:
-    close = difflib.get_close_matches(str(type_name), LAYERS, n=3)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    return f"unknown layer type {type_name!r}{hint}"
+    return f"unknown layer type {type_name!r}{did_you_mean(str(type_name), LAYERS)}"

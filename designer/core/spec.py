@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from designer.core.params import Param, ParamError
+from designer.core.params import Param, ParamError, did_you_mean
 from designer.core.receptive import Fields
 
 Shape = tuple[int, ...]
@@ -102,7 +102,8 @@ class LayerSpec:
         for name, value in params.items():
             param = self.by_name.get(name)
             if param is None:
-                problems.append(ParamError(name, f"{self.name} has no parameter {name!r}"))
+                hint = did_you_mean(name, self.by_name)
+                problems.append(ParamError(name, f"{self.name} has no parameter {name!r}{hint}"))
                 continue
             try:
                 canonical[name] = param.check(value)

@@ -34,7 +34,7 @@ def test_taken_port_is_refused() -> None:
         ("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": "same"}, "padding: 'same' needs stride 1 (PyTorch refuses it), got stride 2"),
         ("Conv2d", {"out_channels": 6, "kernel_size": 3, "groups": 4}, "groups: 4 does not divide out_channels 6"),
         ("ConvTranspose2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "output_padding": 2}, "output_padding: 2 must be smaller than stride 2 or dilation 1"),
-        ("Upsample", {"size": 8, "scale_factor": 2.0}, "scale_factor: give size or scale_factor, not both (size 8, scale_factor 2)"),
+        ("Upsample", {"size": 8, "scale_factor": 2.0}, "scale_factor: give size or scale_factor, not both (size 8, scale_factor 2.0)"),
         ("MaxPool2d", {"kernel_size": 3, "padding": 2}, "padding: 2 must be at most half of kernel_size 3"),
         ("Conv2d", {"kernel_size": 3}, "out_channels: is required (a positive int)"),
         ("Linear", {"out_features": 4, "bias": 1}, "bias: must be true or false, got 1"),
