@@ -38,6 +38,9 @@ class Kind(Enum):
 PADDING_WORDS = ("same", "valid")
 
 
+_SAME_AS_DEFAULT = object()
+
+
 @dataclass(frozen=True)
 class Param:
     """One constructor argument of a layer, named as in `torch.nn`.
@@ -60,6 +63,12 @@ class Param:
     inferred: bool = False
     exclusive_minimum: bool = False
     help: str = ""
+    pytorch_default: Any = _SAME_AS_DEFAULT
+
+    @property
+    def torch_default(self) -> Any:
+        """PyTorch's own default, where ours differs (Softmax's dim: ours 1, torch's None)."""
+        return self.default if self.pytorch_default is _SAME_AS_DEFAULT else self.pytorch_default
 
     def check(self, value: Any) -> Any:
         """Return `value` in canonical form (tuples as tuples) or raise ParamError."""

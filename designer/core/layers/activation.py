@@ -25,7 +25,10 @@ def _elementwise(name: str, summary: str, *params: Param) -> LayerSpec:
 
 
 def _softmax_spec(name: str, summary: str) -> LayerSpec:
-    dim = Param("dim", Kind.INT, 1, help="counts the batch dimension; 1 is the channels")
+    dim = Param(
+        "dim", Kind.INT, 1, pytorch_default=None,
+        help="counts the batch dimension; 1 is the channels",
+    )
     return LayerSpec(name, "Activation", (dim,), _softmax(name), summary=summary)
 
 
