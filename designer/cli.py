@@ -8,11 +8,12 @@ from pathlib import Path
 
 from designer.core.analysis import DTYPE_BYTES, Settings
 from designer.core.propagate import Engine, analyse
-from designer.export import report
+from designer.export import pytorch, report
+from designer.export.verify import TorchMissing, verify
 from designer.io.project import Project, ProjectError, load
 
-EXIT_OK, EXIT_UNREADABLE, EXIT_DESIGN_ERRORS = 0, 1, 2
-_COMMANDS = ("report", "check")
+EXIT_OK, EXIT_UNREADABLE, EXIT_DESIGN_ERRORS, EXIT_VERIFY_FAILED = 0, 1, 2, 3
+_COMMANDS = ("report", "check", "export")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +47,13 @@ def _headless(args: list[str]) -> int:
     check_parser.add_argument("file", type=Path)
     _settings_options(check_parser)
 
+    export_parser = commands.add_parser("export", help="write the design as a PyTorch module")
+    export_parser.add_argument("file", type=Path)
+    export_parser.add_argument("-o", "--output", type=Path, required=True)
+    export_parser.add_argument("--class-name", help="the nn.Module's name (default: from the design's name)")
+    export_parser.add_argument("--verify", action="store_true", help="run it in torch and compare every node")
+    export_parser.set_defaults(batch_size=1, dtype="float32")
+
     options = parser.parse_args(args)
     project = _open(options.file)
     if project is None:
@@ -53,6 +61,8 @@ def _headless(args: list[str]) -> int:
     engine = analyse(project.arch, Settings(options.batch_size, options.dtype))
     if options.command == "report":
         return _report(engine, options)
+    if options.command == "export":
+        return _export(project, engine, options)
     return _check(engine)
 
 
@@ -110,3 +120,29 @@ def _check(engine: Engine) -> int:
         f"{totals.warnings} warnings"
     )
     return EXIT_DESIGN_ERRORS if errors else EXIT_OK
+
+
+def _export(project: Project, engine: Engine, options: argparse.Namespace) -> int:
+    try:
+        exported = pytorch.export(project.arch, engine, options.class_name)
+    except pytorch.ExportError as error:
+        print(f"designer: {options.file}: not exported, the design has errors: {error}", file=sys.stderr)
+        return EXIT_DESIGN_ERRORS
+    try:
+        options.output.write_text(exported.source, encoding="utf-8")
+    except OSError as error:
+        print(f"designer: cannot write {options.output}: {error.strerror}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    if not options.verify:
+        return EXIT_OK
+    try:
+        differences = verify(exported, project.arch, engine)
+    except TorchMissing as error:
+        print(f"designer: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    for line in differences:
+        print(f"difference: {line}")
+    if differences:
+        return EXIT_VERIFY_FAILED
+    print(f"verified: torch agrees on every node of {exported.class_name}")
+    return EXIT_OK

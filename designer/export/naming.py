@@ -72,9 +72,17 @@ class Namespace:
 
 
 def class_name(text: str) -> str:
-    """A CapWords class name from user text (Net where nothing usable is left)."""
+    """The class name: `text` itself if it is a fine ASCII identifier, else CapWords made
+    from it (Net where nothing usable is left)."""
+    if text.isidentifier() and text.isascii() and text not in RESERVED and len(text) <= MAX_IDENTIFIER:
+        return text
     words = identifier_stem(text, "net").split("_")
-    name = "".join(w[:1].upper() + w[1:] for w in words)
+    kept = [words[0]]
+    for word in words[1:]:  # whole words only: "EspcnSubPixel", not "EspcnSubPixelSuperResoluti"
+        if sum(map(len, kept)) + len(word) > 20:
+            break
+        kept.append(word)
+    name = "".join(w[:1].upper() + w[1:] for w in kept)
     if name[0].isdigit() or name in RESERVED:
         name = f"Net{name}"
     return name
