@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -10,10 +11,10 @@ from designer.core.analysis import DTYPE_BYTES, Settings
 from designer.core.propagate import Engine, analyse
 from designer.export import pytorch, report
 from designer.export.verify import TorchMissing, verify
-from designer.io.project import Project, ProjectError, load
+from designer.io.project import Project, ProjectError, load, save
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_DESIGN_ERRORS, EXIT_VERIFY_FAILED = 0, 1, 2, 3
-_COMMANDS = ("report", "check", "export")
+_COMMANDS = ("report", "check", "export", "import")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,7 +55,15 @@ def _headless(args: list[str]) -> int:
     export_parser.add_argument("--verify", action="store_true", help="run it in torch and compare every node")
     export_parser.set_defaults(batch_size=1, dtype="float32")
 
+    import_parser = commands.add_parser("import", help="trace a PyTorch model into a project file")
+    import_parser.add_argument("model", help="FILE.py:CLASS (this runs FILE.py)")
+    import_parser.add_argument("--input", action="append", required=True, help="an input shape, e.g. 3x224x224")
+    import_parser.add_argument("--args", default="{}", help="keyword arguments for CLASS, as JSON")
+    import_parser.add_argument("-o", "--output", type=Path, required=True)
+
     options = parser.parse_args(args)
+    if options.command == "import":
+        return _import(options)
     project = _open(options.file)
     if project is None:
         return EXIT_UNREADABLE
@@ -145,4 +154,36 @@ def _export(project: Project, engine: Engine, options: argparse.Namespace) -> in
     if differences:
         return EXIT_VERIFY_FAILED
     print(f"verified: torch agrees on every node of {exported.class_name}")
+    return EXIT_OK
+
+
+def _import(options: argparse.Namespace) -> int:
+    from designer.io import pytorch_import
+
+    file_name, _, class_name = options.model.rpartition(":")
+    try:
+        if not file_name or not class_name:
+            raise pytorch_import.ImportFailure(f"{options.model!r}: write the model as FILE.py:CLASS")
+        try:
+            arguments = json.loads(options.args)
+        except json.JSONDecodeError as error:
+            raise pytorch_import.ImportFailure(f"--args is not JSON: {error.msg}") from None
+        if not isinstance(arguments, dict):
+            raise pytorch_import.ImportFailure("--args must be a JSON object of keyword arguments")
+        shapes = [pytorch_import.parse_shape(text) for text in options.input]
+        arch = pytorch_import.import_model(Path(file_name), class_name, shapes, arguments)
+    except pytorch_import.Unsupported as error:
+        print(f"designer: nothing written: {error}", file=sys.stderr)
+        return EXIT_DESIGN_ERRORS
+    except pytorch_import.ImportFailure as error:
+        print(f"designer: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    try:
+        save(options.output, arch)
+    except OSError as error:
+        print(f"designer: cannot write {options.output}: {error.strerror}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    errors = analyse(arch).totals().errors
+    if errors:
+        print(f"designer: imported with {errors} node(s) in error; see designer check {options.output}", file=sys.stderr)
     return EXIT_OK

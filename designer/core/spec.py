@@ -154,6 +154,12 @@ def expect_rank(layer: str, x: Tensor, spatial: int | tuple[int, ...]) -> None:
     )
 
 
+def inferred_value(name: str, input_shape: Shape) -> int:
+    """An argument that follows from the input: in_features is its last dimension,
+    in_channels, num_features and num_channels its first."""
+    return input_shape[-1] if name == "in_features" else input_shape[0]
+
+
 def check_inferred(params: dict[str, Any], name: str, actual: int) -> None:
     """A written-down in_channels (from imported code) must agree with the input."""
     declared = params.get(name)

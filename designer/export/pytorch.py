@@ -14,7 +14,7 @@ from typing import Any
 
 from designer.core.graph import Architecture
 from designer.core.propagate import Engine
-from designer.core.spec import Shape
+from designer.core.spec import LayerSpec, Shape, inferred_value
 from designer.export import naming
 from designer.export.pysource import Bracketed, Chain, Code, Keyword, call, list_of, literal, statement
 from designer.export.report import report_order
@@ -174,7 +174,7 @@ class _Writer:
         kind = self.arch.graph.nodes[node_id]["type"]
         spec = self.arch.spec(node_id)
         params = spec.resolve(self.arch.graph.nodes[node_id]["params"])
-        params.update(_inferred(kind, self.engine.results[node_id].input_shapes[0], params))
+        params.update(_inferred(spec, self.engine.results[node_id].input_shapes[0], params))
         positional = POSITIONAL.get(kind, ())
         items: list[Code | Keyword] = [Code(literal(params[name])) for name in positional]
         for param in spec.params:
@@ -229,20 +229,12 @@ class _Writer:
         return lines
 
 
-def _inferred(kind: str, input_shape: Shape, params: dict[str, Any]) -> dict[str, Any]:
+def _inferred(spec: LayerSpec, input_shape: Shape, params: dict[str, Any]) -> dict[str, Any]:
     """The arguments PyTorch needs that the designer infers from the input."""
-    channels = input_shape[0]
-    if kind == "Linear":
-        return {"in_features": input_shape[-1]}
-    if kind == "GroupNorm":
-        return {"num_channels": channels}
-    if kind == "LayerNorm" and params["normalized_shape"] is None:
-        return {"normalized_shape": input_shape[-1]}
-    if kind.startswith(("Conv", "ConvTranspose")):
-        return {"in_channels": channels}
-    if kind.startswith("BatchNorm"):
-        return {"num_features": channels}
-    return {}
+    values = {p.name: inferred_value(p.name, input_shape) for p in spec.params if p.inferred}
+    if spec.name == "LayerNorm" and params["normalized_shape"] is None:
+        values["normalized_shape"] = input_shape[-1]
+    return values
 
 
 def _signature(parameters: str, returns: str) -> list[str]:

@@ -1,0 +1,352 @@
+"""Import a PyTorch model: trace it with torch.fx and map what it does onto the catalog.
+
+This runs the user's own Python file (their code, on their machine); opening a project
+file never does. torch is imported inside the functions, so the designer runs without it.
+
+Channel and feature counts written in the model's code (in_channels=1) are kept where
+they disagree with what the input implies, so the engine shows the mistake on that node
+naming both numbers; where they agree they are dropped, as the file format prefers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import operator
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from designer.core import registry
+from designer.core.graph import Architecture, EdgeRecord, NodeRecord
+from designer.core.layout import layered_positions
+from designer.core.params import ParamError
+from designer.core.propagate import analyse
+from designer.core.spec import Shape, inferred_value
+
+# torch.nn.functional / torch function names → (layer type, {function argument: param}).
+_FUNCTIONS: dict[str, tuple[str, dict[str, str]]] = {
+    "relu": ("ReLU", {"inplace": "inplace"}),
+    "relu6": ("ReLU6", {"inplace": "inplace"}),
+    "leaky_relu": ("LeakyReLU", {"negative_slope": "negative_slope", "inplace": "inplace"}),
+    "elu": ("ELU", {"alpha": "alpha", "inplace": "inplace"}),
+    "gelu": ("GELU", {"approximate": "approximate"}),
+    "silu": ("SiLU", {"inplace": "inplace"}),
+    "sigmoid": ("Sigmoid", {}),
+    "tanh": ("Tanh", {}),
+    "hardswish": ("Hardswish", {"inplace": "inplace"}),
+    "softmax": ("Softmax", {"dim": "dim"}),
+    "log_softmax": ("LogSoftmax", {"dim": "dim"}),
+    "dropout": ("Dropout", {"p": "p", "inplace": "inplace"}),
+    "flatten": ("Flatten", {"start_dim": "start_dim", "end_dim": "end_dim"}),
+    "pixel_shuffle": ("PixelShuffle", {"upscale_factor": "upscale_factor"}),
+    "pixel_unshuffle": ("PixelUnshuffle", {"downscale_factor": "downscale_factor"}),
+    "interpolate": (
+        "Upsample",
+        {"size": "size", "scale_factor": "scale_factor", "mode": "mode", "align_corners": "align_corners"},
+    ),
+}
+for _n in (1, 2, 3):
+    _FUNCTIONS[f"max_pool{_n}d"] = (
+        f"MaxPool{_n}d",
+        {k: k for k in ("kernel_size", "stride", "padding", "dilation", "ceil_mode")},
+    )
+    _FUNCTIONS[f"avg_pool{_n}d"] = (
+        f"AvgPool{_n}d",
+        {k: k for k in ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")},
+    )
+    _FUNCTIONS[f"adaptive_avg_pool{_n}d"] = (f"AdaptiveAvgPool{_n}d", {"output_size": "output_size"})
+    _FUNCTIONS[f"adaptive_max_pool{_n}d"] = (f"AdaptiveMaxPool{_n}d", {"output_size": "output_size"})
+# Tensor methods that do what a layer does.
+_METHODS = {"relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatten"}
+_MERGE_FUNCTIONS = {"add": "Add", "mul": "Multiply", "cat": "Concat", "concat": "Concat"}
+
+
+class ImportFailure(Exception):
+    """The model cannot be brought in; the message says what and where."""
+
+
+class TorchMissing(ImportFailure):
+    pass
+
+
+class Unsupported(ImportFailure):
+    """The model does something the catalog cannot express."""
+
+
+def load_class(path: Path, class_name: str) -> type:
+    """Run the user's file as a module and return the class it defines."""
+    if not path.is_file():
+        raise ImportFailure(f"cannot read {path}: no such file")
+    spec = importlib.util.spec_from_file_location(f"designer_import_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportFailure(f"cannot load {path} as Python")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        raise ImportFailure(f"{path} raised {type(error).__name__}: {error}") from None
+    found = getattr(module, class_name, None)
+    if not isinstance(found, type):
+        raise ImportFailure(f"{path} defines no class {class_name!r}")
+    return found
+
+
+def import_model(
+    path: Path, class_name: str, input_shapes: list[Shape], arguments: dict[str, Any] | None = None
+) -> Architecture:
+    """Build the class with `arguments`, trace it, and return it as an Architecture."""
+    try:
+        import torch
+        import torch.fx
+    except ImportError:
+        raise TorchMissing("importing needs PyTorch: pip install torch==2.13.0") from None
+    model_class = load_class(path, class_name)
+    try:
+        model = model_class(**(arguments or {}))
+    except Exception as error:
+        raise ImportFailure(f"{class_name}(**args) raised {type(error).__name__}: {error}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise ImportFailure(f"{class_name} is not a torch.nn.Module")
+    tracer = torch.fx.Tracer()
+    tracer.record_stack_traces = True
+    try:
+        graph = tracer.trace(model)
+    except Exception as error:
+        raise ImportFailure(f"torch.fx cannot trace {class_name}: {type(error).__name__}: {error}") from None
+    arch = _Mapper(model, path, input_shapes).build(graph, class_name)
+    _drop_agreeing_inferred(arch)
+    for node_id, pos in layered_positions(arch.graph).items():
+        arch.move(node_id, pos)
+    return arch
+
+
+class _Mapper:
+    """Walks an fx graph, turning each tensor-producing node into a designer node."""
+
+    def __init__(self, model: Any, path: Path, input_shapes: list[Shape]) -> None:
+        self.model = model
+        self.path = path
+        self.input_shapes = list(input_shapes)
+        self.nodes: list[NodeRecord] = []
+        self.edges: list[EdgeRecord] = []
+        self.produced: dict[str, str] = {}  # fx node name → designer node id
+        self._current: Any = None  # the fx node being mapped, for messages
+
+    def build(self, graph: Any, class_name: str) -> Architecture:
+        placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+        if len(placeholders) != len(self.input_shapes):
+            raise ImportFailure(
+                f"{class_name}.forward takes {len(placeholders)} input(s), "
+                f"but {len(self.input_shapes)} --input shape(s) were given"
+            )
+        shapes = iter(self.input_shapes)
+        for node in graph.nodes:
+            self._current = node
+            if node.op == "placeholder":
+                self._add(node.name, "Input", {"shape": list(next(shapes))}, node.target, [])
+            elif node.op == "call_module":
+                self._module(node)
+            elif node.op in ("call_function", "call_method"):
+                self._function(node)
+            elif node.op == "get_attr":
+                raise self._unsupported(node, f"reading the tensor self.{node.target} directly")
+        return Architecture.build(class_name, self.nodes, self.edges)
+
+    def _add(self, fx_name: str, kind: str, params: dict[str, Any], name: str | None, feeds: list[Any]) -> None:
+        try:
+            params = registry.LAYERS[kind].validate(params)
+        except ParamError as error:
+            raise Unsupported(f"{self._where(self._current)}: {kind} with {error}") from None
+        self.nodes.append(NodeRecord(fx_name, kind, params, name if name != fx_name else None))
+        for port, feed in enumerate(feeds):
+            self.edges.append(EdgeRecord(self.produced[feed.name], fx_name, port))
+        self.produced[fx_name] = fx_name
+
+    def _module(self, node: Any) -> None:
+        module = self.model.get_submodule(node.target)
+        kind = type(module).__name__
+        spec = registry.LAYERS.get(kind)
+        if spec is None or type(module).__module__.split(".")[:2] != ["torch", "nn"]:
+            raise self._unsupported(node, f"{type(module).__module__}.{kind} (module {node.target})")
+        if getattr(module, "padding_mode", "zeros") != "zeros":
+            raise self._unsupported(node, f"padding_mode={module.padding_mode!r} on {node.target}")
+        if getattr(module, "return_indices", False):
+            raise self._unsupported(node, f"return_indices=True on {node.target}")
+        params = {}
+        for param in spec.params:
+            if not hasattr(module, param.name):
+                continue
+            value = getattr(module, param.name)
+            if param.name == "bias" and not isinstance(value, bool):
+                value = value is not None
+            params[param.name] = _plain(value)
+        self._add(node.name, kind, _tidy(spec, params), node.target, self._tensor_args(node))
+
+    def _function(self, node: Any) -> None:
+        name = _callable_name(node.target)
+        if node.op == "call_method" and name in ("size", "dim"):
+            return  # shape arithmetic, read by view/reshape below
+        if node.op == "call_method" and name in ("view", "reshape") and _is_flatten_view(node):
+            self._add(node.name, "Flatten", {}, None, [node.args[0]])
+            return
+        if name in _MERGE_FUNCTIONS:
+            self._merge(node, _MERGE_FUNCTIONS[name])
+            return
+        if node.op == "call_method" and name not in _METHODS:
+            raise self._unsupported(node, f"the tensor method .{name}()")
+        if name not in _FUNCTIONS:
+            raise self._unsupported(node, f"{_qualified(node.target)}()")
+        kind, renames = _FUNCTIONS[name]
+        arguments = _arguments(node)
+        if arguments.pop("return_indices", False):
+            raise self._unsupported(node, f"{name}(..., return_indices=True)")
+        arguments.pop("training", None)
+        arguments.pop("antialias", None)
+        source = arguments.pop("input", arguments.pop("self", None))
+        params = {renames[k]: _plain(v) for k, v in arguments.items() if k in renames}
+        spec = registry.LAYERS[kind]
+        self._add(node.name, kind, _tidy(spec, params), None, [source])
+
+    def _merge(self, node: Any, kind: str) -> None:
+        arguments = _arguments(node)
+        if kind == "Concat":
+            tensors = list(arguments.get("tensors", node.args[0]))
+            params = {"dim": arguments.get("dim", 1)}
+        else:
+            tensors = [a for a in node.args[:2]]
+            if arguments.get("alpha", 1) != 1:
+                raise self._unsupported(node, "torch.add with alpha")
+            params = {}
+        if not all(hasattr(t, "op") and t.name in self.produced for t in tensors):
+            raise self._unsupported(node, f"{_qualified(node.target)} with a constant operand")
+        self._add(node.name, kind, params, None, tensors)
+
+    def _tensor_args(self, node: Any) -> list[Any]:
+        feeds = [a for a in node.args if hasattr(a, "op")]
+        if len(feeds) != 1 or node.kwargs:
+            raise self._unsupported(node, f"calling {node.target} with {len(feeds)} tensor arguments")
+        return feeds
+
+    def _unsupported(self, node: Any, what: str) -> Unsupported:
+        return Unsupported(f"{self._where(node)}: {what} is not something the designer can express")
+
+    def _where(self, node: Any) -> str:
+        """'model.py line 12' from the trace's record of the user's code."""
+        frames = re.findall(r'File "([^"]+)", line (\d+)', node.stack_trace or "")
+        mine = [line for file, line in frames if Path(file) == self.path.resolve() or file == str(self.path)]
+        return f"{self.path.name} line {mine[-1]}" if mine else f"{self.path.name} ({node.name})"
+
+
+def _arguments(node: Any) -> dict[str, Any]:
+    """The call's arguments by name: positional ones named from the function's schema."""
+    import torch
+    from torch.fx.operator_schemas import normalize_function
+
+    def kind(value: Any) -> Any:
+        if hasattr(value, "op"):
+            return torch.Tensor
+        if isinstance(value, (list, tuple)) and value and all(hasattr(v, "op") for v in value):
+            return list[torch.Tensor]
+        return type(value)
+
+    target = getattr(torch.Tensor, node.target) if node.op == "call_method" else node.target
+    try:
+        normalized = normalize_function(
+            target,
+            node.args,
+            node.kwargs,
+            arg_types=tuple(kind(a) for a in node.args),
+            kwarg_types={k: kind(v) for k, v in node.kwargs.items()},
+            normalize_to_only_use_kwargs=True,
+        )
+    except Exception:  # torch found no single schema: fall back to what is certain
+        normalized = None
+    if normalized is None:
+        return {"input": node.args[0], **node.kwargs} if node.args else dict(node.kwargs)
+    return dict(normalized.kwargs)
+
+
+def _callable_name(target: Any) -> str:
+    if isinstance(target, str):
+        return target
+    if target in (operator.add, operator.iadd):
+        return "add"
+    if target in (operator.mul, operator.imul):
+        return "mul"
+    return getattr(target, "__name__", str(target)).lstrip("_")
+
+
+def _qualified(target: Any) -> str:
+    module = getattr(target, "__module__", None) or ""
+    return f"{module}.{_callable_name(target)}".lstrip(".")
+
+
+def _is_flatten_view(node: Any) -> bool:
+    """x.view(x.size(0), -1) or x.reshape(x.size(0), -1)."""
+    if len(node.args) != 3 or node.args[2] != -1:
+        return False
+    size = node.args[1]
+    return (
+        getattr(size, "op", None) == "call_method"
+        and size.target == "size"
+        and size.args[1:] == (0,)
+        and size.args[0] is node.args[0]
+    )
+
+
+def _plain(value: Any) -> Any:
+    """Module attributes as JSON-like values: tuples, ints, floats, strings; an empty list
+    (F.avg_pool2d's "stride not given") as None."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value) if value else None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _tidy(spec: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Drop defaults and collapse (3, 3) to 3, as a person writes them; a pool's stride
+    equal to its kernel is PyTorch's default and left out."""
+    if "Pool" in spec.name and params.get("stride") == params.get("kernel_size"):
+        params = {k: v for k, v in params.items() if k != "stride"}
+    tidy = {}
+    for param in spec.params:
+        if param.name not in params:
+            continue
+        value = params[param.name]
+        if isinstance(value, tuple) and value and len(set(value)) == 1 and param.kind.name != "SHAPE":
+            value = value[0]
+        if param.kind.name == "FLOAT" and isinstance(value, int):
+            value = float(value)
+        tidy[param.name] = value
+    return spec.explicit(tidy)
+
+
+def _drop_agreeing_inferred(arch: Architecture) -> None:
+    """Keep in_channels and friends only where they disagree with the input."""
+    results = analyse(arch).results
+    for node in arch.nodes():
+        spec = arch.spec(node.id)
+        inferred = [p.name for p in spec.params if p.inferred and p.name in node.params]
+        input_shapes = results[node.id].input_shapes
+        if not inferred or not input_shapes:
+            continue
+        params = dict(node.params)
+        for name in inferred:
+            if params[name] == inferred_value(name, input_shapes[0]):
+                del params[name]
+        arch.set_params(node.id, params)
+
+
+def parse_shape(text: str) -> Shape:
+    """'3x224x224' → (3, 224, 224)."""
+    try:
+        shape = tuple(int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ImportFailure(f"--input {text!r}: write a shape like 3x224x224") from None
+    if not shape or min(shape) < 1:
+        raise ImportFailure(f"--input {text!r}: every dimension must be at least 1")
+    return shape
+
