@@ -90,8 +90,8 @@ def _split_brackets(depth: int, prefix: str, expr: Bracketed, suffix: str) -> li
     head = f"{INDENT * depth}{prefix}{expr.opener}"
     tail = f"{INDENT * depth}{expr.closer}{suffix}"
     body = ", ".join(item.flat() for item in expr.items)
-    single_tuple = expr.opener == "(" and len(expr.items) == 1
-    if not single_tuple and len(INDENT * (depth + 1) + body) <= LINE_LENGTH:
+    is_tuple = expr.opener == "("  # ruff never hugs a tuple's items on one line
+    if not is_tuple and len(INDENT * (depth + 1) + body) <= LINE_LENGTH:
         return [head, INDENT * (depth + 1) + body, tail]
     lines = [head]
     for item in expr.items:

@@ -16,7 +16,17 @@ from designer.core.graph import Architecture
 from designer.core.propagate import Engine
 from designer.core.spec import LayerSpec, Shape, inferred_value
 from designer.export import naming
-from designer.export.pysource import Bracketed, Chain, Code, Keyword, call, list_of, literal, statement
+from designer.export.pysource import (
+    LINE_LENGTH,
+    Bracketed,
+    Chain,
+    Code,
+    Keyword,
+    call,
+    list_of,
+    literal,
+    statement,
+)
 from designer.export.report import report_order
 
 MERGES = {"Add", "Multiply", "Concat"}
@@ -58,6 +68,8 @@ def export(arch: Architecture, engine: Engine, class_name: str | None = None) ->
     inputs = [n.id for n in arch.nodes() if n.type == "Input"]
     if not inputs:
         raise ExportError(["the design has no Input node"])
+    if len(inputs) == len(arch):
+        raise ExportError(["the design has no layers after its input"])
     writer = _Writer(arch, engine, naming.class_name(class_name or arch.name or "Net"))
     return writer.write(inputs)
 
@@ -187,9 +199,8 @@ class _Writer:
 
     def _forward(self, order: list[str], units: dict[str, _Unit], inputs: list[str], outputs: list[str]) -> list[str]:
         graph = self.arch.graph
-        arguments = ", ".join(f"{self.variables[n]}: torch.Tensor" for n in inputs)
-        returns = "torch.Tensor" if len(outputs) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
-        lines = _signature(f"self, {arguments}", returns)
+        arguments = ["self", *(f"{self.variables[n]}: torch.Tensor" for n in inputs)]
+        lines = _signature(arguments, len(outputs))
         for node_id in order:
             kind = graph.nodes[node_id]["type"]
             if kind == "Input" or (kind not in MERGES and node_id not in units):
@@ -237,15 +248,21 @@ def _inferred(spec: LayerSpec, input_shape: Shape, params: dict[str, Any]) -> di
     return values
 
 
-def _signature(parameters: str, returns: str) -> list[str]:
-    """`def forward(...)`, its parameters split off first when too long, as Black does."""
-    line = f"    def forward({parameters}) -> {returns}:"
-    if len(line) <= 88:
+def _signature(parameters: list[str], outputs: int) -> list[str]:
+    """`def forward(...)`: parameters split off first when too long, then the return
+    annotation's items, as ruff format does."""
+    results = ["torch.Tensor"] * outputs
+    returns = results[0] if outputs == 1 else f"tuple[{', '.join(results)}]"
+    line = f"    def forward({', '.join(parameters)}) -> {returns}:"
+    if len(line) <= LINE_LENGTH:
         return [line]
-    inner = f"        {parameters}"
-    if len(inner) <= 88:
-        return ["    def forward(", inner, f"    ) -> {returns}:"]
-    return ["    def forward(", *(f"        {p}," for p in parameters.split(", ")), f"    ) -> {returns}:"]
+    hugged = f"        {', '.join(parameters)}"
+    lines = ["    def forward("]
+    lines += [hugged] if len(hugged) <= LINE_LENGTH else [f"        {p}," for p in parameters]
+    closing = f"    ) -> {returns}:"
+    if len(closing) <= LINE_LENGTH or outputs == 1:
+        return [*lines, closing]
+    return [*lines, "    ) -> tuple[", *(f"        {r}," for r in results), "    ]:"]
 
 
 def _common_dotted_prefix(labels: list[str]) -> str:

@@ -214,6 +214,9 @@ def designs(draw) -> Architecture:
         if engine.results[node_id].output is None:
             arch.remove_node(node_id)
             engine = analyse(arch)
+    if len(arch) == 1:  # nothing was accepted: a design needs one layer to export
+        arch.add_node(NodeRecord("last", "ReLU", {}))
+        arch.connect("input", "last")
     return arch
 
 
@@ -232,3 +235,23 @@ def test_random_designs_agree_with_torch(arch: Architecture) -> None:
 @given(arch=designs())
 def test_random_designs_are_ruff_clean(arch: Architecture, tmp_path: Path) -> None:
     ruff_clean(export(arch, analyse(arch)).source, tmp_path)
+
+
+def test_long_names_many_inputs_and_outputs_are_laid_out_as_ruff_does(tmp_path: Path) -> None:
+    arch = Architecture("wide")
+    long = "a_rather_long_descriptive_name_"
+    for i in range(3):
+        arch.add_node(NodeRecord(f"{long}in{i}", "Input", {"shape": [2, 4, 4]}))
+    arch.add_node(NodeRecord(f"{long}cat", "Concat", {}))
+    arch.add_node(NodeRecord(f"{long}sum", "Add", {}))
+    for i in range(3):
+        arch.connect(f"{long}in{i}", f"{long}cat", i)
+        arch.connect(f"{long}in{i}", f"{long}sum", i)
+    for i in range(6):
+        arch.add_node(NodeRecord(f"{long}out{i}", "Conv2d", {"out_channels": 2, "kernel_size": 1}))
+        arch.connect(f"{long}cat" if i % 2 else f"{long}sum", f"{long}out{i}")
+    engine = analyse(arch)
+    exported = export(arch, engine)
+    ruff_clean(exported.source, tmp_path)
+    assert ") -> tuple[\n" in exported.source
+    assert verify(exported, arch, engine) == []
