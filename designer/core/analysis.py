@@ -159,17 +159,17 @@ def _previous_through(graph: nx.MultiDiGraph, node_id: str, transparent: set[str
             return current
 
 
-def oversized_field_warning(output: Fields, inputs: list[Fields | None]) -> str | None:
-    """Warn where the receptive field first grows past the input it looks at."""
-    for field in output:  # a plain loop: this runs for every node with spatial axes
+def any_field_exceeds(fields: Fields) -> bool:
+    """Whether the receptive field is larger than the input along some axis."""
+    for field in fields:  # a plain loop: this runs for every node with spatial axes
         if field.size > field.extent:
-            break
-    else:
-        return None
-    if any(f is not None and any(a.size > a.extent for a in f) for f in inputs):
-        return None
-    axes = SPATIAL_AXES[len(output)]
+            return True
+    return False
+
+
+def oversized_field_warning(fields: Fields) -> str:
+    axes = SPATIAL_AXES[len(fields)]
     parts = ", ".join(
-        f"{fmt(f.size)} > {f.extent} along {axis}" for axis, f in zip(axes, output) if f.size > f.extent
+        f"{fmt(f.size)} > {f.extent} along {axis}" for axis, f in zip(axes, fields) if f.size > f.extent
     )
     return f"receptive field is larger than the input ({parts}): its edges see only padding"

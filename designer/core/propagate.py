@@ -9,6 +9,7 @@ downstream costs one evaluation.
 from __future__ import annotations
 
 import heapq
+from math import prod
 from typing import NamedTuple
 import networkx as nx
 
@@ -16,6 +17,7 @@ from designer.core import registry
 from designer.core.analysis import (
     NEIGHBOUR_CHECKED,
     NodeResult,
+    any_field_exceeds,
     Settings,
     Totals,
     neighbour_warnings,
@@ -23,7 +25,7 @@ from designer.core.analysis import (
     totals,
 )
 from designer.core.graph import Architecture, Change, ChangeKind
-from designer.core.spec import LayerError, Tensor, numel
+from designer.core.spec import LayerError, Tensor
 
 
 class Topology(NamedTuple):
@@ -66,6 +68,7 @@ class Engine:
         self.results: dict[str, NodeResult] = {}
         self._dirty: set[str] = set(arch.graph)
         self._topology: Topology | None = None
+        self._oversized: set[str] = set()  # nodes whose receptive field outgrew the input
         arch.subscribe(self._on_change)
 
     def close(self) -> None:
@@ -90,12 +93,15 @@ class Engine:
         if not self._dirty:
             return set()
         graph = self.arch.graph
-        changed = {n for n in self._dirty if n not in graph}
+        present = graph._node  # networkx's node dict: membership without the view's overhead
+        changed = {n for n in self._dirty if n not in present}
         for gone in changed:
             self.results.pop(gone, None)
+            self._oversized.discard(gone)
         if self._topology is None:
             self._topology = topology(graph)
-        pending = [n for n in self._dirty if n in graph]
+        self._bytes_per_element = self.settings.batch_size * self.settings.bytes_per_value
+        pending = [n for n in self._dirty if n in present]
         self._dirty.clear()
         if len(pending) == len(graph):
             self._evaluate_all(changed)
@@ -104,7 +110,7 @@ class Engine:
         return changed
 
     def _evaluate_all(self, changed: set[str]) -> None:
-        results, feeds, nodes = self.results, self._topology.feeds, self.arch.graph.nodes
+        results, feeds, nodes = self.results, self._topology.feeds, self.arch.graph._node
         for node_id in self._topology.order:
             new = self._evaluate(node_id, nodes[node_id], feeds[node_id])
             if results.get(node_id) != new:
@@ -114,7 +120,7 @@ class Engine:
     def _evaluate_downstream(self, pending: list[str], changed: set[str]) -> None:
         """Walk down from the edited nodes, only while what successors read changes."""
         position, feeds, consumers = self._topology.position, self._topology.feeds, self._topology.consumers
-        nodes = self.arch.graph.nodes
+        nodes = self.arch.graph._node
         heap = [(position[n], n) for n in pending]
         heapq.heapify(heap)
         queued = set(pending)
@@ -140,38 +146,55 @@ class Engine:
         self._dirty.update(change.nodes)
 
     def _evaluate(self, node_id: str, data: dict, feeds: list[tuple[int, str]]) -> NodeResult:
+        """One node's result from its inputs' results. This is the hot path of every
+        analysis, so the common cases are tested inline before anything is called."""
         kind = data["type"]
         spec = registry.LAYERS[kind]
-        problem = _port_problem(kind, spec.inputs, feeds)
-        if problem:
-            return NodeResult(None, error=problem)
+        if not (len(feeds) == 1 and feeds[0][0] == 0 and spec.inputs == (1, 1)):
+            problem = _port_problem(kind, spec.inputs, feeds)
+            if problem:
+                self._oversized.discard(node_id)
+                return NodeResult(None, error=problem)
+        results, oversized = self.results, self._oversized
         tensors = []
+        seen_oversized = False
         for _, source in feeds:
-            upstream = self.results[source]
+            upstream = results[source]
             if upstream.output is None:
+                oversized.discard(node_id)
                 return NodeResult(None, blocked_by=upstream.blocked_by or source)
             tensors.append(upstream.output)
-        params = spec.resolve(data["params"])
+            seen_oversized = seen_oversized or source in oversized
+        input_shapes = tuple([t.shape for t in tensors])
+        params = {**spec.defaults, **data["params"]}
         try:
             out = spec.evaluate(tensors, params)
         except LayerError as error:
-            return NodeResult(None, tuple(t.shape for t in tensors), error=str(error))
+            oversized.discard(node_id)
+            return NodeResult(None, input_shapes, error=str(error))
         warnings = out.warnings
         if kind in NEIGHBOUR_CHECKED:
             warnings += neighbour_warnings(self.arch.graph, node_id, kind, params)
-        if out.fields is not None:
-            oversized = oversized_field_warning(out.fields, [t.fields for t in tensors])
-            if oversized:
-                warnings += (oversized,)
-        settings = self.settings
+        shape, fields = out.shape, out.fields
+        if fields is not None and any_field_exceeds(fields):
+            oversized.add(node_id)
+            if not seen_oversized:  # said once, where the field first outgrows the input
+                warnings += (oversized_field_warning(fields),)
+        else:
+            oversized.discard(node_id)
+        first = tensors[0] if tensors else None
+        if first is not None and first.shape is shape and first.fields is fields:
+            tensor = first  # a pointwise layer passes its input's tensor on
+        else:
+            tensor = Tensor(shape, fields)
         return NodeResult(
-            Tensor(out.shape, out.fields),
-            tuple(t.shape for t in tensors),
+            tensor,
+            input_shapes,
             out.params,
             out.buffers,
             out.macs,
             out.flops,
-            numel(out.shape) * settings.batch_size * settings.bytes_per_value,
+            prod(shape) * self._bytes_per_element,
             warnings,
         )
 

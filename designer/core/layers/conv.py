@@ -9,7 +9,7 @@ from typing import Any
 from designer.core import receptive
 from designer.core.layers.windows import floor_warnings, kernel_param, tuple_param
 from designer.core.params import Kind, Param, ParamError, expand, show_value
-from designer.core.shapes import conv_out, conv_transpose_out, same_padding
+from designer.core.shapes import conv_transpose_out, same_padding
 from designer.core.spec import (
     SPATIAL_AXES,
     LayerError,
@@ -78,9 +78,13 @@ def _check_transposed(n: int):
 
 
 def _in_channels(layer: str, x: Tensor, p: dict[str, Any], n: int) -> int:
-    expect_rank(layer, x, n)
+    """The input's channels, after the checks PyTorch makes (common case first: this
+    runs for every convolution of every analysis)."""
+    if len(x.shape) != n + 1:
+        expect_rank(layer, x, n)
     channels = x.shape[0]
-    check_inferred(p, "in_channels", channels)
+    if p.get("in_channels") is not None:
+        check_inferred(p, "in_channels", channels)
     if channels % p["groups"]:
         raise LayerError(
             f"in_channels {channels} (from the input {dims(x.shape)}) is not divisible by groups {p['groups']}"
@@ -102,33 +106,39 @@ def _conv(n: int, layer: str):
         (x,) = inputs
         c_in = _in_channels(layer, x, p, n)
         kernels = expand(p["kernel_size"], n)
-        strides = expand(p["stride"], n)
         dilations = expand(p["dilation"], n)
         spans = []
-        for axis, size, k, s, d, (before, after) in zip(
-            SPATIAL_AXES[n], x.shape[1:], kernels, strides, dilations, _paddings(p["padding"], kernels, dilations, n)
+        uneven = False
+        for size, k, s, d, (before, after) in zip(
+            x.shape[1:], kernels, expand(p["stride"], n), dilations, _paddings(p["padding"], kernels, dilations, n)
         ):
             effective = d * (k - 1) + 1
-            if size + before + after < effective:
+            covered = size + before + after - effective
+            if covered < 0:
                 raise LayerError(
                     f"kernel_size {k}{_dilated(k, d)} is larger than the padded input "
-                    f"{size + before + after} ({size} + {before + after} padding) along {axis}"
+                    f"{size + before + after} ({size} + {before + after} padding) along "
+                    f"{SPATIAL_AXES[n][len(spans)]}"
                 )
-            spans.append((size, before, after, effective, s, conv_out(size, k, s, before + after, d)))
+            uneven = uneven or covered % s != 0
+            spans.append((size, before, after, effective, s, covered // s + 1))
         c_out = p["out_channels"]
-        shape = (c_out, *(span[5] for span in spans))
+        shape = (c_out, *[span[5] for span in spans])
         per_output = (c_in // p["groups"]) * math.prod(kernels)
-        macs = numel(shape) * per_output
+        outputs = math.prod(shape)
+        macs = outputs * per_output
         fields = None
         if x.fields is not None:
-            fields = tuple(receptive.window(f, span[3], span[4], span[1]) for f, span in zip(x.fields, spans))
+            fields = tuple([receptive.window(f, span[3], span[4], span[1]) for f, span in zip(x.fields, spans)])
+        bias = p["bias"]
         return LayerOutput(
             shape,
             fields,
-            params=c_out * per_output + (c_out if p["bias"] else 0),
-            macs=macs,
-            flops=2 * macs - (0 if p["bias"] else numel(shape)),
-            warnings=floor_warnings(spans, n),
+            c_out * per_output + (c_out if bias else 0),
+            0,
+            macs,
+            2 * macs - (0 if bias else outputs),
+            floor_warnings(spans, n) if uneven else (),
         )
 
     return evaluate
