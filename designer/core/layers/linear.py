@@ -8,10 +8,12 @@ from typing import Any
 
 from designer.core.params import Kind, Param
 from designer.core.spec import (
+    LayerError,
     LayerOutput,
     LayerSpec,
     Tensor,
     check_inferred,
+    dims,
     expect_rank,
     normalise_dim,
     pointwise,
@@ -38,12 +40,21 @@ def _flatten(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
     start = normalise_dim("Flatten", "start_dim", p["start_dim"], x.shape)
     end = normalise_dim("Flatten", "end_dim", p["end_dim"], x.shape)
-    if start > end:
+    if start > end:  # PyTorch refuses it rather than returning the input
+        raise LayerError(
+            f"{_dim_words('start_dim', p['start_dim'], start)} comes after "
+            f"{_dim_words('end_dim', p['end_dim'], end)} of a {len(x.shape) + 1}-D tensor "
+            f"(batch + {dims(x.shape)})"
+        )
+    if start == end:  # one dimension joined with itself: nothing changes
         return LayerOutput(x.shape, x.fields)
     merged = math.prod(x.shape[start : end + 1])
-    shape = (*x.shape[:start], merged, *x.shape[end + 1 :])
-    spatial_kept = start > 0 and end == start
-    return LayerOutput(shape, x.fields if spatial_kept else None)
+    return LayerOutput((*x.shape[:start], merged, *x.shape[end + 1 :]), None)
+
+
+def _dim_words(name: str, written: int, index: int) -> str:
+    """'start_dim -1 (dim 3)': a negative dim also as the position it names."""
+    return f"{name} {written}" + (f" (dim {index + 1})" if written < 0 else "")
 
 
 SPECS = [

@@ -41,6 +41,11 @@ def _pool(n: int, layer: str, is_max: bool):
         ceil_mode = p["ceil_mode"]
         spatial, spans = [], []
         for axis, size, k, s, pad, d in zip(SPATIAL_AXES[n], x.shape[1:], kernels, strides, pads, dilations):
+            if n == 3 and not is_max and size < k:  # aten's avg_pool3d checks it, padding aside
+                raise LayerError(
+                    f"kernel_size {k} is larger than the input {size} along {axis}; "
+                    f"AvgPool3d needs the input alone to cover the kernel, padding aside"
+                )
             out = pool_out(size, k, s, pad, d, ceil_mode)
             effective = d * (k - 1) + 1
             if out < 1:

@@ -105,6 +105,13 @@ def _zero_pad(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     expect_rank("ZeroPad2d", x, 2)
     left, right, top, bottom = expand(p["padding"], 4)
     channels, height, width = x.shape
+    for axis, size, before, after in (("H", height, top, bottom), ("W", width, left, right)):
+        crop = -min(before, 0) - min(after, 0)
+        if crop > size:  # PyTorch crops before it pads, so the crop alone must fit
+            raise LayerError(
+                f"padding {show_value(p['padding'])} crops {crop} from {axis} {size}, "
+                f"more than there is (PyTorch crops before it pads)"
+            )
     shape = (channels, height + top + bottom, width + left + right)
     if min(shape[1:]) < 1:
         raise LayerError(f"padding {show_value(p['padding'])} crops {dims(x.shape)} to nothing")
