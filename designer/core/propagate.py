@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import heapq
 from math import prod
-from typing import NamedTuple
+from typing import Any, NamedTuple
 import networkx as nx
 
 from designer.core import registry
@@ -25,6 +25,7 @@ from designer.core.analysis import (
     totals,
 )
 from designer.core.graph import Architecture, Change, ChangeKind
+from designer.core.memo import LayerMemo
 from designer.core.spec import LayerError, Tensor
 
 
@@ -44,10 +45,7 @@ def topology(graph: nx.MultiDiGraph) -> Topology:
     about three times faster than `nx.topological_sort` followed by `in_edges` views on a
     10,000-node graph. The graph is acyclic by construction (Architecture refuses cycles).
     """
-    feeds = {
-        node: sorted((port, source) for source, keys in sources.items() for port in keys)
-        for node, sources in graph._pred.items()
-    }
+    feeds = {node: _ordered_feeds(sources) for node, sources in graph._pred.items()}
     consumers = {node: list(targets) for node, targets in graph._succ.items()}
     waiting = {node: len(inputs) for node, inputs in feeds.items()}
     order = [node for node, count in waiting.items() if count == 0]
@@ -57,6 +55,14 @@ def topology(graph: nx.MultiDiGraph) -> Topology:
             if waiting[target] == 0:
                 order.append(target)
     return Topology(order, {node: i for i, node in enumerate(order)}, feeds, consumers)
+
+
+def _ordered_feeds(sources: dict[str, dict[int, Any]]) -> list[tuple[int, str]]:
+    if len(sources) == 1:  # one producer, usually on one port: no sorting to do
+        ((source, ports),) = sources.items()
+        if len(ports) == 1:
+            return [(next(iter(ports)), source)]
+    return sorted((port, source) for source, ports in sources.items() for port in ports)
 
 
 class Engine:
@@ -69,6 +75,7 @@ class Engine:
         self._dirty: set[str] = set(arch.graph)
         self._topology: Topology | None = None
         self._oversized: set[str] = set()  # nodes whose receptive field outgrew the input
+        self._memo = LayerMemo()
         arch.subscribe(self._on_change)
 
     def close(self) -> None:
@@ -166,16 +173,16 @@ class Engine:
             tensors.append(upstream.output)
             seen_oversized = seen_oversized or source in oversized
         input_shapes = tuple([t.shape for t in tensors])
-        params = {**spec.defaults, **data["params"]}
         try:
-            out = spec.evaluate(tensors, params)
+            out, fields = self._memo.evaluate(spec, data["params"], tensors)
         except LayerError as error:
             oversized.discard(node_id)
             return NodeResult(None, input_shapes, error=str(error))
         warnings = out.warnings
         if kind in NEIGHBOUR_CHECKED:
+            params = {**spec.defaults, **data["params"]}
             warnings += neighbour_warnings(self.arch.graph, node_id, kind, params)
-        shape, fields = out.shape, out.fields
+        shape = out.shape
         if fields is not None and any_field_exceeds(fields):
             oversized.add(node_id)
             if not seen_oversized:  # said once, where the field first outgrows the input
@@ -183,7 +190,7 @@ class Engine:
         else:
             oversized.discard(node_id)
         first = tensors[0] if tensors else None
-        if first is not None and first.shape is shape and first.fields is fields:
+        if first is not None and first.fields is fields and first.shape == shape:
             tensor = first  # a pointwise layer passes its input's tensor on
         else:
             tensor = Tensor(shape, fields)

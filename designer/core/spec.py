@@ -64,21 +64,20 @@ class LayerSpec:
     check: CrossCheck | None = None
     suggested: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(init=False, repr=False, compare=False)
+    takes_several_inputs: bool = field(init=False, repr=False, compare=False)
     by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "by_name", {p.name: p for p in self.params})
         defaults = {p.name: p.default for p in self.params if not p.inferred}
         object.__setattr__(self, "defaults", defaults)
+        object.__setattr__(self, "takes_several_inputs", self.inputs[1] is None or self.inputs[1] > 1)
 
     def starting_params(self) -> dict[str, Any]:
         """What a node dropped from the palette starts with: required values, suggestions."""
         required = {p.name: p.default for p in self.params if p.required}
         return {**required, **self.suggested}
 
-    @property
-    def takes_several_inputs(self) -> bool:
-        return self.inputs[1] is None or self.inputs[1] > 1
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         """The params to store: canonical forms, defaults dropped; or the first ParamError.
