@@ -21,6 +21,9 @@ from designer.core.spec import (
 )
 
 
+MAX_ADAPTIVE_OUTPUT = 65_536
+
+
 def _check_padding(n: int):
     def check(p: dict[str, Any]) -> None:
         for k, pad in zip(expand(p["kernel_size"], n), expand(p["padding"], n)):
@@ -115,7 +118,8 @@ def _specs() -> list[LayerSpec]:
             *((Param("divisor_override", Kind.INT, None, minimum=1, nullable=True),) if n > 1 else ()),
         )
         adaptive_params = (
-            tuple_param("output_size", n, 1, 1, required=True),
+            # bounded: window sizes are counted one output position at a time
+            tuple_param("output_size", n, 1, 1, required=True, maximum=MAX_ADAPTIVE_OUTPUT),
         )
         specs += [
             LayerSpec(
