@@ -1,0 +1,133 @@
+"""The open design as the window sees it: the Architecture, its live analysis, the undo
+stack, the file it belongs to, and which nodes are selected.
+
+Widgets never change the Architecture themselves: they `push` a core Edit, which becomes
+one QUndoCommand, and they redraw from the signals. The Document holds no widget.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from designer.core.analysis import NodeResult, Settings, Totals
+from designer.core.edits import Edit
+from designer.core.graph import Architecture
+from designer.core.propagate import Engine
+from designer.io.project import Project, dumps, load, save
+
+
+class EditCommand(QUndoCommand):
+    """A core Edit on the undo stack. It is applied before it is pushed (so a refused edit
+    never reaches the stack), hence the first redo, which Qt calls on push, is skipped."""
+
+    def __init__(self, document: Document, edit: Edit) -> None:
+        super().__init__(edit.text)
+        self._document = document
+        self._edit = edit
+        self._applied = True
+
+    def redo(self) -> None:
+        if self._applied:
+            self._applied = False
+            return
+        self._edit.apply(self._document.arch)
+        self._document.refresh()
+
+    def undo(self) -> None:
+        self._edit.revert(self._document.arch)
+        self._document.refresh()
+
+
+class Document(QObject):
+    graph_changed = Signal(object)  # a core Change: nodes or edges added/removed, params, names, positions
+    analysis_changed = Signal(object)  # set of node ids whose results changed or went away
+    selection_changed = Signal(list)  # the selected node ids
+    path_changed = Signal(object)  # Path or None
+
+    def __init__(self, project: Project | None = None, path: Path | None = None) -> None:
+        super().__init__()
+        project = project or Project(Architecture("Untitled"))
+        self.arch = project.arch
+        self.extras = project.extras
+        self.path = path
+        self.engine = Engine(self.arch)
+        self.engine.refresh()
+        self.undo_stack = QUndoStack(self)
+        self._selection: list[str] = []
+        self.arch.subscribe(self.graph_changed.emit)
+
+    @classmethod
+    def open(cls, path: Path) -> Document:
+        """Load a file (ProjectError if it cannot be read; nothing else changes)."""
+        return cls(load(path), path)
+
+    # editing ------------------------------------------------------------------------------
+
+    def push(self, edit: Edit) -> None:
+        """Apply an edit as one undo step. GraphError or ParamError if refused, and then
+        nothing has changed."""
+        edit.apply(self.arch)
+        self.refresh()
+        self.undo_stack.push(EditCommand(self, edit))
+
+    def refresh(self) -> None:
+        changed = self.engine.refresh()
+        self._selection = [n for n in self._selection if n in self.arch]
+        if changed:
+            self.analysis_changed.emit(changed)
+
+    def new_node_id(self, type_name: str) -> str:
+        """conv2d_1, conv2d_2, …: the first free id for a layer type."""
+        stem = type_name.lower()
+        return next(f"{stem}_{i}" for i in itertools.count(1) if f"{stem}_{i}" not in self.arch)
+
+    def set_settings(self, settings: Settings) -> None:
+        self.engine.set_settings(settings)
+        self.refresh()
+
+    # reading ------------------------------------------------------------------------------
+
+    def result(self, node_id: str) -> NodeResult:
+        return self.engine.results[node_id]
+
+    def totals(self) -> Totals:
+        return self.engine.totals()
+
+    @property
+    def settings(self) -> Settings:
+        return self.engine.settings
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    # selection ----------------------------------------------------------------------------
+
+    def selected(self) -> list[str]:
+        return list(self._selection)
+
+    def select(self, node_ids: list[str]) -> None:
+        node_ids = [n for n in node_ids if n in self.arch]
+        if node_ids != self._selection:
+            self._selection = node_ids
+            self.selection_changed.emit(list(node_ids))
+
+    # files --------------------------------------------------------------------------------
+
+    def save(self, path: Path | None = None) -> None:
+        """Write the file (OSError if it cannot be written) and mark the stack clean."""
+        target = path or self.path
+        if target is None:
+            raise ValueError("no file to save to: use save(path)")
+        save(target, self.arch, self.extras)
+        self.undo_stack.setClean()
+        if target != self.path:
+            self.path = target
+            self.path_changed.emit(target)
+
+    def snapshot(self) -> str:
+        """The design as file text, for autosave."""
+        return dumps(self.arch, self.extras)
