@@ -190,3 +190,11 @@ def test_edit_that_changes_nothing_downstream_stops_there() -> None:
     assert engine.refresh() == {"l1"}
     Connect("input", "l2", None).apply(arch)  # a second input: l2 errs, l3 and l4 wait
     assert engine.refresh() == {"l2", "l3", "l4"}
+
+
+def test_one_value_per_group_is_flagged() -> None:
+    arch = chain((4, 1, 1), ("GroupNorm", {"num_groups": 4}))
+    (warning,) = analyse(arch).results["l1"].warnings
+    assert warning == (
+        "each group holds a single value (4 channels in 4 groups of 4x1x1): PyTorch refuses that for a batch of 1"
+    )

@@ -31,12 +31,19 @@ def _batch_norm(layer: str, spatial: tuple[int, ...]):
         expect_rank(layer, x, spatial)
         channels = x.shape[0]
         check_inferred(p, "num_features", channels)
+        batch_statistics = not p["track_running_stats"] and numel(x.shape[1:]) == 1
         return LayerOutput(
             x.shape,
             x.fields,
             params=2 * channels if p["affine"] else 0,
             buffers=2 * channels if p["track_running_stats"] else 0,
             flops=2 * numel(x.shape),
+            warnings=(
+                ("without running statistics it normalises over the batch, one value per channel "
+                 "per sample here: PyTorch refuses that for a batch of 1",)
+                if batch_statistics
+                else ()
+            ),
         )
 
     return evaluate
@@ -51,11 +58,19 @@ def _group_norm(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
             f"num_channels {channels} (from the input {dims(x.shape)}) is not divisible by "
             f"num_groups {p['num_groups']}"
         )
+    per_group = channels // p["num_groups"] * numel(x.shape[1:])
+    single = (
+        (f"each group holds a single value ({channels} channels in {p['num_groups']} groups of "
+         f"{dims(x.shape)}): PyTorch refuses that for a batch of 1",)
+        if per_group == 1
+        else ()
+    )
     return LayerOutput(
         x.shape,
         x.fields,
         params=2 * channels if p["affine"] else 0,
         flops=5 * numel(x.shape),
+        warnings=single,
     )
 
 
