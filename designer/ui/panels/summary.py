@@ -1,0 +1,323 @@
+"""The summary table: the report of contract section 3, live, one row per node.
+
+Cells are exactly `report.cells`, so the table reads like `designer report`. The model
+follows the Document: an analysis change repaints only the rows of the nodes it names, and
+only a structural edit (which can change the node set and the order) resets the model, so
+an edit in a design of thousands of nodes costs what the engine costs.
+
+The model sorts itself rather than sitting behind a QSortFilterProxyModel: the proxy asks
+for two cells per comparison, each a call into Python, which made a re-sort of 5,000 rows
+take half a second after every structural edit; sorting cached keys in Python takes a few ms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from math import prod
+from typing import Any, NamedTuple
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
+
+from designer.core.graph import Change, ChangeKind
+from designer.export import report
+from designer.ui.document import Document
+
+HEADERS = report.COLUMNS + report.EXTRA_COLUMNS
+INTEGER_COLUMNS = frozenset(
+    HEADERS.index(key) for key in ("params", "macs", "flops", "memory", "non_trainable")
+)
+FIELD_COLUMNS = frozenset(HEADERS.index(key) for key in ("rf", "rf_stride", "rf_start"))
+SHAPE_COLUMN = HEADERS.index("output_shape")
+ERROR_COLUMN = HEADERS.index("error")
+
+ERROR_TEXT = QColor(190, 20, 20)
+ROW_TINTS = {"error": QColor(253, 226, 226), "waiting": QColor(255, 243, 214)}
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.BackgroundRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+    }
+)
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+ROOT = QModelIndex()
+
+
+def runs(rows: Iterable[int]) -> list[tuple[int, int]]:
+    """Rows as (first, last) runs of consecutive rows: one range per run, not one per row."""
+    out: list[tuple[int, int]] = []
+    for row in sorted(set(rows)):
+        if out and row == out[-1][1] + 1:
+            out[-1] = (out[-1][0], row)
+        else:
+            out.append((row, row))
+    return out
+
+
+class Line(NamedTuple):
+    """One node's row, computed when first needed and kept until its result changes."""
+
+    cells: list[str]
+    keys: list[Any]  # per column, what sorting compares: numbers as numbers
+    state: str  # "", "error" or "waiting" (an upstream node has the error)
+    tooltip: str  # the error and the warnings, one a line
+
+
+def _line(row: dict[str, Any], waiting: bool) -> Line:
+    cells = report.cells(row)
+    keys: list[Any] = list(cells)
+    for column in INTEGER_COLUMNS:
+        keys[column] = row[HEADERS[column]]
+    for column in FIELD_COLUMNS:  # by the first spatial dimension; none sorts first
+        values = row[HEADERS[column]]
+        keys[column] = float(values[0]) if values else -1.0
+    shape = row["output_shape"]
+    keys[SHAPE_COLUMN] = prod(shape) if shape is not None else -1  # by element count
+    state = "waiting" if waiting else "error" if row["error"] else ""
+    tooltip = "\n".join(filter(None, [row["error"], *row["warnings"]]))
+    return Line(cells, keys, state, tooltip)
+
+
+class SummaryModel(QAbstractTableModel):
+    """The report of a Document: rows in report order, or sorted by a column."""
+
+    def __init__(self, document: Document | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._document: Document | None = None
+        self._order: list[str] = []  # report order
+        self._rows: list[str] = []  # as shown: report order or sorted
+        self._index: dict[str, int] = {}  # node id → shown row
+        self._lines: dict[str, Line] = {}
+        self._sort_column = -1
+        self._descending = False
+        self._stale = False  # a structural edit happened: the order is recomputed at the next flush
+        # A structural edit is followed by the analysis_changed of its refresh, which resets
+        # once for all the edit's parts; the timer covers a rewiring that changes no result.
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(0)
+        self._flush.timeout.connect(self._reset)
+        self.set_document(document)
+
+    def set_document(self, document: Document | None) -> None:
+        if self._document is not None:
+            self._document.graph_changed.disconnect(self._on_graph_changed)
+            self._document.analysis_changed.disconnect(self._on_analysis_changed)
+        self._document = document
+        self._lines.clear()
+        if document is not None:
+            document.graph_changed.connect(self._on_graph_changed)
+            document.analysis_changed.connect(self._on_analysis_changed)
+        self._reset()
+
+    # lookups ------------------------------------------------------------------------------
+
+    def node_id(self, row: int) -> str:
+        return self._rows[row]
+
+    def row_of(self, node_id: str) -> int | None:
+        return self._index.get(node_id)
+
+    # the table ----------------------------------------------------------------------------
+
+    def rowCount(self, parent: ModelIndex = ROOT) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: ModelIndex = ROOT) -> int:
+        return 0 if parent.isValid() else len(HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role not in ROLES:  # views ask for many roles per cell: skip the row lookup
+            return None
+        line = self._line(self._rows[index.row()])
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return line.cells[column]
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return ROW_TINTS.get(line.state)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return ERROR_TEXT if column == ERROR_COLUMN and line.state else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return line.tooltip or None
+        return RIGHT if column in INTEGER_COLUMNS else None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by a column's keys, ties in report order; column -1 is report order."""
+        self._sort_column = column
+        self._descending = order == Qt.SortOrder.DescendingOrder
+        self._relayout()
+
+    def _line(self, node_id: str) -> Line:
+        line = self._lines.get(node_id)
+        if line is None:
+            line = self._lines[node_id] = self._compute(node_id)
+        return line
+
+    def _compute(self, node_id: str) -> Line:
+        engine = self._document.engine
+        result = engine.results[node_id]
+        # report.rows would analyse and lay out every node: one row is what changed
+        row = report._row(node_id, engine.arch.graph.nodes[node_id], result)
+        return _line(row, result.blocked_by is not None and not result.error)
+
+    def _sorted(self) -> list[str]:
+        if self._sort_column < 0:
+            return list(self._order)
+        column = self._sort_column
+        return sorted(
+            self._order, key=lambda n: self._line(n).keys[column], reverse=self._descending
+        )
+
+    def _relayout(self) -> None:
+        """Put the rows in sort order, moving selections and other persistent indexes along."""
+        rows = self._sorted()
+        if rows == self._rows:
+            return
+        self.layoutAboutToBeChanged.emit()
+        index = {node_id: row for row, node_id in enumerate(rows)}
+        before = self.persistentIndexList()
+        after = [self.index(index[self._rows[i.row()]], i.column()) for i in before]
+        self.changePersistentIndexList(before, after)
+        self._rows, self._index = rows, index
+        self.layoutChanged.emit()
+
+    # following the document ---------------------------------------------------------------
+
+    def _on_graph_changed(self, change: Change) -> None:
+        if change.kind is ChangeKind.STRUCTURE:
+            self._stale = True
+            self._flush.start()
+        elif change.kind is ChangeKind.COSMETIC:  # a rename; moves leave the cells as they are
+            changed = []
+            for node_id in change.nodes & self._lines.keys():
+                if self._stale:  # the node may be gone: compute it after the reset
+                    del self._lines[node_id]
+                    continue
+                line = self._compute(node_id)
+                if line != self._lines[node_id]:
+                    self._lines[node_id] = line
+                    changed.append(self._index[node_id])
+            self._emit_rows(changed)
+            if changed:
+                self._relayout()
+
+    def _on_analysis_changed(self, node_ids: set[str]) -> None:
+        for node_id in node_ids:
+            self._lines.pop(node_id, None)
+        arch = self._document.arch
+        if self._stale or any((n in self._index) != (n in arch) for n in node_ids):
+            self._reset()
+        else:
+            self._emit_rows(self._index[n] for n in node_ids if n in self._index)
+            self._relayout()
+
+    def _emit_rows(self, rows: Iterable[int]) -> None:
+        """dataChanged once per run of consecutive rows: a settings change is one signal."""
+        last = len(HEADERS) - 1
+        for top, bottom in runs(rows):
+            self.dataChanged.emit(self.index(top, 0), self.index(bottom, last))
+
+    def _reset(self) -> None:
+        self._flush.stop()
+        self.beginResetModel()
+        self._stale = False
+        document = self._document
+        self._order = report.report_order(document.engine) if document is not None else []
+        self._lines = {n: line for n, line in self._lines.items() if n in document.arch}
+        self._rows = self._sorted()
+        self._index = {node_id: row for row, node_id in enumerate(self._rows)}
+        self.endResetModel()
+
+
+class SummaryView(QTableView):
+    """The summary table, sortable, selecting with the canvas. `node_activated` asks the
+    window to centre the canvas on the node the user picked here."""
+
+    node_activated = Signal(str)
+
+    def __init__(self, document: Document | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("summary")
+        self.summary = SummaryModel(parent=self)
+        self.setModel(self.summary)
+        header = self.horizontalHeader()
+        header.setSortIndicatorClearable(True)  # a third click goes back to report order
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        header.setResizeContentsPrecision(200)  # sizing columns reads 200 rows, not 1,000
+        self.setSortingEnabled(True)
+        self.verticalHeader().setVisible(False)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setWordWrap(False)
+        self._document: Document | None = None
+        self._following = False  # showing the document's selection: do not send it back
+        self.selectionModel().selectionChanged.connect(self._on_rows_selected)
+        self.summary.modelReset.connect(self._show_selection)  # a reset clears the selection
+        self.set_document(document)
+
+    def set_document(self, document: Document | None) -> None:
+        if self._document is not None:
+            self._document.selection_changed.disconnect(self._show_selection)
+        self._document = document
+        self.summary.set_document(document)
+        if document is not None:
+            document.selection_changed.connect(self._show_selection)
+        self.resizeColumnsToContents()
+
+    def selected_ids(self) -> list[str]:
+        """The selected rows' node ids, top to bottom as shown."""
+        rows = sorted(index.row() for index in self.selectionModel().selectedRows())
+        return [self.summary.node_id(row) for row in rows]
+
+    def _on_rows_selected(self) -> None:
+        if self._following or self._document is None:
+            return
+        self._document.select(self.selected_ids())
+        current = self.currentIndex()  # the row clicked, unless the click deselected it
+        if current.isValid() and self.selectionModel().isRowSelected(current.row()):
+            self.node_activated.emit(self.summary.node_id(current.row()))
+
+    def _show_selection(self) -> None:
+        if self._document is None:
+            return
+        rows = [self.summary.row_of(node_id) for node_id in self._document.selected()]
+        rows = [row for row in rows if row is not None]
+        selection = QItemSelection()
+        last = self.summary.columnCount() - 1
+        for top, bottom in runs(rows):
+            selection.select(self.summary.index(top, 0), self.summary.index(bottom, last))
+        self._following = True
+        try:
+            flags = (
+                QItemSelectionModel.SelectionFlag.ClearAndSelect
+                | QItemSelectionModel.SelectionFlag.Rows
+            )
+            self.selectionModel().select(selection, flags)
+        finally:
+            self._following = False
+        if rows:
+            self.scrollTo(self.summary.index(min(rows), 0))
