@@ -1,0 +1,326 @@
+"""The inspector: the selected node's id, type and name, an editor per parameter, and the
+node's analysis results.
+
+Editors push core edits through the Document; a value the layer refuses is not applied,
+its message shows under the field and the editor goes back to the node's value. Changes
+from the document (undo, other panels) update the editors in place; the form is rebuilt
+only when the selected node's layer type changes, so typing keeps its focus.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.core.analysis import NodeResult
+from designer.core.edits import Rename, SetParams
+from designer.core.graph import Change
+from designer.core.params import Param, ParamError
+from designer.core.receptive import fmt
+from designer.core.registry import LAYERS
+from designer.core.spec import LayerSpec, dims
+from designer.ui.document import Document
+from designer.ui.panels.param_editors import ParamEditor, make_editor, tooltip
+
+ERROR_COLOUR = "#c62828"
+WARNING_COLOUR = "#b45309"
+QUIET_COLOUR = "gray"
+NONE = "—"
+
+
+def _paint(label: QLabel, colour: str | None) -> None:
+    label.setStyleSheet(f"color: {colour};" if colour else "")
+
+
+def _text_label(name: str) -> QLabel:
+    """A wrapping, selectable label for values."""
+    label = QLabel()
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _title(text: str) -> QLabel:
+    label = QLabel(text)
+    font = label.font()
+    font.setBold(True)
+    label.setFont(font)
+    return label
+
+
+_COUNT_UNITS = ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k"))
+
+
+def count(number: int) -> str:
+    """410,112; with a short form from ten thousand up: 3,339,714,560 (3.34 G)."""
+    text = f"{number:,}"
+    if number < 10_000:
+        return text
+    size, unit = next((s, u) for s, u in _COUNT_UNITS if number >= s)
+    return f"{text} ({number / size:.3g} {unit})"
+
+
+def human_bytes(number: int) -> str:
+    """Bytes in binary units: 512 B, 1.5 KiB, 32 MiB."""
+    if number < 1024:
+        return f"{number} B"
+    value = number / 1024
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{value:.3g} {unit}" if value < 1000 else f"{value:,.0f} {unit}"
+
+
+class ResultRows:
+    """The node's results as rows of a form: shapes, counts, receptive field, memory and
+    warnings."""
+
+    ROWS = (
+        ("inputs", "input"),
+        ("output", "output"),
+        ("params", "params"),
+        ("buffers", "non-trainable"),
+        ("macs", "MACs"),
+        ("flops", "FLOPs"),
+        ("rf", "receptive field"),
+        ("memory", "memory"),
+        ("warnings", "warnings"),
+    )
+
+    def __init__(self, form: QFormLayout) -> None:
+        self.labels: dict[str, QLabel] = {}
+        for key, caption in self.ROWS:
+            self.labels[key] = _text_label(f"result_{key}")
+            form.addRow(caption, self.labels[key])
+        self.labels["buffers"].setToolTip("buffers such as BatchNorm's running statistics")
+
+    def show_result(self, result: NodeResult | None, document: Document) -> None:
+        """Fill the rows from a result; None (not analysed yet) blanks them."""
+        labels = self.labels
+        for label in labels.values():
+            label.setText(NONE)
+            _paint(label, None)
+        labels["memory"].setToolTip("")
+        if result is None:
+            return
+        if result.input_shapes:
+            labels["inputs"].setText("\n".join(dims(s) for s in result.input_shapes))
+        if result.shape is None:
+            labels["output"].setText(result.reason)
+            _paint(labels["output"], ERROR_COLOUR if result.error else QUIET_COLOUR)
+            return
+        labels["output"].setText(dims(result.shape))
+        labels["params"].setText(count(result.params))
+        labels["buffers"].setText(count(result.buffers))
+        labels["macs"].setText(count(result.macs))
+        labels["flops"].setText(count(result.flops))
+        if result.fields:
+            sizes = " × ".join(fmt(f.size) for f in result.fields)
+            strides = " × ".join(fmt(f.jump) for f in result.fields)
+            labels["rf"].setText(f"{sizes}, stride {strides}")
+        settings = document.settings
+        labels["memory"].setText(human_bytes(result.memory))
+        labels["memory"].setToolTip(
+            f"{result.memory:,} bytes: the output for a batch of {settings.batch_size} "
+            f"in {settings.dtype}"
+        )
+        if result.warnings:
+            labels["warnings"].setText("\n".join(result.warnings))
+            _paint(labels["warnings"], WARNING_COLOUR)
+
+
+class Inspector(QWidget):
+    """Edits the first selected node of a Document; a hint when nothing is selected."""
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("inspector")
+        self._document: Document | None = None
+        self._node_id: str | None = None
+        self._form_type: str | None = None
+        self._editors: dict[str, ParamEditor] = {}
+        self._errors: dict[str, QLabel] = {}
+        self._build()
+        self.set_document(document)
+
+    # building -----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        """One form for the header, the parameters and the results, so their columns align."""
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        self._hint = QLabel("Select a node to see and edit its parameters.")
+        self._hint.setObjectName("hint")
+        self._hint.setWordWrap(True)
+        _paint(self._hint, QUIET_COLOUR)
+        layout.addWidget(self._hint)
+
+        self._node = QWidget()
+        self._form = QFormLayout(self._node)
+        self._form.setContentsMargins(0, 0, 0, 0)
+        self._form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self._id = _text_label("node_id")
+        self._type = _text_label("node_type")
+        self._name = QLineEdit()
+        self._name.setObjectName("name")
+        self._name.setPlaceholderText("optional display name")
+        self._name.editingFinished.connect(self._on_rename)
+        self._form.addRow("id", self._id)
+        self._form.addRow("type", self._type)
+        self._form.addRow("name", self._name)
+        self._form.addRow(_title("Parameters"))
+        self._param_rows: list[tuple[QWidget, ...]] = []  # the widgets of each param row
+        self._results_title = _title("Results")
+        self._form.addRow(self._results_title)
+        self._results = ResultRows(self._form)
+        layout.addWidget(self._node)
+        layout.addStretch(1)
+        scroll.setWidget(content)
+
+    def _build_form(self, spec: LayerSpec) -> None:
+        """One row per parameter the user sets: its editor, and its error line below."""
+        for editor in self._editors.values():
+            editor.blockSignals(True)  # a focused field must not commit to the next node
+        first = self._form.getWidgetPosition(self._results_title)[0] - len(self._param_rows)
+        for _ in self._param_rows:
+            self._form.takeRow(first)  # the widgets are in _param_rows; the taken items go
+        for widgets in self._param_rows:
+            for widget in widgets:
+                widget.setParent(None)
+                widget.deleteLater()
+        self._editors, self._errors, self._param_rows = {}, {}, []
+        for param in spec.params:
+            if param.inferred:
+                continue
+            editor = make_editor(param)
+            editor.changed.connect(lambda value, p=param: self._on_edit(p, value))
+            error = _text_label(f"error_{param.name}")
+            _paint(error, ERROR_COLOUR)
+            error.hide()
+            field = QWidget()
+            column = QVBoxLayout(field)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(2)
+            column.addWidget(editor)
+            column.addWidget(error)
+            caption = QLabel(param.name)
+            caption.setToolTip(tooltip(param))
+            caption.setBuddy(editor)
+            self._form.insertRow(first + len(self._param_rows), caption, field)
+            self._param_rows.append((caption, field))
+            self._editors[param.name] = editor
+            self._errors[param.name] = error
+        if not self._editors:
+            none = QLabel("no parameters")
+            _paint(none, QUIET_COLOUR)
+            self._form.insertRow(first, none)
+            self._param_rows.append((none,))
+        self._form_type = spec.name
+
+    # the document -------------------------------------------------------------------------
+
+    def set_document(self, document: Document) -> None:
+        """Show another document (the window opened a file)."""
+        if self._document is not None:
+            self._document.selection_changed.disconnect(self._on_selection)
+            self._document.graph_changed.disconnect(self._on_graph)
+            self._document.analysis_changed.disconnect(self._on_analysis)
+        self._document = document
+        document.selection_changed.connect(self._on_selection)
+        document.graph_changed.connect(self._on_graph)
+        document.analysis_changed.connect(self._on_analysis)
+        self._on_selection(document.selected())
+
+    def _on_selection(self, node_ids: list[str]) -> None:
+        present = [n for n in node_ids if n in self._document.arch]
+        self._node_id = present[0] if present else None
+        self._hint.setVisible(self._node_id is None)
+        self._node.setVisible(self._node_id is not None)
+        if self._node_id is not None:
+            self._load()
+            self._show_results()
+
+    def _on_graph(self, change: Change) -> None:
+        if self._node_id is None or self._node_id not in change.nodes:
+            return
+        if self._node_id in self._document.arch:
+            self._load()
+        else:  # removed: the document drops it from the selection without a signal
+            self._on_selection([])
+
+    def _on_analysis(self, node_ids: set[str]) -> None:
+        if self._node_id in node_ids and self._node_id in self._document.arch:
+            self._show_results()
+
+    def _load(self) -> None:
+        """Show the node's header and values, rebuilding the form only for a new type."""
+        node_id = self._node_id
+        arch = self._document.arch
+        record = arch.node(node_id)
+        spec = LAYERS[record.type]
+        self._id.setText(node_id)
+        self._type.setText(record.type)
+        self._type.setToolTip(spec.summary)
+        if self._name.text() != (record.name or ""):
+            self._name.setText(record.name or "")
+        if record.type != self._form_type:
+            self._build_form(spec)
+        for error in self._errors.values():
+            error.hide()
+        values = arch.resolved_params(node_id)
+        for name, editor in self._editors.items():
+            editor.set_value(values[name])
+
+    def _show_results(self) -> None:
+        try:
+            result = self._document.result(self._node_id)
+        except KeyError:  # added but not analysed yet: analysis_changed follows
+            result = None
+        self._results.show_result(result, self._document)
+
+    # user edits ---------------------------------------------------------------------------
+
+    def _on_edit(self, param: Param, value: Any) -> None:
+        """Push the new value; if the layer refuses it, say why and show the old one."""
+        try:
+            self._document.push(self._set_params(param, value))
+        except ParamError as error:
+            label = self._errors[param.name]
+            label.setText(error.message if error.param == param.name else str(error))
+            label.show()
+            current = self._document.arch.resolved_params(self._node_id)[param.name]
+            self._editors[param.name].set_value(current)
+
+    def _set_params(self, param: Param, value: Any) -> SetParams:
+        arch, node_id = self._document.arch, self._node_id
+        if value is None and param.default is not None:
+            # with_param reads None as "back to the default"; here None itself is meant
+            params = arch.node(node_id).params
+            params[param.name] = None
+            return SetParams(node_id, params)
+        return SetParams.with_param(arch, node_id, param.name, value)
+
+    def _on_rename(self) -> None:
+        if self._node_id is None:
+            return
+        text = self._name.text()
+        if text != (self._document.arch.node(self._node_id).name or ""):
+            self._document.push(Rename(self._node_id, text or None))

@@ -1,0 +1,354 @@
+"""Editors for layer parameters, one small class per value form, generated from `Param`s.
+
+Every editor shares one interface: `set_value(value)` shows a value from the document and
+never emits; `changed(value)` fires when the user makes the value differ from the one last
+shown. A value the editor cannot parse (letters in a number field) is emitted as the raw
+text, so the layer's own check refuses it with its usual message.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from designer.core.params import PADDING_WORDS, Kind, Param, show_value
+from designer.core.spec import SPATIAL_AXES
+
+INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
+
+
+def tooltip(param: Param) -> str:
+    """The param's help, the values it accepts and PyTorch's default, one per line."""
+    lines = [param.help] if param.help else []
+    lines.append(f"accepts {param.describe()}" + (", or null" if param.nullable else ""))
+    if param.required:
+        lines.append("required: PyTorch has no default")
+    else:
+        lines.append(f"PyTorch default: {show_value(param.torch_default)}")
+    return "\n".join(lines)
+
+
+class ParamEditor(QWidget):
+    """The common interface: `changed` with the new value, `set_value`, `value`."""
+
+    changed = Signal(object)
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.param = param
+        self._shown: Any = None
+        self._loading = False
+        self.setObjectName(f"param_{param.name}")
+        self.setToolTip(tooltip(param))
+
+    def set_value(self, value: Any) -> None:
+        """Show a value from the document without emitting `changed`."""
+        self._shown = value
+        self._loading = True
+        try:
+            self._show(value)
+        finally:
+            self._loading = False
+
+    def value(self) -> Any:
+        """The value the editor holds now, in canonical form where it parses."""
+        raise NotImplementedError
+
+    def _show(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def _commit(self) -> None:
+        """Emit the editor's value if the user made it differ from the one shown."""
+        if self._loading:
+            return
+        value = self.value()
+        if value != self._shown:
+            self.changed.emit(value)
+
+
+def _row(parent: QWidget, *widgets: QWidget) -> QHBoxLayout:
+    layout = QHBoxLayout(parent)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return layout
+
+
+def _spin_box(param: Param) -> QSpinBox:
+    box = QSpinBox()
+    low = -INT_LIMIT if param.minimum is None else int(param.minimum)
+    high = INT_LIMIT if param.maximum is None else int(param.maximum)
+    box.setRange(low, high)
+    box.setKeyboardTracking(False)  # commit on Enter, focus out or a step, not per digit
+    return box
+
+
+class IntEditor(ParamEditor):
+    """Kind.INT: a spin box with the declared range."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.spin = _spin_box(param)
+        _row(self, self.spin)
+        self.spin.valueChanged.connect(self._commit)
+
+    def value(self) -> int:
+        return self.spin.value()
+
+    def _show(self, value: int) -> None:
+        self.spin.setValue(value)
+
+
+class BoolEditor(ParamEditor):
+    """Kind.BOOL: a check box."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.check = QCheckBox()
+        _row(self, self.check)
+        self.check.toggled.connect(self._commit)
+
+    def value(self) -> bool:
+        return self.check.isChecked()
+
+    def _show(self, value: bool) -> None:
+        self.check.setChecked(bool(value))
+
+
+class ChoiceEditor(ParamEditor):
+    """Kind.CHOICE: a combo box of the declared choices."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.combo = QComboBox()
+        self.combo.addItems(list(param.choices))
+        _row(self, self.combo)
+        self.combo.activated.connect(self._commit)
+
+    def value(self) -> str:
+        return self.combo.currentText()
+
+    def _show(self, value: str) -> None:
+        self.combo.setCurrentText(value)
+
+
+class IntTupleEditor(ParamEditor):
+    """Kind.INT_TUPLE of a known length: one spin box per axis, and "same for all axes",
+    which writes a single int (PyTorch's short form)."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        assert param.length is not None, "a tuple without a length is edited as text"
+        self.spins = [_spin_box(param) for _ in range(param.length)]
+        axes = SPATIAL_AXES.get(param.length, ())
+        for spin, axis in zip(self.spins, axes):
+            spin.setToolTip(f"{param.name} along {axis}")
+        boxes = QWidget()
+        _row(boxes, *self.spins)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(boxes)
+        self.same = QCheckBox("same for all axes")
+        self.same.setObjectName("same")
+        self.same.setVisible(param.length > 1)
+        layout.addWidget(self.same)
+        for spin in self.spins:
+            spin.valueChanged.connect(self._commit)
+        self.same.toggled.connect(self._on_same)
+
+    def value(self) -> int | tuple[int, ...]:
+        if self.same.isChecked() or len(self.spins) == 1:
+            return self.spins[0].value()
+        return tuple(spin.value() for spin in self.spins)
+
+    def _show(self, value: int | tuple[int, ...]) -> None:
+        single = isinstance(value, int)
+        self.same.setChecked(single)
+        for spin, number in zip(self.spins, (value,) * len(self.spins) if single else value):
+            spin.setValue(number)
+        self._mirror()
+
+    def _on_same(self) -> None:
+        self._mirror()
+        self._commit()
+
+    def _mirror(self) -> None:
+        """With "same for all axes", the other boxes follow the first, greyed out."""
+        same = self.same.isChecked()
+        for spin in self.spins[1:]:
+            spin.setEnabled(not same)
+            if same:
+                spin.blockSignals(True)
+                spin.setValue(self.spins[0].value())
+                spin.blockSignals(False)
+
+    def _commit(self) -> None:
+        if self.same.isChecked():
+            self._mirror()
+        super()._commit()
+
+
+class PaddingEditor(ParamEditor):
+    """Kind.PADDING: "number" (the tuple editor), "same" or "valid"."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.mode = QComboBox()
+        self.mode.setObjectName("mode")
+        self.mode.addItems(["number", *PADDING_WORDS])
+        self.numbers = IntTupleEditor(param)
+        self.numbers.setObjectName("numbers")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.mode)
+        layout.addWidget(self.numbers)
+        self.mode.activated.connect(self._commit)
+        self.numbers.changed.connect(self._commit)
+
+    def value(self) -> Any:
+        word = self.mode.currentText()
+        return self.numbers.value() if word == "number" else word
+
+    def _show(self, value: Any) -> None:
+        is_word = isinstance(value, str)
+        self.mode.setCurrentText(value if is_word else "number")
+        self.numbers.setEnabled(not is_word)
+        if not is_word:
+            self.numbers.set_value(value)
+
+
+class TextEditor(ParamEditor):
+    """Kind.FLOAT, FLOAT_TUPLE, SHAPE and INT_TUPLE of any length: a line edit taking
+    "2" or "2, 3" (shapes also "3x224x224"), committed on Enter or focus out."""
+
+    _SEPARATORS = re.compile(r"[\s,]+")
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.line = QLineEdit()
+        self.line.setPlaceholderText(self._placeholder())
+        _row(self, self.line)
+        self.line.editingFinished.connect(self._commit)
+
+    def _placeholder(self) -> str:
+        return "e.g. 0.5" if self.param.kind is Kind.FLOAT else "e.g. 2 or 2, 3"
+
+    def _number(self, text: str) -> int | float:
+        integral = self.param.kind in (Kind.INT_TUPLE, Kind.SHAPE)
+        return int(text) if integral else float(text)
+
+    def value(self) -> Any:
+        text = self.line.text()
+        tokens = [t for t in self._SEPARATORS.split(text.strip().strip("[]()")) if t]
+        try:
+            numbers = tuple(self._number(t) for t in tokens)
+        except ValueError:
+            return text
+        if len(numbers) == 1 and self.param.kind is not Kind.SHAPE:
+            return numbers[0]
+        return numbers if numbers else text
+
+    def _show(self, value: Any) -> None:
+        text = self.format(value)
+        if self.line.text() != text:
+            self.line.setText(text)
+            self.line.setCursorPosition(0)
+
+    def format(self, value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, tuple):
+            return ", ".join(self.format(v) for v in value)
+        return repr(value) if isinstance(value, float) else str(value)
+
+
+class ShapeEditor(TextEditor):
+    """Kind.SHAPE: "3x224x224" or "3, 224, 224", shown with x as the report writes it."""
+
+    _SEPARATORS = re.compile(r"[\s,x×X*]+")
+
+    def _placeholder(self) -> str:
+        return "e.g. 3x224x224"
+
+    def format(self, value: Any) -> str:
+        return "" if value is None else "x".join(str(v) for v in value)
+
+
+class NullableEditor(ParamEditor):
+    """A nullable param: its plain editor and a check box that writes None.
+
+    The box reads "default" where None is PyTorch's default (a pool's stride follows its
+    kernel_size) and "none" where it is not (BatchNorm's momentum=None averages all batches).
+    """
+
+    def __init__(self, param: Param, inner: ParamEditor, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.inner = inner
+        inner.setObjectName("value")
+        self.none = QCheckBox("default" if param.default is None else "none")
+        self.none.setObjectName("none")
+        self.none.setToolTip(tooltip(param))
+        layout = _row(self, inner, self.none)
+        layout.setStretch(0, 1)
+        inner.changed.connect(self._commit)
+        self.none.toggled.connect(self._on_none)
+
+    def value(self) -> Any:
+        return None if self.none.isChecked() else self.inner.value()
+
+    def _show(self, value: Any) -> None:
+        self.none.setChecked(value is None)
+        self.inner.setEnabled(value is not None)
+        self.inner.set_value(_stand_in(self.param) if value is None else value)
+
+    def _on_none(self, checked: bool) -> None:
+        self.inner.setEnabled(not checked)
+        self._commit()
+
+
+def _stand_in(param: Param) -> Any:
+    """What a nullable param's editor shows while it is None: the value written when the
+    user clears the check box."""
+    if param.default is not None:
+        return param.default
+    low = 1 if param.minimum is None else max(1, int(param.minimum))
+    return {
+        Kind.INT: low,
+        Kind.INT_TUPLE: low,
+        Kind.FLOAT: 1.0,
+        Kind.FLOAT_TUPLE: 1.0,
+        Kind.BOOL: False,
+        Kind.SHAPE: (1,),
+    }.get(param.kind, low)
+
+
+def make_editor(param: Param) -> ParamEditor:
+    """The editor for a declaration, wrapped with a None check box if it is nullable."""
+    if param.kind is Kind.INT:
+        editor: ParamEditor = IntEditor(param)
+    elif param.kind is Kind.BOOL:
+        editor = BoolEditor(param)
+    elif param.kind is Kind.CHOICE:
+        editor = ChoiceEditor(param)
+    elif param.kind is Kind.INT_TUPLE and param.length is not None:
+        editor = IntTupleEditor(param)
+    elif param.kind is Kind.PADDING:
+        editor = PaddingEditor(param)
+    elif param.kind is Kind.SHAPE:
+        editor = ShapeEditor(param)
+    else:
+        editor = TextEditor(param)
+    return NullableEditor(param, editor) if param.nullable else editor
