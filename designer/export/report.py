@@ -9,7 +9,6 @@ from typing import Any
 
 import networkx as nx
 
-from designer.core.analysis import NodeResult
 from designer.core.propagate import Engine
 from designer.core.receptive import fmt
 from designer.core.spec import dims
@@ -28,11 +27,13 @@ def report_order(engine: Engine) -> list[str]:
 def rows(engine: Engine) -> list[dict[str, Any]]:
     """One dict per node with the report's keys, values as JSON would hold them."""
     engine.refresh()
-    graph = engine.arch.graph
-    return [_row(node_id, graph.nodes[node_id], engine.results[node_id]) for node_id in report_order(engine)]
+    return [row(engine, node_id) for node_id in report_order(engine)]
 
 
-def _row(node_id: str, data: dict[str, Any], result: NodeResult) -> dict[str, Any]:
+def row(engine: Engine, node_id: str) -> dict[str, Any]:
+    """One node's report row from the engine's current results (no refresh)."""
+    data = engine.arch.graph.nodes[node_id]
+    result = engine.results[node_id]
     fields = result.fields
     return {
         "id": node_id,

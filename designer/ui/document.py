@@ -75,14 +75,19 @@ class Document(QObject):
 
     def refresh(self) -> None:
         changed = self.engine.refresh()
-        self._selection = [n for n in self._selection if n in self.arch]
         if changed:
             self.analysis_changed.emit(changed)
+        kept = [n for n in self._selection if n in self.arch]
+        if kept != self._selection:  # removed nodes leave the selection, and views hear of it
+            self._selection = kept
+            self.selection_changed.emit(list(kept))
 
-    def new_node_id(self, type_name: str) -> str:
-        """conv2d_1, conv2d_2, …: the first free id for a layer type."""
+    def new_node_id(self, type_name: str, taken: set[str] = frozenset()) -> str:
+        """conv2d_1, conv2d_2, …: the first id for a layer type that is free in the design
+        and not among `taken` (ids handed out for nodes not added yet)."""
         stem = type_name.lower()
-        return next(f"{stem}_{i}" for i in itertools.count(1) if f"{stem}_{i}" not in self.arch)
+        candidates = (f"{stem}_{i}" for i in itertools.count(1))
+        return next(c for c in candidates if c not in self.arch and c not in taken)
 
     def set_settings(self, settings: Settings) -> None:
         self.engine.set_settings(settings)

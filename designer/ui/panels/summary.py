@@ -180,7 +180,7 @@ class SummaryModel(QAbstractTableModel):
         engine = self._document.engine
         result = engine.results[node_id]
         # report.rows would analyse and lay out every node: one row is what changed
-        row = report._row(node_id, engine.arch.graph.nodes[node_id], result)
+        row = report.row(engine, node_id)
         return _line(row, result.blocked_by is not None and not result.error)
 
     def _sorted(self) -> list[str]:

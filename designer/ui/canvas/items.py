@@ -1,0 +1,236 @@
+"""What the canvas draws: nodes with their ports, and edges with the shape they carry.
+
+Items only display; they hold no design data beyond the node id they stand for, and every
+change goes back through the Document as an edit.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsSimpleTextItem, QStyleOptionGraphicsItem, QWidget
+
+from designer.core.analysis import NodeResult
+from designer.core.spec import dims
+from designer.ui import style
+
+
+class PortItem(QGraphicsItem):
+    """An input port (index ≥ 0, on the top edge) or the output port (index -1, bottom)."""
+
+    def __init__(self, node: NodeItem, index: int) -> None:
+        super().__init__(node)
+        self.node = node
+        self.index = index
+        self.setAcceptHoverEvents(True)
+        self.setZValue(2)
+        self._hover = False
+
+    @property
+    def is_output(self) -> bool:
+        return self.index < 0
+
+    def boundingRect(self) -> QRectF:
+        r = style.PORT_RADIUS + 3
+        return QRectF(-r, -r, 2 * r, 2 * r)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addEllipse(self.boundingRect())
+        return path
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = style.PORT_RADIUS * (1.3 if self._hover else 1.0)
+        painter.setPen(QPen(style.EDGE, 1.5))
+        painter.setBrush(QBrush(style.SELECTED if self._hover else style.NODE_FILL))
+        painter.drawEllipse(QPointF(0, 0), r, r)
+
+    def hoverEnterEvent(self, event) -> None:
+        self._hover = True
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.update()
+
+    def hoverLeaveEvent(self, event) -> None:
+        self._hover = False
+        self.update()
+
+
+class NodeItem(QGraphicsItem):
+    """A layer: its type, name, output shape and parameters; red when it has an error,
+    grey while it waits on one; with the statistic overlay, a bar for its share."""
+
+    def __init__(self, node_id: str, type_name: str, category: str) -> None:
+        super().__init__()
+        self.node_id = node_id
+        self.type_name = type_name
+        self.colour = style.category_colour(category)
+        self.label = node_id
+        self.result: NodeResult | None = None
+        self.overlay: tuple[str, float] | None = None  # (text, fraction of the largest)
+        self.input_ports: list[PortItem] = []
+        self.output_port: PortItem | None = None
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
+        self.setZValue(1)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-2, -2, style.NODE_WIDTH + 4, style.NODE_HEIGHT + 4)
+
+    def set_ports(self, inputs: int) -> None:
+        """Ports laid out along the top (inputs, in port order) and bottom (output)."""
+        while len(self.input_ports) > inputs:
+            port = self.input_ports.pop()
+            port.setParentItem(None)
+            if port.scene():
+                port.scene().removeItem(port)
+        while len(self.input_ports) < inputs:
+            self.input_ports.append(PortItem(self, len(self.input_ports)))
+        for index, port in enumerate(self.input_ports):
+            port.setPos(style.NODE_WIDTH * (index + 1) / (inputs + 1), 0)
+        if self.output_port is None:
+            self.output_port = PortItem(self, -1)
+            self.output_port.setPos(style.NODE_WIDTH / 2, style.NODE_HEIGHT)
+
+    def input_anchor(self, port: int) -> QPointF:
+        if 0 <= port < len(self.input_ports):
+            return self.input_ports[port].scenePos()
+        return self.mapToScene(QPointF(style.NODE_WIDTH / 2, 0))
+
+    def output_anchor(self) -> QPointF:
+        return self.mapToScene(QPointF(style.NODE_WIDTH / 2, style.NODE_HEIGHT))
+
+    def set_state(self, label: str, result: NodeResult | None) -> None:
+        self.label = label
+        self.result = result
+        tip = f"{self.type_name} {self.node_id}"
+        if result is not None:
+            if result.error:
+                tip += f"\nError: {result.error}"
+            elif result.blocked_by:
+                tip += f"\n{result.reason}"
+            for warning in result.warnings:
+                tip += f"\nWarning: {warning}"
+        self.setToolTip(tip)
+        self.update()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(0, 0, style.NODE_WIDTH, style.NODE_HEIGHT)
+        result = self.result
+        blocked = result is not None and result.blocked_by is not None
+        failed = result is not None and result.error is not None
+        border = style.ERROR if failed else (style.SELECTED if self.isSelected() else self.colour)
+        painter.setPen(QPen(border, 2.5 if failed or self.isSelected() else 1.2))
+        painter.setBrush(QBrush(style.BLOCKED_FILL if blocked else style.NODE_FILL))
+        painter.drawRoundedRect(rect, 8, 8)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(style.MUTED_TEXT if blocked else self.colour))
+        painter.drawRoundedRect(QRectF(0, 0, 6, style.NODE_HEIGHT), 3, 3)
+        title = QFont()
+        title.setBold(True)
+        painter.setFont(title)
+        painter.setPen(style.MUTED_TEXT if blocked else style.NODE_TEXT)
+        metrics = QFontMetricsF(title)
+        painter.drawText(QPointF(14, 18), metrics.elidedText(self.type_name, Qt.TextElideMode.ElideRight, 90))
+        body = QFont()
+        painter.setFont(body)
+        metrics = QFontMetricsF(body)
+        painter.setPen(style.MUTED_TEXT)
+        painter.drawText(
+            QRectF(100, 4, style.NODE_WIDTH - 106, 18),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            metrics.elidedText(self.label, Qt.TextElideMode.ElideMiddle, style.NODE_WIDTH - 106),
+        )
+        painter.setPen(style.ERROR if failed else (style.MUTED_TEXT if blocked else style.NODE_TEXT))
+        painter.drawText(QPointF(14, 38), metrics.elidedText(self._shape_line(), Qt.TextElideMode.ElideRight, style.NODE_WIDTH - 20))
+        detail = self._detail_line() if self.overlay is None else self.overlay[0]
+        painter.setPen(style.MUTED_TEXT if self.overlay is None else style.OVERLAY_BAR)
+        painter.drawText(QPointF(14, 56), metrics.elidedText(detail, Qt.TextElideMode.ElideRight, style.NODE_WIDTH - 20))
+        if result is not None and result.warnings and not failed:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(style.WARNING))
+            painter.drawEllipse(QPointF(style.NODE_WIDTH - 10, style.NODE_HEIGHT - 10), 4, 4)
+        if self.overlay is not None:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QBrush(style.OVERLAY_BAR))
+            painter.drawRect(QRectF(10, style.NODE_HEIGHT - 10, (style.NODE_WIDTH - 30) * self.overlay[1], 5))
+
+    def _shape_line(self) -> str:
+        result = self.result
+        if result is None:
+            return ""
+        if result.error:
+            return f"⚠ {result.error}"
+        if result.blocked_by:
+            return f"waits on {result.blocked_by}"
+        return "→ " + dims(result.shape)
+
+    def _detail_line(self) -> str:
+        result = self.result
+        if result is None or result.output is None:
+            return ""
+        parts = []
+        if result.params:
+            parts.append(f"{result.params:,} params")
+        if result.macs:
+            parts.append(f"{_short(result.macs)} MACs")
+        return " · ".join(parts)
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
+            self.scene().node_moved(self)
+        return super().itemChange(change, value)
+
+
+class EdgeItem(QGraphicsPathItem):
+    """A connection, drawn as a curve from the output port down to an input port, labelled
+    with the shape of the tensor it carries."""
+
+    def __init__(self, source: NodeItem, target: NodeItem, port: int) -> None:
+        super().__init__()
+        self.source = source
+        self.target = target
+        self.port = port
+        self.setZValue(0)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setPen(QPen(style.EDGE, 1.6))
+        self.label = QGraphicsSimpleTextItem(self)
+        self.label.setBrush(QBrush(style.EDGE_LABEL))
+        font = QFont()
+        font.setPointSizeF(font.pointSizeF() * 0.85)
+        self.label.setFont(font)
+        self.update_path()
+
+    def set_label(self, text: str) -> None:
+        self.label.setText(text)
+        self._place_label()
+
+    def update_path(self) -> None:
+        start = self.source.output_anchor()
+        end = self.target.input_anchor(self.port)
+        bend = max(40.0, abs(end.y() - start.y()) / 2)
+        path = QPainterPath(start)
+        path.cubicTo(start + QPointF(0, bend), end - QPointF(0, bend), end)
+        self.setPath(path)
+        self._place_label()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        self.setPen(QPen(style.SELECTED if self.isSelected() else style.EDGE, 2.4 if self.isSelected() else 1.6))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        super().paint(painter, option, widget)
+
+    def _place_label(self) -> None:
+        middle = self.path().pointAtPercent(0.5)
+        self.label.setPos(middle + QPointF(6, -8))
+
+
+def _short(number: int) -> str:
+    """1.8G, 25.7M, 4.3k: MACs at a glance."""
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if number >= limit:
+            return f"{number / limit:.1f}{suffix}"
+    return str(number)

@@ -1,0 +1,227 @@
+"""The scene follows the Document: one NodeItem per node, one EdgeItem per edge.
+
+It listens to the Document's signals and updates only the items an edit touched, so an
+edit on a large design redraws a handful of items, not the whole graph.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import QGraphicsScene
+
+from designer.core import registry
+from designer.core.graph import Change, ChangeKind, EdgeRecord
+from designer.core.layout import layered_positions
+from designer.core.receptive import fmt
+from designer.core.spec import dims
+from designer.ui import style
+from designer.ui.canvas.items import EdgeItem, NodeItem
+from designer.ui.document import Document
+
+OVERLAYS = ("params", "macs", "memory", "receptive field")
+
+
+class DesignScene(QGraphicsScene):
+    message = Signal(str)
+
+    def __init__(self, document: Document) -> None:
+        super().__init__()
+        self.document = document
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[EdgeRecord, EdgeItem] = {}
+        self.overlay: str | None = None
+        self._syncing_selection = False
+        self._followed: Document | None = None
+        self.selectionChanged.connect(self._selection_to_document)
+        self.set_document(document)
+
+    def set_document(self, document: Document) -> None:
+        if self._followed is not None:
+            for signal, slot in self._connections(self._followed):
+                signal.disconnect(slot)
+        self.document = self._followed = document
+        for signal, slot in self._connections(document):
+            signal.connect(slot)
+        self.rebuild()
+
+    def _connections(self, document: Document) -> list:
+        return [
+            (document.graph_changed, self._on_graph_changed),
+            (document.analysis_changed, self._on_analysis_changed),
+            (document.selection_changed, self._selection_from_document),
+        ]
+
+    def rebuild(self) -> None:
+        """All items anew; nodes without a position are laid out in layers first."""
+        self.clear()
+        self.nodes.clear()
+        self.edges.clear()
+        arch = self.document.arch
+        missing = [n.id for n in arch.nodes() if n.pos is None]
+        if missing:
+            layout = layered_positions(arch.graph)
+            for node_id in missing:
+                arch.move(node_id, layout[node_id])
+        for node in arch.nodes():
+            self._add_node(node.id)
+        for edge in arch.edges():
+            self._add_edge(edge)
+        for node_id in self.nodes:
+            self._refresh_node(node_id)
+        self.setSceneRect(self.itemsBoundingRect().adjusted(-400, -400, 400, 400))
+
+    # following the document -----------------------------------------------------------------
+
+    def _on_graph_changed(self, change: Change) -> None:
+        arch = self.document.arch
+        if change.kind is ChangeKind.COSMETIC:
+            for node_id in change.nodes:
+                item = self.nodes.get(node_id)
+                if item is None or node_id not in arch:
+                    continue
+                node = arch.node(node_id)
+                if node.pos is not None and item.pos() != QPointF(*node.pos):
+                    item.setPos(*node.pos)
+                item.set_state(node.name or node_id, item.result)
+            return
+        if change.kind is not ChangeKind.STRUCTURE:
+            return
+        for node_id in change.nodes:
+            if node_id in arch and node_id not in self.nodes:
+                self._add_node(node_id)
+            elif node_id not in arch and node_id in self.nodes:
+                self.removeItem(self.nodes.pop(node_id))
+        stale = [e for e in self.edges if e.source in change.nodes or e.target in change.nodes]
+        for edge in stale:
+            self.removeItem(self.edges.pop(edge))
+        for node_id in change.nodes:
+            if node_id in arch:
+                for edge in arch.edges_of(node_id):
+                    if edge not in self.edges:
+                        self._add_edge(edge)
+                self._update_ports(node_id)
+
+    def _on_analysis_changed(self, node_ids: set[str]) -> None:
+        for node_id in node_ids:
+            if node_id in self.nodes:
+                self._refresh_node(node_id)
+        if self.overlay is not None:
+            self.set_overlay(self.overlay)
+
+    def _refresh_node(self, node_id: str) -> None:
+        item = self.nodes[node_id]
+        node = self.document.arch.graph.nodes[node_id]
+        result = self.document.engine.results.get(node_id)
+        item.set_state(node["name"] or node_id, result)
+        label = dims(result.shape) if result is not None and result.shape is not None else ""
+        for edge, edge_item in self.edges.items():
+            if edge.source == node_id:
+                edge_item.set_label(label)
+
+    # items --------------------------------------------------------------------------------
+
+    def _add_node(self, node_id: str) -> None:
+        arch = self.document.arch
+        node = arch.node(node_id)
+        spec = registry.LAYERS[node.type]
+        item = NodeItem(node_id, node.type, spec.category)
+        self.addItem(item)
+        self.nodes[node_id] = item
+        if node.pos is not None:
+            item.setPos(*node.pos)
+        self._update_ports(node_id)
+
+    def _update_ports(self, node_id: str) -> None:
+        spec = self.document.arch.spec(node_id)
+        fewest, most = spec.inputs
+        connected = len(self.document.arch.inputs(node_id))
+        count = most if most is not None else max(fewest, connected + 1)
+        self.nodes[node_id].set_ports(count)
+        for edge, edge_item in self.edges.items():
+            if edge.target == node_id:
+                edge_item.update_path()
+
+    def _add_edge(self, edge: EdgeRecord) -> None:
+        item = EdgeItem(self.nodes[edge.source], self.nodes[edge.target], edge.port)
+        self.addItem(item)
+        self.edges[edge] = item
+        result = self.document.engine.results.get(edge.source)
+        item.set_label(dims(result.shape) if result is not None and result.shape is not None else "")
+
+    def node_moved(self, item: NodeItem) -> None:
+        """Keep the edges of a node that is being dragged attached to it."""
+        for edge, edge_item in self.edges.items():
+            if edge.source == item.node_id or edge.target == item.node_id:
+                edge_item.update_path()
+
+    def moved_nodes(self) -> dict[str, tuple[float, float]]:
+        """Nodes whose item no longer sits where the design says: dragged, not yet saved."""
+        arch = self.document.arch
+        moved = {}
+        for node_id, item in self.nodes.items():
+            pos = (round(item.pos().x(), 2), round(item.pos().y(), 2))
+            if arch.graph.nodes[node_id]["pos"] != pos:
+                moved[node_id] = pos
+        return moved
+
+    # selection ----------------------------------------------------------------------------
+
+    def _selection_to_document(self) -> None:
+        if self._syncing_selection:
+            return
+        selected = [item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)]
+        self._syncing_selection = True
+        self.document.select(selected)
+        self._syncing_selection = False
+
+    def _selection_from_document(self, node_ids: list[str]) -> None:
+        if self._syncing_selection:
+            return
+        self._syncing_selection = True
+        wanted = set(node_ids)
+        for node_id, item in self.nodes.items():
+            item.setSelected(node_id in wanted)
+        self._syncing_selection = False
+
+    # statistic overlay --------------------------------------------------------------------
+
+    def set_overlay(self, kind: str | None) -> None:
+        """Show one statistic on every node with a bar scaled to the largest."""
+        self.overlay = kind
+        values: dict[str, tuple[float, str]] = {}
+        if kind is not None:
+            for node_id, result in self.document.engine.results.items():
+                values[node_id] = _statistic(kind, result)
+        largest = max((v for v, _ in values.values()), default=0) or 1
+        for node_id, item in self.nodes.items():
+            if kind is None or node_id not in values:
+                item.overlay = None
+            else:
+                value, text = values[node_id]
+                item.overlay = (text, value / largest)
+            item.update()
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, style.BACKGROUND)
+        step = 40
+        painter.setPen(style.GRID)
+        left = int(rect.left()) - int(rect.left()) % step
+        top = int(rect.top()) - int(rect.top()) % step
+        for x in range(left, int(rect.right()), step):
+            painter.drawLine(x, int(rect.top()), x, int(rect.bottom()))
+        for y in range(top, int(rect.bottom()), step):
+            painter.drawLine(int(rect.left()), y, int(rect.right()), y)
+
+
+def _statistic(kind: str, result) -> tuple[float, str]:
+    if kind == "params":
+        return result.params, f"{result.params:,} params" if result.params else ""
+    if kind == "macs":
+        return result.macs, f"{result.macs:,} MACs" if result.macs else ""
+    if kind == "memory":
+        return result.memory, f"{result.memory / 1024:,.1f} KiB"
+    fields = result.fields
+    if not fields:
+        return 0, ""
+    return max(f.size for f in fields), "RF " + " × ".join(fmt(f.size) for f in fields)

@@ -1,0 +1,182 @@
+"""The canvas view: drops from the palette, wiring by dragging port to port, zoom and pan.
+
+Each gesture ends in one Document edit; a refused edit (a cycle, a taken port) leaves the
+design as it was and says why through `message`.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QPainterPath, QPen, QWheelEvent
+from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
+
+from designer.core import registry
+from designer.core.edits import AddNode, Compound, Connect, Move
+from designer.core.graph import GraphError, NodeRecord
+from designer.core.params import ParamError
+from designer.ui import style
+from designer.ui.canvas.items import NodeItem, PortItem
+from designer.ui.canvas.scene import DesignScene
+
+LAYER_MIME = "application/x-nn-designer-layer"
+MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
+READABLE_ZOOM = 0.6
+
+
+class CanvasView(QGraphicsView):
+    message = Signal(str)
+    quick_insert_requested = Signal()
+
+    def __init__(self, scene: DesignScene) -> None:
+        super().__init__(scene)
+        self.setObjectName("canvas")
+        self.setAcceptDrops(True)
+        self.setRenderHint(self.renderHints().Antialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self._wire: tuple[PortItem, QGraphicsPathItem] | None = None
+        self._pan_from: QPointF | None = None
+
+    @property
+    def design_scene(self) -> DesignScene:
+        return self.scene()
+
+    # drops --------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasFormat(LAYER_MIME):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        if not event.mimeData().hasFormat(LAYER_MIME):
+            event.ignore()
+            return
+        type_name = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8")
+        if type_name not in registry.LAYERS:
+            self.message.emit(f"Unknown layer type {type_name!r}")
+            return
+        at = self.mapToScene(event.position().toPoint())
+        self.add_layer(type_name, (at.x() - style.NODE_WIDTH / 2, at.y() - style.NODE_HEIGHT / 2))
+        event.acceptProposedAction()
+
+    def add_layer(self, type_name: str, pos: tuple[float, float], after: str | None = None) -> str:
+        """Add a layer (and connect it after `after`) as one undo step; returns its id."""
+        document = self.design_scene.document
+        node_id = document.new_node_id(type_name)
+        spec = registry.LAYERS[type_name]
+        record = NodeRecord(node_id, type_name, spec.starting_params(), pos=(round(pos[0], 2), round(pos[1], 2)))
+        parts = [AddNode(record)]
+        if after is not None and spec.inputs[1] != 0:
+            parts.append(Connect(after, node_id))
+        document.push(Compound(parts, f"Add {type_name}"))
+        document.select([node_id])
+        return node_id
+
+    # wiring, panning, moving ----------------------------------------------------------------
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._pan_from = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        item = self.itemAt(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton and isinstance(item, PortItem) and item.is_output:
+            wire = QGraphicsPathItem()
+            wire.setPen(QPen(style.SELECTED, 2, Qt.PenStyle.DashLine))
+            self.scene().addItem(wire)
+            self._wire = (item, wire)
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - int(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - int(delta.y()))
+            return
+        if self._wire is not None:
+            port, wire = self._wire
+            start = port.scenePos()
+            end = self.mapToScene(event.position().toPoint())
+            path = QPainterPath(start)
+            path.cubicTo(start + QPointF(0, 60), end - QPointF(0, 60), end)
+            wire.setPath(path)
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.unsetCursor()
+            return
+        if self._wire is not None:
+            port, wire = self._wire
+            self._wire = None
+            self.scene().removeItem(wire)
+            self._finish_wire(port, self.items(event.position().toPoint()))
+            return
+        super().mouseReleaseEvent(event)
+        self._commit_moves()
+
+    def _finish_wire(self, start: PortItem, under: list) -> None:
+        target_port = next((i for i in under if isinstance(i, PortItem) and not i.is_output), None)
+        target_node = target_port.node if target_port else next((i for i in under if isinstance(i, NodeItem)), None)
+        if target_node is None:
+            return
+        port = target_port.index if target_port else None
+        try:
+            self.design_scene.document.push(Connect(start.node.node_id, target_node.node_id, port))
+        except (GraphError, ParamError) as error:
+            self.message.emit(f"Not connected: {error}")
+
+    def _commit_moves(self) -> None:
+        """Dragged nodes become one Move step (several nodes dragged together: one step)."""
+        moved = self.design_scene.moved_nodes()
+        if moved:
+            edits = [Move(node_id, pos) for node_id, pos in moved.items()]
+            self.design_scene.document.push(Compound(edits, "Move" if len(edits) > 1 else edits[0].text))
+
+    # zoom ---------------------------------------------------------------------------------
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+
+    def zoom(self, factor: float) -> None:
+        current = self.transform().m11()
+        factor = max(MIN_ZOOM / current, min(MAX_ZOOM / current, factor))
+        self.scale(factor, factor)
+
+    def fit(self) -> None:
+        """The whole design in view, but never so small that it cannot be read: a tall
+        network is shown from its top at a readable size instead."""
+        rect = self.scene().itemsBoundingRect().adjusted(-40, -40, 40, 40)
+        if rect.isEmpty():
+            return
+        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        scale = self.transform().m11()
+        if scale > 1.25:
+            self.zoom(1.25 / scale)
+        elif scale < READABLE_ZOOM:
+            self.zoom(READABLE_ZOOM / scale)
+            self.centerOn(rect.center().x(), rect.top() + self.viewport().height() / READABLE_ZOOM / 2)
+
+    def centre_on(self, node_id: str) -> None:
+        item = self.design_scene.nodes.get(node_id)
+        if item is not None:
+            self.centerOn(item)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Tab:
+            self.quick_insert_requested.emit()
+            return
+        super().keyPressEvent(event)
+
+    def focusNextPrevChild(self, next: bool) -> bool:
+        return False  # Tab opens quick insert instead of moving the focus

@@ -1,0 +1,519 @@
+"""The main window: wiring of canvas, docks, menus and files. It holds no design logic;
+what it does is call the Document, the exporters and the dialogs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QMimeData, QRectF, QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QImage, QKeySequence, QPainter
+from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSpinBox,
+    QUndoView,
+    QVBoxLayout,
+)
+
+from designer.core.analysis import DTYPE_BYTES, Settings
+from designer.core.edits import Compound, Disconnect, Move, RemoveNode
+from designer.core.graph import GraphError
+from designer.core.layout import layered_positions
+from designer.core.params import ParamError
+from designer.export import pytorch, report
+from designer.io.project import Project, ProjectError
+from designer.ui import autosave, clipboard
+from designer.ui.canvas.items import EdgeItem
+from designer.ui.canvas.scene import OVERLAYS, DesignScene
+from designer.ui.canvas.view import CanvasView
+from designer.ui.dialogs import ImportDialog, QuickInsert
+from designer.ui.document import Document
+from designer.ui.panels.inspector import Inspector
+from designer.ui.panels.palette import Palette
+from designer.ui.panels.summary import SummaryView
+
+EXAMPLES = Path(__file__).resolve().parent.parent.parent / "resources" / "examples"
+RECENT_LIMIT = 8
+AUTOSAVE_MS = 60_000
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, document: Document | None = None, autosaver: autosave.Autosaver | None = None) -> None:
+        super().__init__()
+        self.setObjectName("MainWindow")
+        self.document = document or Document()
+        self.autosaver = autosaver or autosave.Autosaver()
+        self.scene = DesignScene(self.document)
+        self.canvas = CanvasView(self.scene)
+        self.setCentralWidget(self.canvas)
+        self.palette = Palette(self)
+        self.inspector = Inspector(self.document, self)
+        self.summary = SummaryView(self.document, self)
+        self._dock(self.palette, "Layers", Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock(self.summary, "Summary", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.totals_label = QLabel(self)
+        self.totals_label.setObjectName("totals")
+        self.statusBar().addPermanentWidget(self.totals_label, 1)
+        self._settings_widgets()
+        self._actions()
+        self._menus()
+        self._connect()
+        self._follow(self.document)
+        self.timer = QTimer(self)
+        self.timer.timeout.connect(self.autosave_now)
+        self.timer.start(AUTOSAVE_MS)
+        self.resize(1400, 860)
+        self._restore_layout()
+
+    # construction ---------------------------------------------------------------------------
+
+    def _dock(self, widget, title: str, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{title.lower()}_dock")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _settings_widgets(self) -> None:
+        self.batch = QSpinBox(self)
+        self.batch.setObjectName("batch_size")
+        self.batch.setRange(1, 65_536)
+        self.batch.setPrefix("batch ")
+        self.dtype = QComboBox(self)
+        self.dtype.setObjectName("dtype")
+        self.dtype.addItems(list(DTYPE_BYTES))
+        self.statusBar().addPermanentWidget(self.batch)
+        self.statusBar().addPermanentWidget(self.dtype)
+        self.batch.valueChanged.connect(self._settings_changed)
+        self.dtype.currentTextChanged.connect(self._settings_changed)
+
+    def _action(self, text: str, slot, shortcut=None, name: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(slot)
+        action.setObjectName(name or text.lower().replace("…", "").replace(" ", "_"))
+        self.addAction(action)
+        return action
+
+    def _actions(self) -> None:
+        keys = QKeySequence.StandardKey
+        self.new_action = self._action("&New", self.new, keys.New, "new")
+        self.open_action = self._action("&Open…", self.open_dialog, keys.Open, "open")
+        self.save_action = self._action("&Save", self.save, keys.Save, "save")
+        self.save_as_action = self._action("Save &As…", self.save_as, keys.SaveAs, "save_as")
+        self.quit_action = self._action("&Quit", self.close, keys.Quit, "quit")
+        self.undo_action = self._action("&Undo", lambda: self.document.undo_stack.undo(), keys.Undo, "undo")
+        self.redo_action = self._action("&Redo", lambda: self.document.undo_stack.redo(), keys.Redo, "redo")
+        self.cut_action = self._action("Cu&t", self.cut, keys.Cut, "cut")
+        self.copy_action = self._action("&Copy", self.copy, keys.Copy, "copy")
+        self.paste_action = self._action("&Paste", self.paste, keys.Paste, "paste")
+        self.delete_action = self._action("&Delete", self.delete_selection, keys.Delete, "delete")
+        self.select_all_action = self._action("Select &All", self.select_all, keys.SelectAll, "select_all")
+        self.history_action = self._action("&History", self.show_history, None, "history")
+        self.zoom_in_action = self._action("Zoom &In", lambda: self.canvas.zoom(1.25), keys.ZoomIn, "zoom_in")
+        self.zoom_out_action = self._action("Zoom &Out", lambda: self.canvas.zoom(0.8), keys.ZoomOut, "zoom_out")
+        self.fit_action = self._action("&Fit to View", self.canvas.fit, "Ctrl+0", "fit")
+        self.arrange_action = self._action("&Arrange", self.arrange, "Ctrl+L", "arrange")
+        self.insert_action = self._action("&Insert Layer…", self.quick_insert, None, "insert")
+        self.export_code_action = self._action("PyTorch &Code…", self.export_code, "Ctrl+E", "export_code")
+        self.verify_action = self._action("&Verify with PyTorch", self.verify, None, "verify")
+        self.verify_action.setEnabled(importlib.util.find_spec("torch") is not None)
+        self.import_action = self._action("&Import from PyTorch…", self.import_model, None, "import")
+        self.import_action.setEnabled(importlib.util.find_spec("torch") is not None)
+        self.report_actions = {
+            fmt: self._action(f"Report ({fmt.upper() if fmt != 'markdown' else 'Markdown'})…",
+                              lambda checked=False, fmt=fmt: self.export_report(fmt), None, f"export_{fmt}")
+            for fmt in report.FORMATS
+        }
+        self.picture_actions = {
+            kind: self._action(f"Picture ({kind.upper()})…",
+                               lambda checked=False, kind=kind: self.export_picture(kind), None, f"export_{kind}")
+            for kind in ("png", "svg")
+        }
+        self.overlay_group = QActionGroup(self)
+        self.overlay_actions = {}
+        for kind in (None, *OVERLAYS):
+            action = QAction("None" if kind is None else kind.capitalize(), self, checkable=True)
+            action.setObjectName(f"overlay_{(kind or 'none').replace(' ', '_')}")
+            action.triggered.connect(lambda checked=False, kind=kind: self.scene.set_overlay(kind))
+            self.overlay_group.addAction(action)
+            self.overlay_actions[kind] = action
+        self.overlay_actions[None].setChecked(True)
+
+    def _menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.new_action, self.open_action])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.examples_menu = file_menu.addMenu("&Examples")
+        for path in sorted(EXAMPLES.glob("*.nnd")):
+            action = self.examples_menu.addAction(path.stem)
+            action.triggered.connect(lambda checked=False, path=path: self.open_path(path))
+        file_menu.addSeparator()
+        file_menu.addActions([self.save_action, self.save_as_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.import_action)
+        export_menu = file_menu.addMenu("E&xport")
+        export_menu.addAction(self.export_code_action)
+        export_menu.addActions(list(self.report_actions.values()))
+        export_menu.addActions(list(self.picture_actions.values()))
+        file_menu.addAction(self.verify_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.cut_action, self.copy_action, self.paste_action, self.delete_action, self.select_all_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.insert_action, self.history_action])
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action, self.arrange_action])
+        overlay_menu = view_menu.addMenu("&Statistic Overlay")
+        overlay_menu.addActions(list(self.overlay_actions.values()))
+        self._refresh_recent()
+
+    def _connect(self) -> None:
+        self.palette.activated_type.connect(self.insert_after_selection)
+        self.summary.node_activated.connect(self.canvas.centre_on)
+        self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.canvas.quick_insert_requested.connect(self.quick_insert)
+
+    def _follow(self, document: Document) -> None:
+        """Point every view at `document`."""
+        self.document = document
+        self.scene.set_document(document)
+        self.inspector.set_document(document)
+        self.summary.set_document(document)
+        document.analysis_changed.connect(self._update_totals)
+        document.undo_stack.cleanChanged.connect(self._update_title)
+        document.path_changed.connect(self._update_title)
+        self.batch.blockSignals(True)
+        self.batch.setValue(document.settings.batch_size)
+        self.batch.blockSignals(False)
+        self.dtype.blockSignals(True)
+        self.dtype.setCurrentText(document.settings.dtype)
+        self.dtype.blockSignals(False)
+        self._update_totals()
+        self._update_title()
+        self.canvas.fit()
+
+    # status -------------------------------------------------------------------------------------
+
+    def _update_totals(self, *_: object) -> None:
+        totals = self.document.totals()
+        issues = f"{totals.errors} errors" + (f" ({totals.blocked} waiting)" if totals.blocked else "")
+        self.totals_label.setText(
+            f"Params {totals.params:,}  ·  MACs {totals.macs:,}  ·  FLOPs {totals.flops:,}  ·  "
+            f"activations {_bytes(totals.activation_memory)}  ·  parameters {_bytes(totals.param_memory)}"
+            f"  ·  {issues}, {totals.warnings} warnings"
+        )
+
+    def _update_title(self, *_: object) -> None:
+        name = self.document.path.name if self.document.path else "Untitled"
+        self.setWindowTitle(f"{name}[*] — designer")
+        self.setWindowModified(self.document.modified)
+
+    def _settings_changed(self, *_: object) -> None:
+        self.document.set_settings(Settings(self.batch.value(), self.dtype.currentText()))
+        self._update_totals()
+
+    # files --------------------------------------------------------------------------------------
+
+    def new(self) -> None:
+        if self.maybe_save():
+            self._replace(Document())
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open design", "", "Designs (*.nnd);;All files (*)")
+        if path:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path) -> bool:
+        """Open a file; a file that cannot be read shows why and changes nothing."""
+        if not self.maybe_save():
+            return False
+        try:
+            document = Document.open(path)
+        except ProjectError as error:
+            QMessageBox.warning(self, "Cannot open", f"{path}\n\n" + "\n".join(error.problems))
+            return False
+        self._replace(document)
+        self._remember(path)
+        return True
+
+    def _replace(self, document: Document) -> None:
+        self.autosaver.discard()
+        self._follow(document)
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save design", "", "Designs (*.nnd)")
+        if not path:
+            return False
+        path = Path(path) if path.endswith(".nnd") else Path(path + ".nnd")
+        return self._save_to(path)
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except OSError as error:
+            QMessageBox.warning(self, "Cannot save", f"{path}\n\n{error.strerror or error}")
+            return False
+        self.autosaver.discard()
+        self._remember(path)
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask before unsaved work is dropped: True to go on."""
+        if not self.document.modified:
+            return True
+        answer = QMessageBox.question(
+            self,
+            "Unsaved changes",
+            "The design has unsaved changes. Save them?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def autosave_now(self) -> None:
+        if self.document.modified:
+            self.autosaver.write(self.document.snapshot(), self.document.path)
+        else:
+            self.autosaver.discard()
+
+    def offer_recovery(self) -> None:
+        """After a crash, offer the unsaved work it left behind."""
+        for recovery in autosave.leftovers(self.autosaver.folder):
+            where = recovery.original or "an unsaved design"
+            answer = QMessageBox.question(
+                self, "Recover unsaved work", f"designer closed without saving changes to {where}. Restore them?"
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                try:
+                    document = Document.open(recovery.snapshot)
+                except ProjectError:
+                    autosave.forget(recovery)
+                    continue
+                document.path = recovery.original
+                self._replace(document)
+                document.undo_stack.resetClean()
+                self._update_title()
+            autosave.forget(recovery)
+
+    def _remember(self, path: Path) -> None:
+        settings = QSettings()
+        recent = [str(path)] + [p for p in (settings.value("recent", []) or []) if p != str(path)]
+        settings.setValue("recent", recent[:RECENT_LIMIT])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for text in QSettings().value("recent", []) or []:
+            action = self.recent_menu.addAction(text)
+            action.triggered.connect(lambda checked=False, text=text: self.open_path(Path(text)))
+        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
+
+    def _restore_layout(self) -> None:
+        settings = QSettings()
+        geometry, state = settings.value("geometry"), settings.value("state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        settings = QSettings()
+        settings.setValue("geometry", self.saveGeometry())
+        settings.setValue("state", self.saveState())
+        self.autosaver.discard()
+        event.accept()
+
+    # editing ------------------------------------------------------------------------------------
+
+    def _push(self, edit) -> bool:
+        try:
+            self.document.push(edit)
+        except (GraphError, ParamError) as error:
+            self.statusBar().showMessage(str(error), 6000)
+            return False
+        return True
+
+    def insert_after_selection(self, type_name: str) -> None:
+        """Add a layer below the selected node and feed it from there."""
+        selected = self.document.selected()
+        after = selected[0] if selected else None
+        if after is not None:
+            x, y = self.document.arch.node(after).pos or (0.0, 0.0)
+            pos = (x, y + 120.0)
+        else:
+            centre = self.canvas.mapToScene(self.canvas.viewport().rect().center())
+            pos = (centre.x() - 95, centre.y() - 37)
+        try:
+            node_id = self.canvas.add_layer(type_name, pos, after)
+        except (GraphError, ParamError) as error:
+            self.statusBar().showMessage(str(error), 6000)
+            return
+        self.canvas.centre_on(node_id)
+
+    def quick_insert(self) -> None:
+        dialog = QuickInsert(self)
+        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.chosen():
+            self.insert_after_selection(dialog.chosen())
+
+    def delete_selection(self) -> None:
+        """Selected nodes (with their edges) and selected edges, as one undo step."""
+        edges = [item for item in self.scene.selectedItems() if isinstance(item, EdgeItem)]
+        parts = [Disconnect(edge) for edge, item in self.scene.edges.items() if item in edges
+                 and edge.source not in self.document.selected() and edge.target not in self.document.selected()]
+        parts += [RemoveNode(node_id) for node_id in self.document.selected()]
+        if parts:
+            self._push(Compound(parts, "Delete"))
+
+    def select_all(self) -> None:
+        self.document.select(list(self.document.arch.graph))
+
+    def copy(self) -> None:
+        selected = self.document.selected()
+        if not selected:
+            return
+        text = clipboard.fragment(self.document.arch, selected)
+        data = QMimeData()
+        data.setData(clipboard.FRAGMENT_MIME, text.encode("utf-8"))
+        data.setText(text)
+        QGuiApplication.clipboard().setMimeData(data)
+
+    def cut(self) -> None:
+        self.copy()
+        self.delete_selection()
+
+    def paste(self) -> None:
+        data = QGuiApplication.clipboard().mimeData()
+        if data.hasFormat(clipboard.FRAGMENT_MIME):
+            text = bytes(data.data(clipboard.FRAGMENT_MIME)).decode("utf-8")
+        else:
+            text = data.text()
+        pasted = clipboard.paste_edit(text, self.document.new_node_id)
+        if pasted is None:
+            self.statusBar().showMessage("The clipboard holds no layers", 4000)
+            return
+        edit, node_ids = pasted
+        if self._push(edit):
+            self.document.select(node_ids)
+
+    def arrange(self) -> None:
+        positions = layered_positions(self.document.arch.graph)
+        self._push(Compound([Move(node_id, pos) for node_id, pos in positions.items()], "Arrange"))
+        self.canvas.fit()
+
+    def show_history(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("History")
+        layout = QVBoxLayout(dialog)
+        view = QUndoView(self.document.undo_stack, dialog)
+        view.setObjectName("history")
+        layout.addWidget(view)
+        dialog.resize(320, 420)
+        dialog.show()
+
+    # export and import --------------------------------------------------------------------------
+
+    def export_code(self) -> None:
+        try:
+            exported = pytorch.export(self.document.arch, self.document.engine)
+        except pytorch.ExportError as error:
+            QMessageBox.warning(self, "Cannot export", "The design has errors:\n\n" + "\n".join(error.problems))
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export PyTorch code", f"{exported.class_name.lower()}.py", "Python (*.py)")
+        if path:
+            Path(path).write_text(exported.source, encoding="utf-8")
+            self.statusBar().showMessage(f"Wrote {path}", 4000)
+
+    def verify(self) -> None:
+        from designer.export.verify import TorchMissing, verify
+
+        try:
+            exported = pytorch.export(self.document.arch, self.document.engine)
+            differences = verify(exported, self.document.arch, self.document.engine)
+        except pytorch.ExportError as error:
+            QMessageBox.warning(self, "Cannot verify", "The design has errors:\n\n" + "\n".join(error.problems))
+            return
+        except TorchMissing as error:
+            QMessageBox.information(self, "PyTorch needed", str(error))
+            return
+        if differences:
+            QMessageBox.warning(self, "PyTorch disagrees", "\n".join(differences))
+        else:
+            QMessageBox.information(self, "Verified", "PyTorch agrees on every node's shape and parameters.")
+
+    def export_report(self, fmt: str) -> None:
+        suffix = {"csv": "csv", "markdown": "md", "json": "json"}[fmt]
+        path, _ = QFileDialog.getSaveFileName(self, "Export report", f"report.{suffix}")
+        if path:
+            Path(path).write_text(report.render(self.document.engine, fmt), encoding="utf-8")
+
+    def export_picture(self, kind: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export picture", f"design.{kind}")
+        if path:
+            save_picture(self.scene, Path(path))
+
+    def import_model(self) -> None:
+        from designer.io import pytorch_import
+
+        dialog = ImportDialog(self)
+        if dialog.exec() != QDialog.DialogCode.Accepted or not self.maybe_save():
+            return
+        try:
+            file, class_name, shapes, arguments = dialog.request()
+            arch = pytorch_import.import_model(
+                file, class_name, [pytorch_import.parse_shape(s) for s in shapes], arguments
+            )
+        except (ValueError, pytorch_import.ImportFailure) as error:
+            QMessageBox.warning(self, "Cannot import", str(error))
+            return
+        self._replace(Document(Project(arch)))
+
+
+def save_picture(scene: DesignScene, path: Path) -> None:
+    """The whole design as PNG (at twice screen resolution) or SVG."""
+    rect = scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
+    if path.suffix.lower() == ".svg":
+        generator = QSvgGenerator()
+        generator.setFileName(str(path))
+        generator.setSize(rect.size().toSize())
+        generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+        painter = QPainter(generator)
+    else:
+        image = QImage(QSize(int(rect.width() * 2), int(rect.height() * 2)), QImage.Format.Format_ARGB32)
+        image.fill(Qt.GlobalColor.white)
+        painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    scene.render(painter, QRectF(), rect)
+    painter.end()
+    if path.suffix.lower() != ".svg":
+        image.save(str(path))
+
+
+def _bytes(count: int) -> str:
+    for limit, unit in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
+        if count >= limit:
+            return f"{count / limit:.1f} {unit}"
+    return f"{count} B"

@@ -1,0 +1,38 @@
+"""Colours, sizes and fonts of the canvas, in one place."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor
+
+NODE_WIDTH = 210.0
+NODE_HEIGHT = 74.0
+PORT_RADIUS = 6.0
+
+CATEGORY_COLOURS = {
+    "Input/Output": "#5b8def",
+    "Convolution": "#3aa57a",
+    "Pooling": "#2f9fb3",
+    "Linear": "#8a63d2",
+    "Normalisation": "#c6912d",
+    "Activation": "#d06a3b",
+    "Resize": "#4d7f9e",
+    "Merge": "#7a7a7a",
+    "Regularisation": "#9c6f5b",
+}
+
+BACKGROUND = QColor("#f6f7f9")
+GRID = QColor("#e6e8ec")
+NODE_FILL = QColor("#ffffff")
+NODE_TEXT = QColor("#1f2430")
+MUTED_TEXT = QColor("#5c6370")
+ERROR = QColor("#d23b3b")
+WARNING = QColor("#d99100")
+BLOCKED_FILL = QColor("#eceef1")
+SELECTED = QColor("#2f6fde")
+EDGE = QColor("#7d8594")
+EDGE_LABEL = QColor("#4a5160")
+OVERLAY_BAR = QColor("#2f6fde")
+
+
+def category_colour(category: str) -> QColor:
+    return QColor(CATEGORY_COLOURS.get(category, "#7a7a7a"))
