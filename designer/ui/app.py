@@ -7,6 +7,7 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
+from designer.ui.clipboard import FRAGMENT_MIME
 from designer.ui.main_window import MainWindow
 
 
@@ -20,9 +21,18 @@ def application() -> QApplication:
 
 def run(path: Path | None) -> int:
     app = application()
+    app.aboutToQuit.connect(_release_clipboard)
     window = MainWindow()
     window.show()
     window.offer_recovery()
     if path is not None:
         window.open_path(path)
     return app.exec()
+
+
+def _release_clipboard() -> None:
+    """Layers copied from this process are dropped at exit: PySide crashes on quitting
+    while the clipboard still holds MIME data it created."""
+    clipboard = QApplication.clipboard()
+    if clipboard.mimeData().hasFormat(FRAGMENT_MIME):
+        clipboard.clear()

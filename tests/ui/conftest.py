@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtWidgets import QApplication
 
 from designer.ui.autosave import Autosaver
 from designer.ui.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, tmp_path: Path) -> MainWindow:
+def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:
     QStandardPaths.setTestModeEnabled(True)
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
     autosaves = tmp_path / "autosave"
     autosaves.mkdir()
     main = MainWindow(autosaver=Autosaver(autosaves))
-    qtbot.addWidget(main)
     main.resize(1400, 900)
     main.show()
-    return main
+    yield main
+    # closed here, not by qtbot (which closes before fixtures end): after marking the
+    # design saved, so closing never waits on a "save changes?" question
+    main.document.undo_stack.setClean()
+    main.close()
+    main.deleteLater()
+    QApplication.clipboard().clear()  # clipboard data still held at exit crashes PySide
+    QApplication.processEvents()  # delete it now, while Qt is whole, not at interpreter exit
