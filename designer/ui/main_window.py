@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self.palette = Palette(self)
         self.inspector = Inspector(self.document, self)
+        self.inspector.setMinimumWidth(340)  # room for error messages and tuple editors
         self.summary = SummaryView(self.document, self)
         self._dock(self.palette, "Layers", Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea)
