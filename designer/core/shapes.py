@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 
-def conv_out(size: int, kernel: int, stride: int, pad_total: int, dilation: int) -> int:
-    """floor((in + pads - d(k-1) - 1) / s) + 1; may be < 1, which callers refuse."""
-    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
-
-
 def conv_transpose_out(
     size: int, kernel: int, stride: int, padding: int, dilation: int, output_padding: int
 ) -> int:
