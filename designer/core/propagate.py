@@ -11,15 +11,16 @@ from __future__ import annotations
 import heapq
 from math import prod
 from typing import Any, NamedTuple
+
 import networkx as nx
 
 from designer.core import registry
 from designer.core.analysis import (
     NEIGHBOUR_CHECKED,
     NodeResult,
-    any_field_exceeds,
     Settings,
     Totals,
+    any_field_exceeds,
     neighbour_warnings,
     oversized_field_warning,
     totals,

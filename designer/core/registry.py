@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from designer.core.layers import activation, conv, io, linear, merge, norm, pool, regularisation, resize
+from designer.core.layers import (
+    activation,
+    conv,
+    io,
+    linear,
+    merge,
+    norm,
+    pool,
+    regularisation,
+    resize,
+)
 from designer.core.params import did_you_mean
 from designer.core.spec import LayerSpec
 

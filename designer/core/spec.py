@@ -78,7 +78,6 @@ class LayerSpec:
         required = {p.name: p.default for p in self.params if p.required}
         return {**required, **self.suggested}
 
-
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         """The params to store: canonical forms, defaults dropped; or the first ParamError.
 
@@ -127,7 +126,7 @@ class LayerSpec:
         return {
             p.name: params[p.name]
             for p in self.params
-            if p.name in params and (p.required or p.inferred or params[p.name] != p.default)
+            if p.name in params and (p.required or params[p.name] != p.default)
         }
 
 

@@ -7,8 +7,18 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from designer.core.edits import (
+    AddNode,
+    Compound,
+    Connect,
+    Disconnect,
+    Edit,
+    Move,
+    RemoveNode,
+    Rename,
+    SetParams,
+)
 from designer.core.graph import Architecture, GraphError, NodeRecord
-from designer.core.edits import AddNode, Compound, Connect, Disconnect, Edit, Move, RemoveNode, Rename, SetParams
 from designer.core.params import ParamError
 from designer.core.propagate import Engine, analyse
 from designer.io.project import dumps, loads

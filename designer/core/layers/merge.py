@@ -10,7 +10,15 @@ from typing import Any
 
 from designer.core import receptive
 from designer.core.params import Kind, Param
-from designer.core.spec import LayerError, LayerOutput, Tensor, LayerSpec, dims, normalise_dim, numel
+from designer.core.spec import (
+    LayerError,
+    LayerOutput,
+    LayerSpec,
+    Tensor,
+    dims,
+    normalise_dim,
+    numel,
+)
 
 
 def _merged_fields(inputs: Sequence[Tensor], shape: tuple[int, ...]) -> tuple[receptive.Fields | None, tuple[str, ...]]:

@@ -20,7 +20,6 @@ from designer.core.spec import (
     numel,
 )
 
-
 MAX_ADAPTIVE_OUTPUT = 65_536
 
 

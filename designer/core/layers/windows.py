@@ -6,6 +6,7 @@ from designer.core.params import Kind, Param
 from designer.core.receptive import fmt
 from designer.core.spec import SPATIAL_AXES
 
+
 def kernel_param(n: int, default: int = 3) -> Param:
     return Param(
         "kernel_size", Kind.INT_TUPLE, default, minimum=1, length=n, required=True,

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QGraphicsSimpleTextItem, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsSimpleTextItem,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from designer.core.analysis import NodeResult
 from designer.core.spec import dims
@@ -67,6 +73,7 @@ class NodeItem(QGraphicsItem):
         self.colour = style.category_colour(category)
         self.label = node_id
         self.result: NodeResult | None = None
+        self._tip: str | None = None  # the tooltip set last: unchanged text is not set again
         self.overlay: tuple[str, float] | None = None  # (text, fraction of the largest)
         self.input_ports: list[PortItem] = []
         self.output_port: PortItem | None = None
@@ -114,7 +121,9 @@ class NodeItem(QGraphicsItem):
                 tip += f"\n{result.reason}"
             for warning in result.warnings:
                 tip += f"\nWarning: {warning}"
-        self.setToolTip(tip)
+        if tip != self._tip:  # setToolTip calls itemChange twice: costly on thousands of nodes
+            self._tip = tip
+            self.setToolTip(tip)
         self.update()
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
@@ -206,8 +215,9 @@ class EdgeItem(QGraphicsPathItem):
         self.update_path()
 
     def set_label(self, text: str) -> None:
-        self.label.setText(text)
-        self._place_label()
+        """The label's place depends on the path only, so update_path keeps it placed."""
+        if text != self.label.text():
+            self.label.setText(text)
 
     def update_path(self) -> None:
         start = self.source.output_anchor()
