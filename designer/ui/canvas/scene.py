@@ -1,7 +1,9 @@
 """The scene follows the Document: one NodeItem per node, one EdgeItem per edge.
 
 It listens to the Document's signals and updates only the items an edit touched, so an
-edit on a large design redraws a handful of items, not the whole graph.
+edit on a large design redraws a handful of items, not the whole graph. Edge items are
+indexed by the node they leave and the node they enter, so updating a node costs its own
+edges, not a scan of every edge in the design.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class DesignScene(QGraphicsScene):
         self.document = document
         self.nodes: dict[str, NodeItem] = {}
         self.edges: dict[EdgeRecord, EdgeItem] = {}
+        self._edges_from: dict[str, dict[EdgeRecord, EdgeItem]] = {}  # by source node
+        self._edges_into: dict[str, dict[EdgeRecord, EdgeItem]] = {}  # by target node
         self.overlay: str | None = None
         self._syncing_selection = False
         self._followed: Document | None = None
@@ -57,6 +61,8 @@ class DesignScene(QGraphicsScene):
         self.clear()
         self.nodes.clear()
         self.edges.clear()
+        self._edges_from.clear()
+        self._edges_into.clear()
         arch = self.document.arch
         missing = [n.id for n in arch.nodes() if n.pos is None]
         if missing:
@@ -92,9 +98,9 @@ class DesignScene(QGraphicsScene):
                 self._add_node(node_id)
             elif node_id not in arch and node_id in self.nodes:
                 self.removeItem(self.nodes.pop(node_id))
-        stale = [e for e in self.edges if e.source in change.nodes or e.target in change.nodes]
+        stale = {edge for node_id in change.nodes for edge in self._edges_at(node_id)}
         for edge in stale:
-            self.removeItem(self.edges.pop(edge))
+            self._remove_edge(edge)
         for node_id in change.nodes:
             if node_id in arch:
                 for edge in arch.edges_of(node_id):
@@ -115,9 +121,8 @@ class DesignScene(QGraphicsScene):
         result = self.document.engine.results.get(node_id)
         item.set_state(node["name"] or node_id, result)
         label = dims(result.shape) if result is not None and result.shape is not None else ""
-        for edge, edge_item in self.edges.items():
-            if edge.source == node_id:
-                edge_item.set_label(label)
+        for edge_item in self._edges_from.get(node_id, {}).values():
+            edge_item.set_label(label)
 
     # items --------------------------------------------------------------------------------
 
@@ -138,22 +143,34 @@ class DesignScene(QGraphicsScene):
         connected = len(self.document.arch.inputs(node_id))
         count = most if most is not None else max(fewest, connected + 1)
         self.nodes[node_id].set_ports(count)
-        for edge, edge_item in self.edges.items():
-            if edge.target == node_id:
-                edge_item.update_path()
+        for edge_item in self._edges_into.get(node_id, {}).values():
+            edge_item.update_path()
 
     def _add_edge(self, edge: EdgeRecord) -> None:
         item = EdgeItem(self.nodes[edge.source], self.nodes[edge.target], edge.port)
         self.addItem(item)
         self.edges[edge] = item
+        self._edges_from.setdefault(edge.source, {})[edge] = item
+        self._edges_into.setdefault(edge.target, {})[edge] = item
         result = self.document.engine.results.get(edge.source)
         item.set_label(dims(result.shape) if result is not None and result.shape is not None else "")
 
+    def _remove_edge(self, edge: EdgeRecord) -> None:
+        self.removeItem(self.edges.pop(edge))
+        for index, node_id in ((self._edges_from, edge.source), (self._edges_into, edge.target)):
+            at = index[node_id]
+            del at[edge]
+            if not at:
+                del index[node_id]
+
+    def _edges_at(self, node_id: str) -> list[EdgeRecord]:
+        """The edge items' records leaving or entering a node."""
+        return [*self._edges_from.get(node_id, ()), *self._edges_into.get(node_id, ())]
+
     def node_moved(self, item: NodeItem) -> None:
         """Keep the edges of a node that is being dragged attached to it."""
-        for edge, edge_item in self.edges.items():
-            if edge.source == item.node_id or edge.target == item.node_id:
-                edge_item.update_path()
+        for edge in self._edges_at(item.node_id):
+            self.edges[edge].update_path()
 
     def moved_nodes(self) -> dict[str, tuple[float, float]]:
         """Nodes whose item no longer sits where the design says: dragged, not yet saved."""
