@@ -222,7 +222,7 @@ def check_window(window: MainWindow) -> None:
             raise SystemExit(f"the canvas shows an old result for {node_id}")
     for edge, item in scene.edges.items():
         shape = results[edge.source].shape
-        if item.label.text() != (dims(shape) if shape is not None else ""):
+        if item.label_text != (dims(shape) if shape is not None else ""):
             raise SystemExit(f"the canvas labels {edge} with an old shape")
     model = window.summary.model()
     if model.rowCount() != len(results):

@@ -7,6 +7,7 @@ propagation engine, the inspector, the exporters) reads them from the registry.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -134,8 +135,10 @@ def numel(shape: Shape) -> int:
     return math.prod(shape)
 
 
+@lru_cache(maxsize=4096)
 def dims(shape: Shape) -> str:
-    """A shape as the report writes it: 64x56x56."""
+    """A shape as the report writes it: 64x56x56 (cached: tables and canvases ask for the
+    same few shapes thousands of times)."""
     return "x".join(str(d) for d in shape)
 
 

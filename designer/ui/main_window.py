@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("MainWindow")
         self.document = document or Document()
+        self._followed: Document | None = None
         self.autosaver = autosaver or autosave.Autosaver()
         self.scene = DesignScene(self.document)
         self.canvas = CanvasView(self.scene)
@@ -202,8 +203,13 @@ class MainWindow(QMainWindow):
         self.scene.set_document(document)
         self.inspector.set_document(document)
         self.summary.set_document(document)
+        if self._followed is not None:
+            self._followed.analysis_changed.disconnect(self._update_totals)
+            self._followed.undo_stack.cleanChanged.disconnect(self._update_modified)
+            self._followed.path_changed.disconnect(self._update_title)
+        self._followed = document
         document.analysis_changed.connect(self._update_totals)
-        document.undo_stack.cleanChanged.connect(self._update_title)
+        document.undo_stack.cleanChanged.connect(self._update_modified)
         document.path_changed.connect(self._update_title)
         self.batch.blockSignals(True)
         self.batch.setValue(document.settings.batch_size)
@@ -230,6 +236,10 @@ class MainWindow(QMainWindow):
         name = self.document.path.name if self.document.path else "Untitled"
         self.setWindowTitle(f"{name}[*] — designer")
         self.setWindowModified(self.document.modified)
+
+    def _update_modified(self, clean: bool) -> None:
+        """From the undo stack's own signal, which can come while it is being destroyed."""
+        self.setWindowModified(not clean)
 
     def _settings_changed(self, *_: object) -> None:
         self.document.set_settings(Settings(self.batch.value(), self.dtype.currentText()))

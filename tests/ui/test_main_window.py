@@ -78,7 +78,7 @@ def test_drop_wire_edit_break_undo_redo_save(qtbot, window, tmp_path: Path) -> N
     assert document.arch.inputs("conv2d_1") == [(0, "input")]
     assert dropped.result.shape == (16, 4, 4)
     edge = next(item for e, item in window.scene.edges.items() if e.target == "conv2d_1")
-    assert edge.label.text() == "3x6x6"
+    assert edge.label_text == "3x6x6"
 
     # change out_channels in the inspector: node, summary row and totals follow
     document.select(["conv2d_1"])

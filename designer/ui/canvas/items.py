@@ -6,12 +6,13 @@ change goes back through the Document as an edit.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from functools import cache
+
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
-    QGraphicsSimpleTextItem,
     QStyleOptionGraphicsItem,
     QWidget,
 )
@@ -197,27 +198,31 @@ class NodeItem(QGraphicsItem):
 
 class EdgeItem(QGraphicsPathItem):
     """A connection, drawn as a curve from the output port down to an input port, labelled
-    with the shape of the tensor it carries."""
+    with the shape of the tensor it carries.
+
+    The label is painted here rather than held in a child text item: an edit that changes
+    thousands of shapes then costs a string per edge, and only visible edges are drawn.
+    """
+
+    LABEL_SIZE = QSizeF(110, 14)
 
     def __init__(self, source: NodeItem, target: NodeItem, port: int) -> None:
         super().__init__()
         self.source = source
         self.target = target
         self.port = port
+        self.label_text = ""
+        self._label_at = QPointF()
+        self._bounds = QRectF()
         self.setZValue(0)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setPen(QPen(style.EDGE, 1.6))
-        self.label = QGraphicsSimpleTextItem(self)
-        self.label.setBrush(QBrush(style.EDGE_LABEL))
-        font = QFont()
-        font.setPointSizeF(font.pointSizeF() * 0.85)
-        self.label.setFont(font)
         self.update_path()
 
     def set_label(self, text: str) -> None:
-        """The label's place depends on the path only, so update_path keeps it placed."""
-        if text != self.label.text():
-            self.label.setText(text)
+        if text != self.label_text:
+            self.label_text = text
+            self.update()
 
     def update_path(self) -> None:
         start = self.source.output_anchor()
@@ -225,17 +230,32 @@ class EdgeItem(QGraphicsPathItem):
         bend = max(40.0, abs(end.y() - start.y()) / 2)
         path = QPainterPath(start)
         path.cubicTo(start + QPointF(0, bend), end - QPointF(0, bend), end)
+        self.prepareGeometryChange()
+        self._label_at = path.pointAtPercent(0.5) + QPointF(6, -8)
         self.setPath(path)
-        self._place_label()
+        self._bounds = super().boundingRect().united(QRectF(self._label_at, self.LABEL_SIZE))
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds  # Qt asks often: computed once per path
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        self.setPen(QPen(style.SELECTED if self.isSelected() else style.EDGE, 2.4 if self.isSelected() else 1.6))
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        super().paint(painter, option, widget)
+        selected = self.isSelected()
+        painter.setPen(QPen(style.SELECTED if selected else style.EDGE, 2.4 if selected else 1.6))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path())
+        if self.label_text:
+            painter.setFont(_label_font())
+            painter.setPen(style.EDGE_LABEL)
+            painter.drawText(QRectF(self._label_at, self.LABEL_SIZE), Qt.AlignmentFlag.AlignLeft, self.label_text)
 
-    def _place_label(self) -> None:
-        middle = self.path().pointAtPercent(0.5)
-        self.label.setPos(middle + QPointF(6, -8))
+
+@cache
+def _label_font() -> QFont:
+    """Made on first paint: a QFont needs the application to exist."""
+    font = QFont()
+    font.setPointSizeF(font.pointSizeF() * 0.85)
+    return font
 
 
 def _short(number: int) -> str:
