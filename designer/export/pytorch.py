@@ -3,8 +3,8 @@
 Layers become named submodules; straight runs of single-input layers become one
 nn.Sequential; `forward` follows the graph in the report's order. Only arguments that
 differ from PyTorch's defaults are written, plus the inferred channel and feature counts
-PyTorch needs. torch is not imported here: the source is text, and `verify` (which does
-import torch) lives in its own module.
+PyTorch needs. torch is not imported here: the source is text, and `verify`, which needs
+torch, lives in its own module.
 """
 
 from __future__ import annotations
