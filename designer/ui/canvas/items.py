@@ -111,7 +111,8 @@ class NodeItem(QGraphicsItem):
     def output_anchor(self) -> QPointF:
         return self.mapToScene(QPointF(style.NODE_WIDTH / 2, style.NODE_HEIGHT))
 
-    def set_state(self, label: str, result: NodeResult | None) -> None:
+    def set_state(self, label: str, result: NodeResult | None, visible: QRectF | None = None) -> None:
+        """New text to show; repainted now only if on screen (`visible`, None: always)."""
         self.label = label
         self.result = result
         tip = f"{self.type_name} {self.node_id}"
@@ -125,7 +126,8 @@ class NodeItem(QGraphicsItem):
         if tip != self._tip:  # setToolTip calls itemChange twice: costly on thousands of nodes
             self._tip = tip
             self.setToolTip(tip)
-        self.update()
+        if visible is None or visible.intersects(self.sceneBoundingRect()):
+            self.update()
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -219,10 +221,11 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(QPen(style.EDGE, 1.6))
         self.update_path()
 
-    def set_label(self, text: str) -> None:
+    def set_label(self, text: str, visible: QRectF | None = None) -> None:
         if text != self.label_text:
             self.label_text = text
-            self.update()
+            if visible is None or visible.intersects(self._bounds):
+                self.update()
 
     def update_path(self) -> None:
         start = self.source.output_anchor()

@@ -109,20 +109,35 @@ class DesignScene(QGraphicsScene):
                 self._update_ports(node_id)
 
     def _on_analysis_changed(self, node_ids: set[str]) -> None:
+        visible = self._visible_rect()
         for node_id in node_ids:
             if node_id in self.nodes:
-                self._refresh_node(node_id)
+                self._refresh_node(node_id, visible)
         if self.overlay is not None:
             self.set_overlay(self.overlay)
 
-    def _refresh_node(self, node_id: str) -> None:
+    def _visible_rect(self) -> QRectF | None:
+        """What the views show, in scene coordinates (None: no view, so repaint all).
+
+        Items outside it take their new text without asking Qt to repaint them: Qt paints
+        them when they are scrolled into view, so an edit that changes thousands of shapes
+        costs a repaint of the few on screen."""
+        rects = [view.mapToScene(view.viewport().rect()).boundingRect() for view in self.views()]
+        if not rects:
+            return None
+        visible = rects[0]
+        for rect in rects[1:]:
+            visible = visible.united(rect)
+        return visible
+
+    def _refresh_node(self, node_id: str, visible: QRectF | None = None) -> None:
         item = self.nodes[node_id]
         node = self.document.arch.graph.nodes[node_id]
         result = self.document.engine.results.get(node_id)
-        item.set_state(node["name"] or node_id, result)
+        item.set_state(node["name"] or node_id, result, visible)
         label = dims(result.shape) if result is not None and result.shape is not None else ""
         for edge_item in self._edges_from.get(node_id, {}).values():
-            edge_item.set_label(label)
+            edge_item.set_label(label, visible)
 
     # items --------------------------------------------------------------------------------
 
