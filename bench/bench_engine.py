@@ -178,7 +178,12 @@ def torch_resnet152() -> Any:
 class Timing:
     median: float
     best: float
+    worst: float
     runs: int
+
+    @classmethod
+    def of(cls, times: list[float]) -> Timing:
+        return cls(statistics.median(times), min(times), max(times), len(times))
 
 
 def measure(run: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None = None,
@@ -194,7 +199,7 @@ def measure(run: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
-    return Timing(statistics.median(times), min(times), len(times))
+    return Timing.of(times)
 
 
 def full_analysis(arch: Architecture) -> Engine:

@@ -28,13 +28,10 @@ from __future__ import annotations
 
 import gc
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +40,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from bench_engine import busy_warning, engine_version, load, machine, ms, residual_chain
+from bench_engine import (
+    Timing,
+    busy_warning,
+    engine_version,
+    load,
+    machine,
+    measure,
+    ms,
+    residual_chain,
+)
 from PySide6.QtCore import (
     QMessageLogContext,
     QSettings,
@@ -82,30 +88,6 @@ QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, sys.arg
 app = application(); w = MainWindow(autosaver=Autosaver(Path(sys.argv[1]))); w.show(); app.processEvents()
 print(time.perf_counter() - t, time.monotonic())
 """
-
-
-@dataclass(frozen=True)
-class Timing:
-    median: float
-    best: float
-    worst: float
-    runs: int
-
-
-def measure(run: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None = None,
-            budget: float = 20.0) -> Timing:
-    """Like bench_engine.measure (at least 3 runs, fewer than `repeat` once `budget` seconds
-    are spent; `setup` untimed, gc collected before each run), keeping the maximum too."""
-    times: list[float] = []
-    deadline = time.perf_counter() + budget
-    while len(times) < repeat and (len(times) < 3 or time.perf_counter() < deadline):
-        if setup is not None:
-            setup()
-        gc.collect()
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return Timing(statistics.median(times), min(times), max(times), len(times))
 
 
 # the window -----------------------------------------------------------------------------
@@ -254,10 +236,8 @@ def time_cold_start(folder: Path, repeat: int) -> tuple[Timing, Timing, Timing]:
             inside.append(in_process)
             whole.append(wall)
 
-    def timing(times: list[float]) -> Timing:
-        return Timing(statistics.median(times), min(times), max(times), len(times))
 
-    return timing(shown), timing(inside), timing(whole)
+    return Timing.of(shown), Timing.of(inside), Timing.of(whole)
 
 
 # report ---------------------------------------------------------------------------------
