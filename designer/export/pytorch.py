@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from designer.core.graph import Architecture
+from designer.core.problems import ProblemsError
 from designer.core.propagate import Engine
 from designer.core.spec import LayerSpec, Shape, inferred_value
 from designer.export import naming
@@ -41,12 +42,8 @@ POSITIONAL = {
 }
 
 
-class ExportError(Exception):
+class ExportError(ProblemsError):
     """The design cannot be exported; `problems` names each node that is wrong."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclass

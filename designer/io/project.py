@@ -21,6 +21,7 @@ from typing import Any
 from designer.core import registry
 from designer.core.graph import Architecture, EdgeRecord, GraphError, NodeRecord
 from designer.core.params import show_value
+from designer.core.problems import ProblemsError
 
 FORMAT = "nn-designer-project"
 VERSION = 1
@@ -29,12 +30,8 @@ _NODE_KEYS = ("id", "type", "name", "params", "pos")
 _EDGE_KEYS = ("source", "target", "port")
 
 
-class ProjectError(Exception):
+class ProjectError(ProblemsError):
     """A file that cannot be opened; `problems` lists every reason, each with its place."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
 
 
 @dataclass
