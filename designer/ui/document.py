@@ -16,6 +16,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from designer.core.analysis import NodeResult, Settings, Totals
 from designer.core.edits import Edit
 from designer.core.graph import Architecture
+from designer.core.layout import layered_positions
 from designer.core.propagate import Engine
 from designer.io.project import Project, dumps, load, save
 
@@ -54,11 +55,21 @@ class Document(QObject):
         self.arch = project.arch
         self.extras = project.extras
         self.path = path
+        self._place_unplaced()
         self.engine = Engine(self.arch)
         self.engine.refresh()
         self.undo_stack = QUndoStack(self)
         self._selection: list[str] = []
         self.arch.subscribe(self.graph_changed.emit)
+
+    def _place_unplaced(self) -> None:
+        """Files without positions (hand-written, imported) open laid out in layers; this
+        is how the file is read, not an edit, so it is not an undo step."""
+        if any(pos is None for _, pos in self.arch.graph.nodes(data="pos")):
+            layout = layered_positions(self.arch.graph)
+            for node in self.arch.nodes():
+                if node.pos is None:
+                    self.arch.move(node.id, layout[node.id])
 
     @classmethod
     def open(cls, path: Path) -> Document:

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QGraphicsScene
 
 from designer.core import registry
 from designer.core.graph import Change, ChangeKind, EdgeRecord
-from designer.core.layout import layered_positions
 from designer.core.receptive import fmt
 from designer.core.spec import dims
 from designer.ui import style
@@ -57,18 +56,13 @@ class DesignScene(QGraphicsScene):
         ]
 
     def rebuild(self) -> None:
-        """All items anew; nodes without a position are laid out in layers first."""
+        """All items anew."""
         self.clear()
         self.nodes.clear()
         self.edges.clear()
         self._edges_from.clear()
         self._edges_into.clear()
         arch = self.document.arch
-        missing = [n.id for n in arch.nodes() if n.pos is None]
-        if missing:
-            layout = layered_positions(arch.graph)
-            for node_id in missing:
-                arch.move(node_id, layout[node_id])
         for node in arch.nodes():
             self._add_node(node.id)
         for edge in arch.edges():
