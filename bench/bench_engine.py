@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from designer.core import memo
 from designer.core.edits import SetParams
 from designer.core.graph import Architecture, EdgeRecord, NodeRecord
 from designer.core.propagate import Engine
@@ -209,11 +210,13 @@ def full_analysis(arch: Architecture) -> Engine:
     return engine
 
 
-def time_full_analysis(arch: Architecture, repeat: int) -> Timing:
+def time_full_analysis(arch: Architecture, repeat: int, first: bool = False) -> Timing:
+    """A new Engine's first refresh; `first`: with the process's layer memo emptied before
+    each run, as for the first design opened in a process."""
     def run() -> None:
         full_analysis(arch).close()
 
-    return measure(run, repeat)
+    return measure(run, repeat, memo.forget if first else None)
 
 
 def time_edit(engine: Engine, node_id: str, name: str, values: tuple[Any, Any],
@@ -380,14 +383,16 @@ def main() -> None:
           f"(torchvision: {RESNET152_PARAMS:,}, {verdict})")
     if params != RESNET152_PARAMS:
         raise SystemExit("the ResNet-152 graph does not match torchvision's")
+    first_time = time_full_analysis(resnet, repeat=15, first=True)
+    row(f"full analysis, ResNet-152 ({len(resnet)} nodes), first in the process", first_time)
     resnet_time = time_full_analysis(resnet, repeat=15)
-    row(f"full analysis, ResNet-152 ({len(resnet)} nodes)", resnet_time)
+    row(f"full analysis, ResNet-152 ({len(resnet)} nodes), layer memo warm", resnet_time)
 
     big = residual_chain()
     engine = full_analysis(big.arch)
     check_clean(engine, "10,000-node chain")
-    big_time = time_full_analysis(big.arch, repeat=7)
-    row(f"full analysis, {len(big.arch):,} nodes", big_time, "<= 100 ms", big_time.median <= 0.1)
+    big_time = time_full_analysis(big.arch, repeat=7, first=True)
+    row(f"full analysis, {len(big.arch):,} nodes, first in the process", big_time, "<= 100 ms", big_time.median <= 0.1)
 
     quiet, quiet_changed = time_edit(engine, big.mid_conv, "bias", (False, True), repeat=201)
     row(f"edit, nothing downstream ({big.mid_conv} bias; {quiet_changed} changed)", quiet,
@@ -408,9 +413,13 @@ def main() -> None:
             row(f"torchinfo.summary, ResNet-152, {threads} torch thread{plural}", timing)
         fastest = min((t for _, t in timings), key=lambda t: t.median)
         factor = fastest.median / resnet_time.median
-        torch_line = (f"torchinfo.summary (fastest) / engine full analysis, ResNet-152: "
-                      f"{factor:,.1f}x (medians; minimums {fastest.best / resnet_time.best:,.1f}x)"
-                      f"  target >= 100x: {'met' if factor >= 100 else 'MISSED'}\n  ({versions})")
+        first_factor = fastest.median / first_time.median
+        torch_line = (f"torchinfo.summary (fastest, after warm-up calls) / engine full analysis "
+                      f"(layer memo warm), ResNet-152: {factor:,.1f}x (medians; minimums "
+                      f"{fastest.best / resnet_time.best:,.1f}x)  target >= 100x: "
+                      f"{'met' if factor >= 100 else 'MISSED'}\n"
+                      f"  against the first analysis in a process: {first_factor:,.1f}x (medians)\n"
+                      f"  ({versions})")
 
     headers = ("measurement", "median", "min", "runs", "target", "")
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]

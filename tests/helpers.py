@@ -1,11 +1,16 @@
-"""Small builders shared by tests: load an example, build a chain of layers."""
+"""Small builders shared by tests (load an example, build a chain of layers), and a
+reference analysis that remembers nothing, to hold the engine to."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import networkx as nx
+import pytest
+
 from designer.core.graph import Architecture, NodeRecord
 from designer.core.propagate import Engine, analyse
+from designer.core.spec import LayerError, LayerOutput, Tensor
 from designer.io.project import load
 from tests.conftest import EXAMPLES
 
@@ -31,3 +36,50 @@ def chain(shape: tuple[int, ...], *layers: tuple[str, dict[str, Any]]) -> Archit
 def outputs(arch: Architecture) -> list[str]:
     """Nodes that feed nothing, in file order."""
     return [n.id for n in arch.nodes() if arch.graph.out_degree(n.id) == 0]
+
+
+def reference(arch: Architecture) -> dict[str, LayerOutput | None]:
+    """Each node's layer evaluated on its real inputs in topological order; None where
+    the layer refuses or waits on a refusal."""
+    outputs: dict[str, LayerOutput | None] = {}
+    for node_id in nx.topological_sort(arch.graph):
+        spec = arch.spec(node_id)
+        feeds = arch.inputs(node_id)
+        fewest, most = spec.inputs
+        wired = [port for port, _ in feeds] == list(range(len(feeds)))
+        if not wired or len(feeds) < fewest or (most is not None and len(feeds) > most):
+            outputs[node_id] = None
+            continue
+        inputs = [outputs[source] for _, source in feeds]
+        if any(x is None for x in inputs):
+            outputs[node_id] = None
+            continue
+        tensors = [Tensor(x.shape, x.fields) for x in inputs]
+        try:
+            outputs[node_id] = spec.evaluate(tensors, arch.resolved_params(node_id))
+        except LayerError:
+            outputs[node_id] = None
+    return outputs
+
+
+def assert_agrees(arch: Architecture, engine: Engine) -> None:
+    """The engine's results equal the reference walk's: shape, counts, the layer's own
+    warnings, and receptive fields (to rounding)."""
+    for node_id, expected in reference(arch).items():
+        got = engine.results[node_id]
+        if expected is None:
+            assert got.output is None, node_id
+            continue
+        assert got.shape == expected.shape, node_id
+        assert (got.params, got.buffers, got.macs, got.flops) == (
+            expected.params,
+            expected.buffers,
+            expected.macs,
+            expected.flops,
+        ), node_id
+        assert set(expected.warnings) <= set(got.warnings), node_id
+        if expected.fields is None:
+            assert got.fields is None, node_id
+        else:  # replayed arithmetic may round differently in the last place
+            flat = [value for field in got.fields for value in field]
+            assert flat == pytest.approx([v for f in expected.fields for v in f], rel=1e-12), node_id

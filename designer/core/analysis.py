@@ -121,7 +121,10 @@ _BATCH_NORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d"}
 _SHAPE_ONLY = {"Identity", "Dropout", "Flatten"}
 
 
-NEIGHBOUR_CHECKED = _WEIGHTED  # the only layer types neighbour_warnings has anything to say on
+def looks_at_neighbours(kind: str, params: dict[str, Any]) -> bool:
+    """Whether `neighbour_warnings` may have something to say on this layer: the engine
+    asks once per distinct layer and skips the call for the rest."""
+    return kind == "Linear" or (kind in _WEIGHTED and bool(params.get("bias")))
 
 
 def neighbour_warnings(
@@ -157,14 +160,6 @@ def _previous_through(graph: nx.MultiDiGraph, node_id: str, transparent: set[str
         current = producers[0]
         if graph.nodes[current]["type"] not in transparent:
             return current
-
-
-def any_field_exceeds(fields: Fields) -> bool:
-    """Whether the receptive field is larger than the input along some axis."""
-    for field in fields:  # a plain loop: this runs for every node with spatial axes
-        if field.size > field.extent:
-            return True
-    return False
 
 
 def oversized_field_warning(fields: Fields) -> str:

@@ -1,14 +1,15 @@
 """The Architecture: a networkx graph of layers with checked, primitive edits.
 
-Nodes carry their layer type, the parameters written for them (defaults left out), an
-optional display name and canvas position, and `seq`, their place in the file, so that a
-removed node comes back where it was. Edges are keyed by the target's input port
+Nodes carry their layer type, the parameters written for them (defaults left out) with
+their `signature`, an optional display name and canvas position, and `seq`, their place
+in the file, so that a removed node comes back where it was. Edges are keyed by the target's input port
 (a MultiDiGraph, so `x + x` is two edges from one node). Analysis results are never stored
 here: the propagation engine keeps them beside the graph.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -56,6 +57,15 @@ class EdgeRecord:
 
 
 Listener = Callable[[Change], None]
+
+
+def signature(kind: str, params: dict[str, Any]) -> str:
+    """A layer's type and written params as one string: what the engine's memo keys on.
+
+    Stored with the node when its params are written, so no evaluation rebuilds it; a
+    string, because Python caches a string's hash (and not a tuple's). Canonical params
+    (LayerSpec.validate) hold only plain values and tuples, whose repr is unambiguous."""
+    return sys.intern(f"{kind}{sorted(params.items())!r}")  # equal ones compare by identity
 
 
 class Architecture:
@@ -148,7 +158,13 @@ class Architecture:
         seq = self._next_seq if record.seq is None else record.seq
         self._next_seq = max(self._next_seq, seq + 1)
         self.graph.add_node(
-            record.id, type=record.type, params=params, name=record.name, pos=record.pos, seq=seq
+            record.id,
+            type=record.type,
+            params=params,
+            signature=signature(record.type, params),
+            name=record.name,
+            pos=record.pos,
+            seq=seq,
         )
         self._announce(ChangeKind.STRUCTURE, [record.id])
         return NodeRecord(record.id, record.type, dict(params), record.name, record.pos, seq)
@@ -196,6 +212,7 @@ class Architecture:
         data = self._data(node_id)
         canonical = registry.get(data["type"]).validate(params)
         data["params"] = canonical
+        data["signature"] = signature(data["type"], canonical)
         self._announce(ChangeKind.PARAMS, [node_id])
         return canonical
 

@@ -1,61 +1,110 @@
 """Layer evaluations remembered, so the repeated blocks of a network are computed once.
 
-A layer's arithmetic depends only on its type, its parameters and its input shapes; and
+A layer's arithmetic depends only on its type, its parameters and its input shape; and
 its effect on receptive fields is affine in its input's fields (Distill's algebra: size
 grows by a·jump, jump is multiplied by b, the centre moves by c·jump). So a layer is
-evaluated once per (type, params, input shapes) on unit fields (size 1, jump 1, centre 0),
+evaluated once per (signature, input shape) on unit fields (size 1, jump 1, centre 0),
 whose output fields are exactly a + 1, b and c, and that result is replayed on the real
-fields of every later input with the same shape. Merges combine several inputs' fields
-and the Input node makes fresh ones: those are always evaluated in full.
+fields of every later input with the same shape. Merges are remembered by their input
+shapes alone: the engine merges their inputs' real fields itself.
+
+Axes whose fields are equal share one Field object (see `shared`), so replaying a square
+layer on a square input computes one Field, not one per axis.
+
+Evaluations are pure, so the process keeps one memo per element size and every engine
+shares it (`memo_for`): reopening a design, or a second window on the same blocks, starts
+warm, as PyTorch's own primitive caches do after a first forward pass.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from math import prod
+from typing import Any, NamedTuple
 
-from designer.core.receptive import Field, Fields
-from designer.core.spec import LayerError, LayerOutput, LayerSpec, Tensor
+from designer.core.analysis import looks_at_neighbours
+from designer.core.receptive import Field, Fields, shared
+from designer.core.spec import LayerError, LayerOutput, LayerSpec, Shape, Tensor
 
-_UNIT_FIELDS = {n: tuple(Field(1, 1, 0, 0) for _ in range(n)) for n in range(1, 4)}
-_LIMIT = 200_000  # entries; a design tool never comes near it, but an endless session might
+_UNIT_FIELDS = {n: (Field(1, 1, 0, 0),) * n for n in range(1, 4)}  # by number of spatial axes
+_LIMIT = 50_000  # entries per memo; a design tool seldom comes near it, an endless session might
+new_tuple = tuple.__new__  # NamedTuple(...) runs a generated Python __new__; on hot paths
+# new_tuple(NamedTupleType, (every, field)) builds the same value without that call
+
+
+class Known(NamedTuple):
+    """One remembered evaluation: the layer's output on unit fields, or why it refused."""
+
+    output: LayerOutput | None  # None where the layer refused the input
+    tail: tuple  # NodeResult's fields after `output`, in order, for a node with no more warnings
+    resolved: dict[str, Any]  # the params the layer was built with, defaults filled in
+    keeps_fields: bool  # the layer passes its input's receptive fields on unchanged
+    neighbourly: bool  # neighbour_warnings may have something to say on this layer
 
 
 class LayerMemo:
-    def __init__(self) -> None:
-        self._known: dict[tuple, LayerOutput | str] = {}
+    """Known evaluations by signature and input shapes (and, for one input, whether it has
+    fields); the engine looks keys up in `known` itself and calls `learn` on a miss. Memory figures are
+    in the tails, so a memo serves one batch size and dtype: `bytes_per_element`."""
 
-    def evaluate(
-        self, spec: LayerSpec, written: dict[str, Any], tensors: list[Tensor]
-    ) -> tuple[LayerOutput, Fields | None]:
-        """The layer's output and its real output fields; LayerError as the layer raises it."""
-        if len(tensors) != 1 or spec.takes_several_inputs:
-            out = spec.evaluate(tensors, {**spec.defaults, **written})
-            return out, out.fields
-        (x,) = tensors
-        key = (spec.name, tuple(written.items()), x.shape, x.fields is None)
-        known = self._known.get(key)
-        if known is None:
-            unit = None if x.fields is None else _UNIT_FIELDS[len(x.fields)]
-            try:
-                known = spec.evaluate([Tensor(x.shape, unit)], {**spec.defaults, **written})
-            except LayerError as error:
-                known = str(error)
-            if len(self._known) >= _LIMIT:
-                self._known.clear()
-            self._known[key] = known
-        if isinstance(known, str):
-            raise LayerError(known)
-        return known, _replay(known.fields, x.fields)
+    def __init__(self, bytes_per_element: int) -> None:
+        self.known: dict[tuple, Known] = {}
+        self.bytes_per_element = bytes_per_element
+
+    def learn(self, spec: LayerSpec, written: dict[str, Any], shapes: tuple[Shape, ...], axes: int, key: tuple) -> Known:
+        """Evaluate the layer on inputs of `shapes` and remember the result under `key`.
+
+        A one-input layer is given unit fields over `axes` spatial axes (none where 0);
+        a merge is given no fields, since the engine merges its inputs' real ones."""
+        unit = _UNIT_FIELDS[axes] if axes else None
+        resolved = {**spec.defaults, **written}
+        try:
+            out = spec.evaluate([new_tuple(Tensor, (shape, unit)) for shape in shapes], resolved)
+        except LayerError as error:
+            tail = (shapes, 0, 0, 0, 0, 0, (), str(error), None)
+            known = new_tuple(Known, (None, tail, resolved, False, False))
+        else:
+            keeps_fields = unit is not None and out.fields is unit
+            if out.fields is not None and not keeps_fields:
+                out = new_tuple(LayerOutput, (out.shape, shared(out.fields), *out[2:]))
+            memory = prod(out.shape) * self.bytes_per_element
+            tail = (shapes, out.params, out.buffers, out.macs, out.flops, memory, out.warnings, None, None)
+            known = new_tuple(Known, (out, tail, resolved, keeps_fields, looks_at_neighbours(spec.name, resolved)))
+        if len(self.known) >= _LIMIT:
+            self.known.clear()
+        self.known[key] = known
+        return known
 
 
-def _replay(unit_out: Fields | None, real: Fields | None) -> Fields | None:
+_SHARED: dict[int, LayerMemo] = {}
+
+
+def memo_for(bytes_per_element: int) -> LayerMemo:
+    """The process's memo for one batch size × dtype width."""
+    memo = _SHARED.get(bytes_per_element)
+    if memo is None:
+        memo = _SHARED[bytes_per_element] = LayerMemo(bytes_per_element)
+    return memo
+
+
+def forget() -> None:
+    """Empty every shared memo (for measuring a first analysis)."""
+    _SHARED.clear()
+
+
+def replay(unit_out: Fields | None, real: Fields | None) -> Fields | None:
+    """The real output fields of a layer whose output on unit fields was `unit_out`."""
     if unit_out is None or real is None:
         return None
     if unit_out is _UNIT_FIELDS[len(unit_out)]:
         return real  # a pointwise layer: the input's fields, unchanged
-    return tuple(
-        [
-            Field(f.size + (u.size - 1) * f.jump, f.jump * u.jump, f.centre + u.centre * f.jump, f.extent)
-            for f, u in zip(real, unit_out)
-        ]
-    )
+    first = _shifted(real[0], unit_out[0])
+    if len(real) == 1:
+        return (first,)
+    if len(real) == 2 and real[1] is real[0] and unit_out[1] is unit_out[0]:
+        return (first, first)  # a square layer on a square input: one Field serves both axes
+    return shared((first, *[_shifted(f, u) for f, u in zip(real[1:], unit_out[1:])]))
+
+
+def _shifted(f: Field, u: Field) -> Field:
+    """Field `f` carried through a layer that turns a unit field into `u`."""
+    return new_tuple(Field, (f.size + (u.size - 1) * f.jump, f.jump * u.jump, f.centre + u.centre * f.jump, f.extent))

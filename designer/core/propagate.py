@@ -10,60 +10,46 @@ from __future__ import annotations
 
 import heapq
 from math import prod
-from typing import Any, NamedTuple
+from typing import Any
 
 import networkx as nx
 
-from designer.core import registry
 from designer.core.analysis import (
-    NEIGHBOUR_CHECKED,
     NodeResult,
     Settings,
     Totals,
-    any_field_exceeds,
     neighbour_warnings,
     oversized_field_warning,
     totals,
 )
 from designer.core.graph import Architecture, Change, ChangeKind
-from designer.core.memo import LayerMemo
-from designer.core.spec import LayerError, Tensor
+from designer.core.memo import memo_for, new_tuple, replay
+from designer.core.receptive import Fields, merged_fields
+from designer.core.registry import LAYERS
+from designer.core.spec import LayerError, LayerSpec, Tensor
 
 
-class Topology(NamedTuple):
-    """The graph's order and wiring, rebuilt after each structural edit."""
 
-    order: list[str]
-    position: dict[str, int]
-    feeds: dict[str, list[tuple[int, str]]]  # node → (port, source), by port
-    consumers: dict[str, list[str]]
+def evaluation_order(graph: nx.MultiDiGraph) -> list[str]:
+    """Kahn's algorithm over networkx's adjacency dicts.
 
-
-def topology(graph: nx.MultiDiGraph) -> Topology:
-    """Kahn's algorithm, building each node's ordered inputs in the same pass.
-
-    This runs after every structural edit, so it reads networkx's adjacency dicts directly:
-    about three times faster than `nx.topological_sort` followed by `in_edges` views on a
-    10,000-node graph. The graph is acyclic by construction (Architecture refuses cycles).
+    This runs after every structural edit, so it reads the dicts directly: several times
+    faster than `nx.topological_sort`. The graph is acyclic by construction (Architecture
+    refuses cycles). Only nodes with several producers are counted down; counts are of
+    distinct producers, which is all the order needs.
     """
-    feeds = {node: _ordered_feeds(sources) for node, sources in graph._pred.items()}
-    consumers = {node: list(targets) for node, targets in graph._succ.items()}
-    waiting = {node: len(inputs) for node, inputs in feeds.items()}
-    order = [node for node, count in waiting.items() if count == 0]
+    pred, succ = graph._pred, graph._succ
+    order = [node for node, sources in pred.items() if not sources]
+    waiting = {node: len(sources) for node, sources in pred.items() if len(sources) > 1}
     for node in order:  # the list grows while it is walked
-        for target, keys in graph._succ[node].items():
-            waiting[target] -= len(keys)
+        for target in succ[node]:
+            if target not in waiting:  # its one producer is placed: so is it
+                order.append(target)
+                continue
+            waiting[target] -= 1
             if waiting[target] == 0:
                 order.append(target)
-    return Topology(order, {node: i for i, node in enumerate(order)}, feeds, consumers)
-
-
-def _ordered_feeds(sources: dict[str, dict[int, Any]]) -> list[tuple[int, str]]:
-    if len(sources) == 1:  # one producer, usually on one port: no sorting to do
-        ((source, ports),) = sources.items()
-        if len(ports) == 1:
-            return [(next(iter(ports)), source)]
-    return sorted((port, source) for source, ports in sources.items() for port in ports)
+    return order
 
 
 class Engine:
@@ -74,9 +60,9 @@ class Engine:
         self.settings = settings or Settings()
         self.results: dict[str, NodeResult] = {}
         self._dirty: set[str] = set(arch.graph)
-        self._topology: Topology | None = None
-        self._oversized: set[str] = set()  # nodes whose receptive field outgrew the input
-        self._memo = LayerMemo()
+        self._order: list[str] | None = None  # None after a structural edit
+        self._position: dict[str, int] | None = None  # built when a downstream walk needs it
+        self._memo = memo_for(self.settings.batch_size * self.settings.bytes_per_value)
         arch.subscribe(self._on_change)
 
     def close(self) -> None:
@@ -86,6 +72,7 @@ class Engine:
     def set_settings(self, settings: Settings) -> None:
         """Memory figures depend on batch and dtype: everything is re-evaluated."""
         self.settings = settings
+        self._memo = memo_for(settings.batch_size * settings.bytes_per_value)
         self._dirty.update(self.arch.graph)
 
     def totals(self) -> Totals:
@@ -105,10 +92,9 @@ class Engine:
         changed = {n for n in self._dirty if n not in present}
         for gone in changed:
             self.results.pop(gone, None)
-            self._oversized.discard(gone)
-        if self._topology is None:
-            self._topology = topology(graph)
-        self._bytes_per_element = self.settings.batch_size * self.settings.bytes_per_value
+        if self._order is None:
+            self._order = evaluation_order(graph)
+            self._position = None
         pending = [n for n in self._dirty if n in present]
         self._dirty.clear()
         if len(pending) == len(graph):
@@ -118,30 +104,40 @@ class Engine:
         return changed
 
     def _evaluate_all(self, changed: set[str]) -> None:
-        results, feeds, nodes = self.results, self._topology.feeds, self.arch.graph._node
-        for node_id in self._topology.order:
-            new = self._evaluate(node_id, nodes[node_id], feeds[node_id])
+        results, evaluate = self.results, self._evaluate
+        graph = self.arch.graph
+        nodes, pred = graph._node, graph._pred
+        if not results:  # a first analysis: every result is new
+            for node_id in self._order:
+                results[node_id] = evaluate(node_id, nodes[node_id], pred[node_id])
+            changed.update(results)
+            return
+        for node_id in self._order:
+            new = evaluate(node_id, nodes[node_id], pred[node_id])
             if results.get(node_id) != new:
                 results[node_id] = new
                 changed.add(node_id)
 
     def _evaluate_downstream(self, pending: list[str], changed: set[str]) -> None:
         """Walk down from the edited nodes, only while what successors read changes."""
-        position, feeds, consumers = self._topology.position, self._topology.feeds, self._topology.consumers
-        nodes = self.arch.graph._node
+        if self._position is None:
+            self._position = {node: i for i, node in enumerate(self._order)}
+        position, results, evaluate = self._position, self.results, self._evaluate
+        graph = self.arch.graph
+        nodes, pred, succ = graph._node, graph._pred, graph._succ
         heap = [(position[n], n) for n in pending]
         heapq.heapify(heap)
         queued = set(pending)
         while heap:
             _, node_id = heapq.heappop(heap)
-            old = self.results.get(node_id)
-            new = self._evaluate(node_id, nodes[node_id], feeds[node_id])
+            old = results.get(node_id)
+            new = evaluate(node_id, nodes[node_id], pred[node_id])
             if new == old:
                 continue
-            self.results[node_id] = new
+            results[node_id] = new
             changed.add(node_id)
             if old is None or _seen_downstream(old) != _seen_downstream(new):
-                for consumer in consumers[node_id]:
+                for consumer in succ[node_id]:
                     if consumer not in queued:
                         queued.add(consumer)
                         heapq.heappush(heap, (position[consumer], consumer))
@@ -150,61 +146,83 @@ class Engine:
         if change.kind is ChangeKind.COSMETIC:
             return
         if change.kind is ChangeKind.STRUCTURE:
-            self._topology = None
+            self._order = None
         self._dirty.update(change.nodes)
 
-    def _evaluate(self, node_id: str, data: dict, feeds: list[tuple[int, str]]) -> NodeResult:
-        """One node's result from its inputs' results. This is the hot path of every
-        analysis, so the common cases are tested inline before anything is called."""
-        kind = data["type"]
-        spec = registry.LAYERS[kind]
-        if not (len(feeds) == 1 and feeds[0][0] == 0 and spec.inputs == (1, 1)):
-            problem = _port_problem(kind, spec.inputs, feeds)
-            if problem:
-                self._oversized.discard(node_id)
-                return NodeResult(None, error=problem)
-        results, oversized = self.results, self._oversized
+    def _evaluate(self, node_id: str, data: dict, sources: dict[str, dict[int, Any]]) -> NodeResult:
+        """One node's result from its inputs' results (`sources` is networkx's predecessor
+        dict of the node). This is the hot path of every analysis, so a layer fed on port 0
+        alone, the common case, is decided here from the memo without further calls."""
+        spec = LAYERS[data["type"]]
+        if not spec.takes_one_input or len(sources) != 1:
+            return self._evaluate_several(node_id, data, spec, sources)
+        ((source, ports),) = sources.items()
+        if len(ports) != 1 or 0 not in ports:
+            return self._evaluate_several(node_id, data, spec, sources)
+        upstream = self.results[source]
+        x = upstream.output
+        if x is None:
+            return NodeResult(None, blocked_by=upstream.blocked_by or source)
+        key = (data["signature"], x.shape, x.fields is None)
+        known = self._memo.known.get(key) or self._memo.learn(
+            spec, data["params"], (x.shape,), 0 if x.fields is None else len(x.fields), key
+        )
+        out = known.output
+        if out is None:
+            return new_tuple(NodeResult, (None,) + known.tail)
+        extra = ()
+        if known.keeps_fields:  # a pointwise layer passes its input on, fields and all
+            tensor = x if out.shape == x.shape else new_tuple(Tensor, (out.shape, x.fields))
+        else:
+            fields = replay(out.fields, x.fields)
+            tensor = new_tuple(Tensor, (out.shape, fields))
+            if fields is not None and _exceeds(fields) and not _exceeds(x.fields):
+                extra = (oversized_field_warning(fields),)
+        if known.neighbourly:
+            extra = (*neighbour_warnings(self.arch.graph, node_id, spec.name, known.resolved), *extra)
+        result = new_tuple(NodeResult, (tensor,) + known.tail)
+        return result._replace(warnings=result.warnings + extra) if extra else result
+
+    def _evaluate_several(
+        self, node_id: str, data: dict, spec: LayerSpec, sources: dict[str, dict[int, Any]]
+    ) -> NodeResult:
+        """Merges, the Input, and any node whose ports are not wired one to one."""
+        feeds = [(port, source) for source, ports in sources.items() for port in ports]
+        feeds.sort()
+        problem = _port_problem(spec.name, spec.inputs, feeds)
+        if problem:
+            return NodeResult(None, error=problem)
+        results = self.results
         tensors = []
-        seen_oversized = False
         for _, source in feeds:
             upstream = results[source]
             if upstream.output is None:
-                oversized.discard(node_id)
                 return NodeResult(None, blocked_by=upstream.blocked_by or source)
             tensors.append(upstream.output)
-            seen_oversized = seen_oversized or source in oversized
         input_shapes = tuple([t.shape for t in tensors])
-        try:
-            out, fields = self._memo.evaluate(spec, data["params"], tensors)
-        except LayerError as error:
-            oversized.discard(node_id)
-            return NodeResult(None, input_shapes, error=str(error))
-        warnings = out.warnings
-        if kind in NEIGHBOUR_CHECKED:
-            params = {**spec.defaults, **data["params"]}
-            warnings += neighbour_warnings(self.arch.graph, node_id, kind, params)
-        shape = out.shape
-        if fields is not None and any_field_exceeds(fields):
-            oversized.add(node_id)
-            if not seen_oversized:  # said once, where the field first outgrows the input
-                warnings += (oversized_field_warning(fields),)
-        else:
-            oversized.discard(node_id)
-        first = tensors[0] if tensors else None
-        if first is not None and first.fields is fields and first.shape == shape:
-            tensor = first  # a pointwise layer passes its input's tensor on
-        else:
-            tensor = Tensor(shape, fields)
-        return NodeResult(
-            tensor,
-            input_shapes,
-            out.params,
-            out.buffers,
-            out.macs,
-            out.flops,
-            prod(shape) * self._bytes_per_element,
-            warnings,
-        )
+        key = (data["signature"], input_shapes)
+        known = self._memo.known.get(key) or self._memo.learn(spec, data["params"], input_shapes, 0, key)
+        out = known.output
+        if out is None:
+            return new_tuple(NodeResult, (None,) + known.tail)
+        if tensors:
+            fields, extra = merged_fields(tensors, out.shape)
+        else:  # the Input: its own fields
+            fields, extra = out.fields, ()
+        if fields is not None and _exceeds(fields) and not any(_exceeds(x.fields) for x in tensors):
+            extra += (oversized_field_warning(fields),)
+        result = new_tuple(NodeResult, (new_tuple(Tensor, (out.shape, fields)),) + known.tail)
+        return result._replace(warnings=result.warnings + extra) if extra else result
+
+
+def _exceeds(fields: Fields | None) -> bool:
+    """Whether a receptive field is larger than the input along some axis. The warning
+    is said where this first becomes true: at a node whose inputs do not exceed."""
+    if fields is not None:
+        for field in fields:
+            if field.size > field.extent:
+                return True
+    return False
 
 
 def _seen_downstream(result: NodeResult) -> tuple:
@@ -213,9 +231,11 @@ def _seen_downstream(result: NodeResult) -> tuple:
 
 
 def _port_problem(kind: str, limits: tuple[int, int | None], feeds: list[tuple[int, str]]) -> str | None:
-    if limits == (1, 1) and len(feeds) == 1 and feeds[0][0] == 0:
-        return None  # the common case, decided without building a list
+    """What is wrong with a node's wiring (`feeds` sorted by port), or None."""
     fewest, most = limits
+    wired = len(feeds)
+    if fewest <= wired and (most is None or wired <= most) and (not feeds or feeds[-1][0] == wired - 1):
+        return None  # ports 0 to n-1, each taken once (Architecture refuses a taken port)
     ports = [port for port, _ in feeds]
     if most is not None and len(ports) > most:
         takes = "no input" if most == 0 else f"{most} input{'s' if most > 1 else ''}"

@@ -9,6 +9,7 @@ Layers map the field of their input to the field of their output with the functi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 Fields = tuple["Field", ...]
@@ -32,7 +33,17 @@ class Field(NamedTuple):
 
 def input_fields(spatial: tuple[int, ...]) -> Fields:
     """Fields of a network input: every pixel sees itself."""
-    return tuple(Field(1, 1, 0, n) for n in spatial)
+    return shared(tuple(Field(1, 1, 0, n) for n in spatial))
+
+
+def shared(fields: Fields) -> Fields:
+    """The same fields with equal axes as one object, so that later layers can compute a
+    square image's field once for both axes (`memo.replay` compares each axis with the one
+    before it by identity)."""
+    kept: list[Field] = []
+    for f in fields:
+        kept.append(kept[-1] if kept and kept[-1] == f else f)
+    return tuple(kept)
 
 
 def window(f: Field, kernel: int, stride: float, pad_before: float) -> Field:
@@ -83,16 +94,40 @@ def merge(inputs: list[Fields]) -> tuple[Fields, bool]:
     Paths align when they agree on jump and centre; when they do not, units that are added
     or concatenated together look at different places of the input.
     """
-    first = inputs[0]
     aligned = True
-    merged = list(first)
+    merged = list(inputs[0])
     for other in inputs[1:]:
-        for axis, (a, b) in enumerate(zip(merged, other)):
-            if abs(a.jump - b.jump) > _TOLERANCE or abs(a.centre - b.centre) > _TOLERANCE:
+        for axis, b in enumerate(other):
+            a = merged[axis]
+            if a is b:
+                continue
+            if (a.jump != b.jump or a.centre != b.centre) and (
+                abs(a.jump - b.jump) > _TOLERANCE or abs(a.centre - b.centre) > _TOLERANCE
+            ):
                 aligned = False
             if b.size > a.size:
                 merged[axis] = b
     return tuple(merged), aligned
+
+
+def merged_fields(
+    inputs: Sequence[tuple[tuple[int, ...], Fields | None]], shape: tuple[int, ...]
+) -> tuple[Fields | None, tuple[str, ...]]:
+    """The fields of a merge's output of `shape` from its (shape, fields) inputs, and a
+    warning where inputs of the output's full size do not align."""
+    if len(shape) < 2:
+        return None, ()
+    with_fields = [x for x in inputs if x[1] is not None]
+    if not with_fields:
+        return None, ()
+    merged, aligned = merge([fields for _, fields in with_fields])
+    if aligned:
+        return merged, ()
+    full_size = [fields for x_shape, fields in with_fields if x_shape[1:] == shape[1:]]
+    if len(full_size) > 1 and not merge(full_size)[1]:
+        reason = describe_misalignment(full_size)
+        return merged, (f"paths not aligned: the inputs have {reason}, so merged units look at different places",)
+    return merged, ()
 
 
 def describe_misalignment(inputs: list[Fields]) -> str:

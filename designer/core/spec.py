@@ -66,6 +66,7 @@ class LayerSpec:
     suggested: dict[str, Any] = field(default_factory=dict)
     defaults: dict[str, Any] = field(init=False, repr=False, compare=False)
     takes_several_inputs: bool = field(init=False, repr=False, compare=False)
+    takes_one_input: bool = field(init=False, repr=False, compare=False)
     by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -73,6 +74,7 @@ class LayerSpec:
         defaults = {p.name: p.default for p in self.params if not p.inferred}
         object.__setattr__(self, "defaults", defaults)
         object.__setattr__(self, "takes_several_inputs", self.inputs[1] is None or self.inputs[1] > 1)
+        object.__setattr__(self, "takes_one_input", self.inputs == (1, 1))
 
     def starting_params(self) -> dict[str, Any]:
         """What a node dropped from the palette starts with: required values, suggestions."""

@@ -22,6 +22,7 @@ from designer.core.graph import Architecture, GraphError, NodeRecord
 from designer.core.params import ParamError
 from designer.core.propagate import Engine, analyse
 from designer.io.project import dumps, loads
+from tests.helpers import assert_agrees
 
 NEW_NODES = [
     ("Conv2d", {"out_channels": 4, "kernel_size": 3}),
@@ -133,6 +134,7 @@ class EditSequences(RuleBasedStateMachine):
         self.engine.refresh()
         fresh = analyse(self.arch)
         assert self.engine.results == fresh.results
+        assert_agrees(self.arch, self.engine)
 
     @invariant()
     def save_and_load_keep_graph_and_analysis(self) -> None:

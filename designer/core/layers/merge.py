@@ -21,31 +21,17 @@ from designer.core.spec import (
 )
 
 
-def _merged_fields(inputs: Sequence[Tensor], shape: tuple[int, ...]) -> tuple[receptive.Fields | None, tuple[str, ...]]:
-    """Largest fields over the inputs; a warning where full-size inputs do not align."""
-    with_fields = [x for x in inputs if x.fields is not None]
-    if not with_fields or len(shape) < 2:
-        return None, ()
-    merged, aligned = receptive.merge([x.fields for x in with_fields])
-    if aligned:
-        return merged, ()
-    full_size = [x.fields for x in with_fields if x.shape[1:] == shape[1:]]
-    if len(full_size) > 1 and not receptive.merge(full_size)[1]:
-        reason = receptive.describe_misalignment(full_size)
-        return merged, (f"paths not aligned: the inputs have {reason}, so merged units look at different places",)
-    return merged, ()
-
-
 def _ports(inputs: Sequence[Tensor]) -> str:
     return ", ".join(f"port {i} is {dims(x.shape)}" for i, x in enumerate(inputs))
 
 
 def _add(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     shape = inputs[0].shape
-    if any(x.shape != shape for x in inputs[1:]):
-        raise LayerError(f"Add needs inputs of one shape: {_ports(inputs)}")
-    fields, warnings = _merged_fields(inputs, shape)
-    return LayerOutput(shape, fields, flops=(len(inputs) - 1) * numel(shape), warnings=warnings)
+    for x in inputs:
+        if x.shape != shape:
+            raise LayerError(f"Add needs inputs of one shape: {_ports(inputs)}")
+    fields, warnings = receptive.merged_fields(inputs, shape)
+    return LayerOutput(shape, fields, 0, 0, 0, (len(inputs) - 1) * numel(shape), warnings)
 
 
 def _multiply(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
@@ -61,7 +47,7 @@ def _multiply(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
             )
         shape.append(max(m, n))
     out = tuple(shape)
-    fields, warnings = _merged_fields(inputs, out)
+    fields, warnings = receptive.merged_fields(inputs, out)
     return LayerOutput(out, fields, flops=numel(out), warnings=warnings)
 
 
@@ -81,7 +67,7 @@ def _concat(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     shape = list(first)
     shape[axis] = sum(x.shape[axis] for x in inputs)
     out = tuple(shape)
-    fields, warnings = _merged_fields(inputs, out)
+    fields, warnings = receptive.merged_fields(inputs, out)
     return LayerOutput(out, fields, warnings=warnings)
 
 
