@@ -229,7 +229,7 @@ _LIST_LIMIT = 8
 _TEXT_LIMIT = 60
 
 
-def expand(value: int | float | tuple, n: int) -> tuple:
+def expand(value: float | tuple, n: int) -> tuple:
     """An int or a tuple, as a tuple of n values (PyTorch's `_ntuple`)."""
     return value if isinstance(value, tuple) else (value,) * n
 

@@ -9,7 +9,6 @@ downstream costs one evaluation.
 from __future__ import annotations
 
 import heapq
-from math import prod
 from typing import Any
 
 import networkx as nx
@@ -26,8 +25,7 @@ from designer.core.graph import Architecture, Change, ChangeKind
 from designer.core.memo import memo_for, new_tuple, replay
 from designer.core.receptive import Fields, merged_fields
 from designer.core.registry import LAYERS
-from designer.core.spec import LayerError, LayerSpec, Tensor
-
+from designer.core.spec import LayerSpec, Tensor
 
 
 def evaluation_order(graph: nx.MultiDiGraph) -> list[str]:

@@ -7,9 +7,9 @@ propagation engine, the inspector, the exporters) reads them from the registry.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from designer.core.params import Param, ParamError, did_you_mean
