@@ -73,8 +73,7 @@ class NodeItem(QGraphicsItem):
         self.type_name = type_name
         self.colour = style.category_colour(category)
         self.label = node_id
-        self.result: NodeResult | None = None
-        self._tip: str | None = None  # the tooltip set last: unchanged text is not set again
+        self.result: NodeResult | None = None  # the scene sets it and repaints where shown
         self.overlay: tuple[str, float] | None = None  # (text, fraction of the largest)
         self.input_ports: list[PortItem] = []
         self.output_port: PortItem | None = None
@@ -111,23 +110,23 @@ class NodeItem(QGraphicsItem):
     def output_anchor(self) -> QPointF:
         return self.mapToScene(QPointF(style.NODE_WIDTH / 2, style.NODE_HEIGHT))
 
-    def set_state(self, label: str, result: NodeResult | None, visible: QRectF | None = None) -> None:
-        """New text to show; repainted now only if on screen (`visible`, None: always)."""
-        self.label = label
-        self.result = result
-        tip = f"{self.type_name} {self.node_id}"
+    def set_label(self, label: str) -> None:
+        """The name shown at the top right (the node id where it has no name)."""
+        if label != self.label:
+            self.label = label
+            self.update()
+
+    def tooltip(self) -> str:
+        """The type and id, then the error or what it waits on, and the warnings."""
+        lines = [f"{self.type_name} {self.node_id}"]
+        result = self.result
         if result is not None:
             if result.error:
-                tip += f"\nError: {result.error}"
+                lines.append(f"Error: {result.error}")
             elif result.blocked_by:
-                tip += f"\n{result.reason}"
-            for warning in result.warnings:
-                tip += f"\nWarning: {warning}"
-        if tip != self._tip:  # setToolTip calls itemChange twice: costly on thousands of nodes
-            self._tip = tip
-            self.setToolTip(tip)
-        if visible is None or visible.intersects(self.sceneBoundingRect()):
-            self.update()
+                lines.append(result.reason)
+            lines.extend(f"Warning: {warning}" for warning in result.warnings)
+        return "\n".join(lines)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -221,11 +220,12 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(QPen(style.EDGE, 1.6))
         self.update_path()
 
-    def set_label(self, text: str, visible: QRectF | None = None) -> None:
-        if text != self.label_text:
-            self.label_text = text
-            if visible is None or visible.intersects(self._bounds):
-                self.update()
+    def set_label(self, text: str) -> bool:
+        """The shape to show; whether it changed (the scene repaints it if it is shown)."""
+        if text == self.label_text:
+            return False
+        self.label_text = text
+        return True
 
     def update_path(self) -> None:
         start = self.source.output_anchor()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
 from designer.core import registry
 from designer.core.graph import Change, ChangeKind, EdgeRecord
@@ -83,7 +83,7 @@ class DesignScene(QGraphicsScene):
                 node = arch.node(node_id)
                 if node.pos is not None and item.pos() != QPointF(*node.pos):
                     item.setPos(*node.pos)
-                item.set_state(node.name or node_id, item.result)
+                item.set_label(node.name or node_id)
             return
         if change.kind is not ChangeKind.STRUCTURE:
             return
@@ -103,35 +103,50 @@ class DesignScene(QGraphicsScene):
                 self._update_ports(node_id)
 
     def _on_analysis_changed(self, node_ids: set[str]) -> None:
-        visible = self._visible_rect()
+        on_screen = self._on_screen()
         for node_id in node_ids:
             if node_id in self.nodes:
-                self._refresh_node(node_id, visible)
+                self._refresh_node(node_id, on_screen)
         if self.overlay is not None:
             self.set_overlay(self.overlay)
 
-    def _visible_rect(self) -> QRectF | None:
-        """What the views show, in scene coordinates (None: no view, so repaint all).
+    def _on_screen(self) -> set[QGraphicsItem] | None:
+        """The items the views show (None: no view, so repaint all).
 
-        Items outside it take their new text without asking Qt to repaint them: Qt paints
+        Items elsewhere take their new result without asking Qt to repaint them: Qt paints
         them when they are scrolled into view, so an edit that changes thousands of shapes
-        costs a repaint of the few on screen."""
-        rects = [view.mapToScene(view.viewport().rect()).boundingRect() for view in self.views()]
-        if not rects:
+        costs a repaint of the few on screen. One query of the scene's index answers for
+        all of them."""
+        views = self.views()
+        if not views:
             return None
-        visible = rects[0]
-        for rect in rects[1:]:
-            visible = visible.united(rect)
-        return visible
+        shown: set[QGraphicsItem] = set()
+        for view in views:
+            shown.update(self.items(view.mapToScene(view.viewport().rect()).boundingRect()))
+        return shown
 
-    def _refresh_node(self, node_id: str, visible: QRectF | None = None) -> None:
+    def _refresh_node(self, node_id: str, on_screen: set[QGraphicsItem] | None = None) -> None:
         item = self.nodes[node_id]
-        node = self.document.arch.graph.nodes[node_id]
         result = self.document.engine.results.get(node_id)
-        item.set_state(node["name"] or node_id, result, visible)
+        item.result = result
+        if on_screen is None or item in on_screen:
+            item.update()
         label = dims(result.shape) if result is not None and result.shape is not None else ""
         for edge_item in self._edges_from.get(node_id, {}).values():
-            edge_item.set_label(label, visible)
+            if edge_item.set_label(label) and (on_screen is None or edge_item in on_screen):
+                edge_item.update()
+
+    def helpEvent(self, event: QGraphicsSceneHelpEvent) -> None:
+        """A node's tooltip, written when asked for: an edit that changes thousands of
+        results then writes no tooltips at all."""
+        for item in self.items(event.scenePos()):
+            node = item if isinstance(item, NodeItem) else item.parentItem()
+            if isinstance(node, NodeItem):
+                QToolTip.showText(event.screenPos(), node.tooltip(), event.widget())
+                event.accept()
+                return
+        QToolTip.hideText()
+        event.ignore()
 
     # items --------------------------------------------------------------------------------
 
@@ -140,6 +155,7 @@ class DesignScene(QGraphicsScene):
         node = arch.node(node_id)
         spec = registry.LAYERS[node.type]
         item = NodeItem(node_id, node.type, spec.category)
+        item.set_label(node.name or node_id)
         self.addItem(item)
         self.nodes[node_id] = item
         if node.pos is not None:

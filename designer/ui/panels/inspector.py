@@ -39,7 +39,11 @@ NONE = "—"
 
 
 def _paint(label: QLabel, colour: str | None) -> None:
-    label.setStyleSheet(f"color: {colour};" if colour else "")
+    """Colour a label's text; a style sheet is set only when it changes (setting one
+    restyles the widget, even to the same sheet)."""
+    sheet = f"color: {colour};" if colour else ""
+    if label.styleSheet() != sheet:
+        label.setStyleSheet(sheet)
 
 
 def _text_label(name: str) -> QLabel:
@@ -107,38 +111,40 @@ class ResultRows:
         self.labels["buffers"].setToolTip("buffers such as BatchNorm's running statistics")
 
     def show_result(self, result: NodeResult | None, document: Document) -> None:
-        """Fill the rows from a result; None (not analysed yet) blanks them."""
-        labels = self.labels
-        for label in labels.values():
-            label.setText(NONE)
-            _paint(label, None)
-        labels["memory"].setToolTip("")
-        if result is None:
-            return
-        if result.input_shapes:
-            labels["inputs"].setText("\n".join(dims(s) for s in result.input_shapes))
-        if result.shape is None:
-            labels["output"].setText(result.reason)
-            _paint(labels["output"], ERROR_COLOUR if result.error else QUIET_COLOUR)
-            return
-        labels["output"].setText(dims(result.shape))
-        labels["params"].setText(count(result.params))
-        labels["buffers"].setText(count(result.buffers))
-        labels["macs"].setText(count(result.macs))
-        labels["flops"].setText(count(result.flops))
-        if result.fields:
-            sizes = " × ".join(fmt(f.size) for f in result.fields)
-            strides = " × ".join(fmt(f.jump) for f in result.fields)
-            labels["rf"].setText(f"{sizes}, stride {strides}")
-        settings = document.settings
-        labels["memory"].setText(human_bytes(result.memory))
-        labels["memory"].setToolTip(
-            f"{result.memory:,} bytes: the output for a batch of {settings.batch_size} "
-            f"in {settings.dtype}"
-        )
-        if result.warnings:
-            labels["warnings"].setText("\n".join(result.warnings))
-            _paint(labels["warnings"], WARNING_COLOUR)
+        """Fill the rows from a result; None (not analysed yet) blanks them. Only labels
+        whose text or colour changes are touched: each change relays out the form."""
+        texts = dict.fromkeys(self.labels, NONE)
+        colours: dict[str, str | None] = dict.fromkeys(self.labels)
+        memory_tip = ""
+        if result is not None:
+            if result.input_shapes:
+                texts["inputs"] = "\n".join(dims(s) for s in result.input_shapes)
+            if result.shape is None:
+                texts["output"] = result.reason
+                colours["output"] = ERROR_COLOUR if result.error else QUIET_COLOUR
+            else:
+                texts["output"] = dims(result.shape)
+                for key in ("params", "buffers", "macs", "flops"):
+                    texts[key] = count(getattr(result, key))
+                if result.fields:
+                    sizes = " × ".join(fmt(f.size) for f in result.fields)
+                    strides = " × ".join(fmt(f.jump) for f in result.fields)
+                    texts["rf"] = f"{sizes}, stride {strides}"
+                settings = document.settings
+                texts["memory"] = human_bytes(result.memory)
+                memory_tip = (
+                    f"{result.memory:,} bytes: the output for a batch of {settings.batch_size} "
+                    f"in {settings.dtype}"
+                )
+                if result.warnings:
+                    texts["warnings"] = "\n".join(result.warnings)
+                    colours["warnings"] = WARNING_COLOUR
+        for key, label in self.labels.items():
+            if label.text() != texts[key]:
+                label.setText(texts[key])
+            _paint(label, colours[key])
+        if self.labels["memory"].toolTip() != memory_tip:
+            self.labels["memory"].setToolTip(memory_tip)
 
 
 class Inspector(QWidget):

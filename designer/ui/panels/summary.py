@@ -21,6 +21,7 @@ from PySide6.QtCore import (
     QItemSelection,
     QItemSelectionModel,
     QModelIndex,
+    QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
     Qt,
@@ -94,6 +95,19 @@ def _line(row: dict[str, Any], waiting: bool) -> Line:
     return Line(cells, keys, state, tooltip)
 
 
+def _value(line: Line, column: int, role: int) -> Any:
+    """One cell's data for one of ROLES."""
+    if role == Qt.ItemDataRole.DisplayRole:
+        return line.cells[column]
+    if role == Qt.ItemDataRole.BackgroundRole:
+        return ROW_TINTS.get(line.state)
+    if role == Qt.ItemDataRole.ForegroundRole:
+        return ERROR_TEXT if column == ERROR_COLUMN and line.state else None
+    if role == Qt.ItemDataRole.ToolTipRole:
+        return line.tooltip or None
+    return RIGHT if column in INTEGER_COLUMNS else None
+
+
 class SummaryModel(QAbstractTableModel):
     """The report of a Document: rows in report order, or sorted by a column."""
 
@@ -152,17 +166,22 @@ class SummaryModel(QAbstractTableModel):
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if role not in ROLES:  # views ask for many roles per cell: skip the row lookup
             return None
+        return _value(self._line(self._rows[index.row()]), index.column(), role)
+
+    def multiData(self, index: ModelIndex, roles: QModelRoleDataSpan) -> None:
+        """Every role a view asks of one cell in one call: painting a cell asks for about
+        ten roles, and each `data` call is a trip into Python. Qt may hand the same span
+        over again, so a role without a value is cleared."""
         line = self._line(self._rows[index.row()])
         column = index.column()
-        if role == Qt.ItemDataRole.DisplayRole:
-            return line.cells[column]
-        if role == Qt.ItemDataRole.BackgroundRole:
-            return ROW_TINTS.get(line.state)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            return ERROR_TEXT if column == ERROR_COLUMN and line.state else None
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return line.tooltip or None
-        return RIGHT if column in INTEGER_COLUMNS else None
+        for i in range(len(roles)):
+            role_data = roles[i]
+            role = role_data.role()
+            value = _value(line, column, role) if role in ROLES else None
+            if value is None:
+                role_data.clearData()
+            else:
+                role_data.setData(value)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort by a column's keys, ties in report order; column -1 is report order."""
