@@ -8,6 +8,7 @@ input); warnings about a layer's own arithmetic come from the layer itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import networkx as nx
@@ -99,21 +100,52 @@ class Totals:
         }
 
 
-def totals(results: dict[str, NodeResult], settings: Settings) -> Totals:
-    values = results.values()
-    params = sum(r.params for r in values)
-    buffers = sum(r.buffers for r in values)
-    return Totals(
-        params=params,
-        buffers=buffers,
-        macs=sum(r.macs for r in values),
-        flops=sum(r.flops for r in values),
-        activation_memory=sum(r.memory for r in values),
-        param_memory=(params + buffers) * settings.bytes_per_value,
-        errors=sum(1 for r in values if r.error),
-        blocked=sum(1 for r in values if r.blocked_by),
-        warnings=sum(len(r.warnings) for r in values),
-    )
+class Sums(NamedTuple):
+    """What totals add up over the nodes, before settings turn them into a Totals."""
+
+    params: int = 0
+    buffers: int = 0
+    macs: int = 0
+    flops: int = 0
+    memory: int = 0
+    errors: int = 0
+    blocked: int = 0
+    warnings: int = 0
+
+    @classmethod
+    def over(cls, results: Iterable[NodeResult]) -> Sums:
+        """The sums over some results, in one pass (it runs after edits)."""
+        params = buffers = macs = flops = memory = errors = blocked = warnings = 0
+        for r in results:
+            params += r.params
+            buffers += r.buffers
+            macs += r.macs
+            flops += r.flops
+            memory += r.memory
+            if r.error:
+                errors += 1
+            elif r.blocked_by:
+                blocked += 1
+            warnings += len(r.warnings)
+        return cls(params, buffers, macs, flops, memory, errors, blocked, warnings)
+
+    def replacing(self, old: list[NodeResult], new: list[NodeResult]) -> Sums:
+        """These sums after the results `old` gave way to `new`."""
+        gone, came = Sums.over(old), Sums.over(new)
+        return Sums(*[total - out + into for total, out, into in zip(self, gone, came)])
+
+    def totals(self, settings: Settings) -> Totals:
+        return Totals(
+            params=self.params,
+            buffers=self.buffers,
+            macs=self.macs,
+            flops=self.flops,
+            activation_memory=self.memory,
+            param_memory=(self.params + self.buffers) * settings.bytes_per_value,
+            errors=self.errors,
+            blocked=self.blocked,
+            warnings=self.warnings,
+        )
 
 
 _WEIGHTED = {f"Conv{n}d" for n in (1, 2, 3)} | {f"ConvTranspose{n}d" for n in (1, 2, 3)} | {"Linear"}

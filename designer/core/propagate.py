@@ -16,10 +16,10 @@ import networkx as nx
 from designer.core.analysis import (
     NodeResult,
     Settings,
+    Sums,
     Totals,
     neighbour_warnings,
     oversized_field_warning,
-    totals,
 )
 from designer.core.graph import Architecture, Change, ChangeKind
 from designer.core.memo import memo_for, new_tuple, replay
@@ -61,6 +61,7 @@ class Engine:
         self._order: list[str] | None = None  # None after a structural edit
         self._position: dict[str, int] | None = None  # built when a downstream walk needs it
         self._memo = memo_for(self.settings.batch_size * self.settings.bytes_per_value)
+        self._sums: Sums | None = None  # None: summed again when next asked
         arch.subscribe(self._on_change)
 
     def close(self) -> None:
@@ -74,8 +75,12 @@ class Engine:
         self._dirty.update(self.arch.graph)
 
     def totals(self) -> Totals:
+        """The sums over every node. A small edit adjusts them by what it replaced; a
+        large one has them summed again here."""
         self.refresh()
-        return totals(self.results, self.settings)
+        if self._sums is None:
+            self._sums = Sums.over(self.results.values())
+        return self._sums.totals(self.settings)
 
     def result(self, node_id: str) -> NodeResult:
         self.refresh()
@@ -88,8 +93,11 @@ class Engine:
         graph = self.arch.graph
         present = graph._node  # networkx's node dict: membership without the view's overhead
         changed = {n for n in self._dirty if n not in present}
+        replaced: list[NodeResult] = []  # results gone or replaced: what the sums lose
         for gone in changed:
-            self.results.pop(gone, None)
+            old = self.results.pop(gone, None)
+            if old is not None:
+                replaced.append(old)
         if self._order is None:
             self._order = evaluation_order(graph)
             self._position = None
@@ -97,8 +105,13 @@ class Engine:
         self._dirty.clear()
         if len(pending) == len(graph):
             self._evaluate_all(changed)
+            self._sums = None
         else:
-            self._evaluate_downstream(pending, changed)
+            self._evaluate_downstream(pending, changed, replaced)
+            if self._sums is not None and 2 * len(changed) < len(graph):
+                self._sums = self._sums.replacing(replaced, [self.results[n] for n in changed if n in present])
+            else:
+                self._sums = None
         return changed
 
     def _evaluate_all(self, changed: set[str]) -> None:
@@ -116,8 +129,9 @@ class Engine:
                 results[node_id] = new
                 changed.add(node_id)
 
-    def _evaluate_downstream(self, pending: list[str], changed: set[str]) -> None:
-        """Walk down from the edited nodes, only while what successors read changes."""
+    def _evaluate_downstream(self, pending: list[str], changed: set[str], replaced: list[NodeResult]) -> None:
+        """Walk down from the edited nodes, only while what successors read changes;
+        the results it replaces go to `replaced`."""
         if self._position is None:
             self._position = {node: i for i, node in enumerate(self._order)}
         position, results, evaluate = self._position, self.results, self._evaluate
@@ -130,15 +144,20 @@ class Engine:
             _, node_id = heapq.heappop(heap)
             old = results.get(node_id)
             new = evaluate(node_id, nodes[node_id], pred[node_id])
-            if new == old:
+            if old is not None and _reads_the_same(old, new):
+                if new != old:  # its own figures or warnings changed, not what follows
+                    results[node_id] = new
+                    changed.add(node_id)
+                    replaced.append(old)
                 continue
             results[node_id] = new
             changed.add(node_id)
-            if old is None or _seen_downstream(old) != _seen_downstream(new):
-                for consumer in succ[node_id]:
-                    if consumer not in queued:
-                        queued.add(consumer)
-                        heapq.heappush(heap, (position[consumer], consumer))
+            if old is not None:
+                replaced.append(old)
+            for consumer in succ[node_id]:
+                if consumer not in queued:
+                    queued.add(consumer)
+                    heapq.heappush(heap, (position[consumer], consumer))
 
     def _on_change(self, change: Change) -> None:
         if change.kind is ChangeKind.COSMETIC:
@@ -223,9 +242,13 @@ def _exceeds(fields: Fields | None) -> bool:
     return False
 
 
-def _seen_downstream(result: NodeResult) -> tuple:
-    """What successors read from a node: its output, or which error blocks it."""
-    return result.output, result.error is not None, result.blocked_by
+def _reads_the_same(old: NodeResult, new: NodeResult) -> bool:
+    """Whether successors would see no difference: the same output, or the same blocker."""
+    return (
+        old.output == new.output
+        and (old.error is None) == (new.error is None)
+        and old.blocked_by == new.blocked_by
+    )
 
 
 def _port_problem(kind: str, limits: tuple[int, int | None], feeds: list[tuple[int, str]]) -> str | None:

@@ -134,6 +134,7 @@ class EditSequences(RuleBasedStateMachine):
         self.engine.refresh()
         fresh = analyse(self.arch)
         assert self.engine.results == fresh.results
+        assert self.engine.totals() == fresh.totals()  # kept by what each edit replaced
         assert_agrees(self.arch, self.engine)
 
     @invariant()

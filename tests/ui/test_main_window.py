@@ -96,6 +96,8 @@ def test_drop_wire_edit_break_undo_redo_save(qtbot, window, tmp_path: Path) -> N
     box.setValue(24)
     assert document.arch.node("conv2d_1").params["out_channels"] == 24
     assert dropped.result.shape == (24, 4, 4)
+    assert dropped.lines()[2] == "→ 24x4x4"
+    assert dropped.lines()[3] == f"{24 * 3 * 9 + 24:,} params · 10.4k MACs"
     model = window.summary.model()
     row = model.row_of("conv2d_1")
     assert model.index(row, report.COLUMNS.index("output_shape")).data() == "24x4x4"

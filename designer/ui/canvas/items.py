@@ -6,7 +6,9 @@ change goes back through the Document as an edit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
+from typing import NamedTuple
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
 from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
@@ -67,14 +69,17 @@ class NodeItem(QGraphicsItem):
     """A layer: its type, name, output shape and parameters; red when it has an error,
     grey while it waits on one; with the statistic overlay, a bar for its share."""
 
-    def __init__(self, node_id: str, type_name: str, category: str) -> None:
+    def __init__(
+        self, node_id: str, type_name: str, category: str, results: Mapping[str, NodeResult]
+    ) -> None:
         super().__init__()
         self.node_id = node_id
         self.type_name = type_name
         self.colour = style.category_colour(category)
         self.label = node_id
-        self.result: NodeResult | None = None  # the scene sets it and repaints where shown
+        self._results = results  # the engine's, read when painting: the scene only repaints
         self.overlay: tuple[str, float] | None = None  # (text, fraction of the largest)
+        self._elided: tuple[tuple, tuple[str, str, str, str]] | None = None  # see lines()
         self.input_ports: list[PortItem] = []
         self.output_port: PortItem | None = None
         self.setFlags(
@@ -110,6 +115,11 @@ class NodeItem(QGraphicsItem):
     def output_anchor(self) -> QPointF:
         return self.mapToScene(QPointF(style.NODE_WIDTH / 2, style.NODE_HEIGHT))
 
+    @property
+    def result(self) -> NodeResult | None:
+        """The node's result now (None until it is analysed)."""
+        return self._results.get(self.node_id)
+
     def set_label(self, label: str) -> None:
         """The name shown at the top right (the node id where it has no name)."""
         if label != self.label:
@@ -141,26 +151,17 @@ class NodeItem(QGraphicsItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(style.MUTED_TEXT if blocked else self.colour))
         painter.drawRoundedRect(QRectF(0, 0, 6, style.NODE_HEIGHT), 3, 3)
-        title = QFont()
-        title.setBold(True)
-        painter.setFont(title)
+        title, name, shape, detail = self.lines()
+        painter.setFont(_fonts().title)
         painter.setPen(style.MUTED_TEXT if blocked else style.NODE_TEXT)
-        metrics = QFontMetricsF(title)
-        painter.drawText(QPointF(14, 18), metrics.elidedText(self.type_name, Qt.TextElideMode.ElideRight, 90))
-        body = QFont()
-        painter.setFont(body)
-        metrics = QFontMetricsF(body)
+        painter.drawText(QPointF(14, 18), title)
+        painter.setFont(_fonts().body)
         painter.setPen(style.MUTED_TEXT)
-        painter.drawText(
-            QRectF(100, 4, style.NODE_WIDTH - 106, 18),
-            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
-            metrics.elidedText(self.label, Qt.TextElideMode.ElideMiddle, style.NODE_WIDTH - 106),
-        )
+        painter.drawText(_NAME_BOX, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
         painter.setPen(style.ERROR if failed else (style.MUTED_TEXT if blocked else style.NODE_TEXT))
-        painter.drawText(QPointF(14, 38), metrics.elidedText(self._shape_line(), Qt.TextElideMode.ElideRight, style.NODE_WIDTH - 20))
-        detail = self._detail_line() if self.overlay is None else self.overlay[0]
+        painter.drawText(QPointF(14, 38), shape)
         painter.setPen(style.MUTED_TEXT if self.overlay is None else style.OVERLAY_BAR)
-        painter.drawText(QPointF(14, 56), metrics.elidedText(detail, Qt.TextElideMode.ElideRight, style.NODE_WIDTH - 20))
+        painter.drawText(QPointF(14, 56), detail)
         if result is not None and result.warnings and not failed:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QBrush(style.WARNING))
@@ -169,6 +170,24 @@ class NodeItem(QGraphicsItem):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QBrush(style.OVERLAY_BAR))
             painter.drawRect(QRectF(10, style.NODE_HEIGHT - 10, (style.NODE_WIDTH - 30) * self.overlay[1], 5))
+
+    def lines(self) -> tuple[str, str, str, str]:
+        """What the node shows: type, name, output shape (or error), and its params and MACs
+        (or the overlay's statistic), elided to fit; kept until the result, name or overlay
+        changes (eliding measures text, which costs more than drawing it)."""
+        key = (self.result, self.label, self.overlay)
+        if self._elided is None or self._elided[0] != key:
+            fonts = _fonts()
+            width = style.NODE_WIDTH - 20
+            detail = self._detail_line() if self.overlay is None else self.overlay[0]
+            texts = (
+                fonts.title_metrics.elidedText(self.type_name, Qt.TextElideMode.ElideRight, 90),
+                fonts.body_metrics.elidedText(self.label, Qt.TextElideMode.ElideMiddle, _NAME_BOX.width()),
+                fonts.body_metrics.elidedText(self._shape_line(), Qt.TextElideMode.ElideRight, width),
+                fonts.body_metrics.elidedText(detail, Qt.TextElideMode.ElideRight, width),
+            )
+            self._elided = (key, texts)
+        return self._elided[1]
 
     def _shape_line(self) -> str:
         result = self.result
@@ -201,8 +220,9 @@ class EdgeItem(QGraphicsPathItem):
     """A connection, drawn as a curve from the output port down to an input port, labelled
     with the shape of the tensor it carries.
 
-    The label is painted here rather than held in a child text item: an edit that changes
-    thousands of shapes then costs a string per edge, and only visible edges are drawn.
+    The label is painted here rather than held in a child text item, from the source's
+    result at paint time: an edit that changes thousands of shapes costs nothing for the
+    edges off screen.
     """
 
     LABEL_SIZE = QSizeF(110, 14)
@@ -212,7 +232,6 @@ class EdgeItem(QGraphicsPathItem):
         self.source = source
         self.target = target
         self.port = port
-        self.label_text = ""
         self._label_at = QPointF()
         self._bounds = QRectF()
         self.setZValue(0)
@@ -220,12 +239,11 @@ class EdgeItem(QGraphicsPathItem):
         self.setPen(QPen(style.EDGE, 1.6))
         self.update_path()
 
-    def set_label(self, text: str) -> bool:
-        """The shape to show; whether it changed (the scene repaints it if it is shown)."""
-        if text == self.label_text:
-            return False
-        self.label_text = text
-        return True
+    @property
+    def label_text(self) -> str:
+        """The shape of the tensor it carries: its source's output, read when painting."""
+        result = self.source.result
+        return dims(result.shape) if result is not None and result.shape is not None else ""
 
     def update_path(self) -> None:
         start = self.source.output_anchor()
@@ -247,10 +265,30 @@ class EdgeItem(QGraphicsPathItem):
         painter.setPen(QPen(style.SELECTED if selected else style.EDGE, 2.4 if selected else 1.6))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
-        if self.label_text:
+        label = self.label_text
+        if label:
             painter.setFont(_label_font())
             painter.setPen(style.EDGE_LABEL)
-            painter.drawText(QRectF(self._label_at, self.LABEL_SIZE), Qt.AlignmentFlag.AlignLeft, self.label_text)
+            painter.drawText(QRectF(self._label_at, self.LABEL_SIZE), Qt.AlignmentFlag.AlignLeft, label)
+
+
+class _Fonts(NamedTuple):
+    title: QFont
+    title_metrics: QFontMetricsF
+    body: QFont
+    body_metrics: QFontMetricsF
+
+
+@cache
+def _fonts() -> _Fonts:
+    """A node's fonts, made on first paint (a QFont needs the application)."""
+    title = QFont()
+    title.setBold(True)
+    body = QFont()
+    return _Fonts(title, QFontMetricsF(title), body, QFontMetricsF(body))
+
+
+_NAME_BOX = QRectF(100, 4, style.NODE_WIDTH - 106, 18)
 
 
 @cache

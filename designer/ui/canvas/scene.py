@@ -1,21 +1,20 @@
 """The scene follows the Document: one NodeItem per node, one EdgeItem per edge.
 
-It listens to the Document's signals and updates only the items an edit touched, so an
-edit on a large design redraws a handful of items, not the whole graph. Edge items are
-indexed by the node they leave and the node they enter, so updating a node costs its own
-edges, not a scan of every edge in the design.
+It listens to the Document's signals. Items read the engine's results when they paint, so
+an analysis change only repaints the changed items that are on screen; structural edits
+add and remove items. Edge items are indexed by the node they leave and the node they
+enter, so rewiring a node costs its own edges, not a scan of every edge in the design.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
 from designer.core import registry
 from designer.core.graph import Change, ChangeKind, EdgeRecord
 from designer.core.receptive import fmt
-from designer.core.spec import dims
 from designer.ui import style
 from designer.ui.canvas.items import EdgeItem, NodeItem
 from designer.ui.document import Document
@@ -67,8 +66,6 @@ class DesignScene(QGraphicsScene):
             self._add_node(node.id)
         for edge in arch.edges():
             self._add_edge(edge)
-        for node_id in self.nodes:
-            self._refresh_node(node_id)
         self.setSceneRect(self.itemsBoundingRect().adjusted(-400, -400, 400, 400))
 
     # following the document -----------------------------------------------------------------
@@ -103,38 +100,27 @@ class DesignScene(QGraphicsScene):
                 self._update_ports(node_id)
 
     def _on_analysis_changed(self, node_ids: set[str]) -> None:
-        on_screen = self._on_screen()
-        for node_id in node_ids:
-            if node_id in self.nodes:
-                self._refresh_node(node_id, on_screen)
-        if self.overlay is not None:
-            self.set_overlay(self.overlay)
+        """Repaint the shown nodes whose results changed, and the edges leaving them.
 
-    def _on_screen(self) -> set[QGraphicsItem] | None:
-        """The items the views show (None: no view, so repaint all).
-
-        Items elsewhere take their new result without asking Qt to repaint them: Qt paints
-        them when they are scrolled into view, so an edit that changes thousands of shapes
-        costs a repaint of the few on screen. One query of the scene's index answers for
-        all of them."""
+        Items read their result when painting, so items off screen need nothing: Qt
+        paints them when they are scrolled into view. An edit that changes thousands of
+        results costs a look at the few dozen items on screen. One query of the scene's
+        index says which those are."""
         views = self.views()
         if not views:
-            return None
+            return
         shown: set[QGraphicsItem] = set()
         for view in views:
-            shown.update(self.items(view.mapToScene(view.viewport().rect()).boundingRect()))
-        return shown
-
-    def _refresh_node(self, node_id: str, on_screen: set[QGraphicsItem] | None = None) -> None:
-        item = self.nodes[node_id]
-        result = self.document.engine.results.get(node_id)
-        item.result = result
-        if on_screen is None or item in on_screen:
-            item.update()
-        label = dims(result.shape) if result is not None and result.shape is not None else ""
-        for edge_item in self._edges_from.get(node_id, {}).values():
-            if edge_item.set_label(label) and (on_screen is None or edge_item in on_screen):
-                edge_item.update()
+            area = view.mapToScene(view.viewport().rect()).boundingRect()
+            shown.update(self.items(area, Qt.ItemSelectionMode.IntersectsItemBoundingRect))
+        for item in shown:
+            if isinstance(item, NodeItem):
+                if item.node_id in node_ids:
+                    item.update()
+            elif isinstance(item, EdgeItem) and item.source.node_id in node_ids:
+                item.update()
+        if self.overlay is not None:
+            self.set_overlay(self.overlay)
 
     def helpEvent(self, event: QGraphicsSceneHelpEvent) -> None:
         """A node's tooltip, written when asked for: an edit that changes thousands of
@@ -154,7 +140,7 @@ class DesignScene(QGraphicsScene):
         arch = self.document.arch
         node = arch.node(node_id)
         spec = registry.LAYERS[node.type]
-        item = NodeItem(node_id, node.type, spec.category)
+        item = NodeItem(node_id, node.type, spec.category, self.document.engine.results)
         item.set_label(node.name or node_id)
         self.addItem(item)
         self.nodes[node_id] = item
@@ -177,8 +163,6 @@ class DesignScene(QGraphicsScene):
         self.edges[edge] = item
         self._edges_from.setdefault(edge.source, {})[edge] = item
         self._edges_into.setdefault(edge.target, {})[edge] = item
-        result = self.document.engine.results.get(edge.source)
-        item.set_label(dims(result.shape) if result is not None and result.shape is not None else "")
 
     def _remove_edge(self, edge: EdgeRecord) -> None:
         self.removeItem(self.edges.pop(edge))

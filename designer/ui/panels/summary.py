@@ -28,8 +28,15 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
+from PySide6.QtGui import QColor, QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QWidget,
+)
 
 from designer.core.graph import Change, ChangeKind
 from designer.export import report
@@ -46,6 +53,7 @@ ERROR_COLUMN = HEADERS.index("error")
 ERROR_TEXT = QColor(190, 20, 20)
 ROW_TINTS = {"error": QColor(253, 226, 226), "waiting": QColor(255, 243, 214)}
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+LEFT = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
 ROLES = frozenset(
     {
         Qt.ItemDataRole.DisplayRole,
@@ -189,6 +197,10 @@ class SummaryModel(QAbstractTableModel):
         self._descending = order == Qt.SortOrder.DescendingOrder
         self._relayout()
 
+    def line_at(self, row: int) -> Line:
+        """The cached line of the row shown at `row`."""
+        return self._line(self._rows[row])
+
     def _line(self, node_id: str) -> Line:
         line = self._lines.get(node_id)
         if line is None:
@@ -271,6 +283,41 @@ class SummaryModel(QAbstractTableModel):
         self.endResetModel()
 
 
+class CellPainter(QStyledItemDelegate):
+    """Draws a cell's text straight from the model's cached line.
+
+    Qt's own delegate asks the model for about ten roles per cell and lays the text out
+    with QTextLayout; when an edit changes every row on screen, that was most of the time
+    from the edit to the screen. Sizing columns still goes through Qt's delegate."""
+
+    def __init__(self, model: SummaryModel, parent: QWidget) -> None:
+        super().__init__(parent)
+        self._model = model
+        # the text inset Qt's own delegate leaves, so contents-sized columns fit exactly
+        self._margin = parent.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, parent) + 1
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        line = self._model.line_at(index.row())
+        column = index.column()
+        rect = option.rect
+        palette = option.palette
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(rect, palette.highlight())
+            painter.setPen(palette.highlightedText().color())
+        else:
+            tint = ROW_TINTS.get(line.state)
+            if tint is not None:
+                painter.fillRect(rect, tint)
+            error = column == ERROR_COLUMN and line.state
+            painter.setPen(ERROR_TEXT if error else palette.text().color())
+        box = rect.adjusted(self._margin, 0, -self._margin, 0)
+        text = line.cells[column]
+        metrics = option.fontMetrics
+        if metrics.horizontalAdvance(text) > box.width():
+            text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, box.width())
+        painter.drawText(box, RIGHT if column in INTEGER_COLUMNS else LEFT, text)
+
+
 class SummaryView(QTableView):
     """The summary table, sortable, selecting with the canvas. `node_activated` asks the
     window to centre the canvas on the node the user picked here."""
@@ -282,6 +329,7 @@ class SummaryView(QTableView):
         self.setObjectName("summary")
         self.summary = SummaryModel(parent=self)
         self.setModel(self.summary)
+        self.setItemDelegate(CellPainter(self.summary, self))
         header = self.horizontalHeader()
         header.setSortIndicatorClearable(True)  # a third click goes back to report order
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
