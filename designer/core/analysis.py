@@ -7,8 +7,8 @@ input); warnings about a layer's own arithmetic come from the layer itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import networkx as nx
