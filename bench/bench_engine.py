@@ -383,9 +383,9 @@ def main() -> None:
           f"(torchvision: {RESNET152_PARAMS:,}, {verdict})")
     if params != RESNET152_PARAMS:
         raise SystemExit("the ResNet-152 graph does not match torchvision's")
-    first_time = time_full_analysis(resnet, repeat=15, first=True)
+    first_time = time_full_analysis(resnet, repeat=101, first=True)
     row(f"full analysis, ResNet-152 ({len(resnet)} nodes), first in the process", first_time)
-    resnet_time = time_full_analysis(resnet, repeat=15)
+    resnet_time = time_full_analysis(resnet, repeat=101)
     row(f"full analysis, ResNet-152 ({len(resnet)} nodes), layer memo warm", resnet_time)
 
     big = residual_chain()
