@@ -106,11 +106,8 @@ class DesignScene(QGraphicsScene):
         paints them when they are scrolled into view. An edit that changes thousands of
         results costs a look at the few dozen items on screen. One query of the scene's
         index says which those are."""
-        views = self.views()
-        if not views:
-            return
         shown: set[QGraphicsItem] = set()
-        for view in views:
+        for view in self.views():
             area = view.mapToScene(view.viewport().rect()).boundingRect()
             shown.update(self.items(area, Qt.ItemSelectionMode.IntersectsItemBoundingRect))
         for item in shown:
