@@ -130,46 +130,10 @@ def residual_chain(target: int = BIG_GRAPH_NODES, channels: int = 8,
 
 
 def torch_resnet152() -> Any:
-    """A hand-written torch ResNet-152 (same layout as torchvision's, without torchvision)."""
-    from torch import nn
+    """The same network in torch (bench/torch_resnet.py), in eval mode."""
+    from torch_resnet import ResNet152
 
-    class Bottleneck(nn.Module):
-        def __init__(self, inplanes: int, width: int, stride: int) -> None:
-            super().__init__()
-            out = width * 4
-            self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(width)
-            self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
-            self.bn2 = nn.BatchNorm2d(width)
-            self.conv3 = nn.Conv2d(width, out, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(out)
-            self.relu = nn.ReLU(inplace=True)
-            self.downsample = None
-            if stride != 1 or inplanes != out:
-                self.downsample = nn.Sequential(
-                    nn.Conv2d(inplanes, out, 1, stride=stride, bias=False), nn.BatchNorm2d(out)
-                )
-
-        def forward(self, x: Any) -> Any:
-            y = self.relu(self.bn1(self.conv1(x)))
-            y = self.relu(self.bn2(self.conv2(y)))
-            y = self.bn3(self.conv3(y))
-            shortcut = x if self.downsample is None else self.downsample(x)
-            return self.relu(y + shortcut)
-
-    layers: list[nn.Module] = [
-        nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False),
-        nn.BatchNorm2d(64),
-        nn.ReLU(inplace=True),
-        nn.MaxPool2d(3, stride=2, padding=1),
-    ]
-    inplanes = 64
-    for stage, (blocks, width) in enumerate(zip(RESNET152_LAYERS, (64, 128, 256, 512))):
-        for block in range(blocks):
-            layers.append(Bottleneck(inplanes, width, 2 if stage > 0 and block == 0 else 1))
-            inplanes = width * 4
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
-    return nn.Sequential(*layers).eval()
+    return ResNet152().eval()
 
 
 # timing ---------------------------------------------------------------------------------
@@ -315,6 +279,21 @@ def busy_warning(at_start: float | None, at_end: float | None) -> str | None:
             "rerun on a quiet machine")
 
 
+def print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """The measurements as aligned columns under their headers."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    for line in [headers, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+
+
+def print_footer(started: float, load_before: float | None) -> None:
+    """How the run was timed and how long it took, and a warning if the machine was busy."""
+    print(f"(gc on, collected before each run; whole run {time.perf_counter() - started:.0f} s)")
+    warning = busy_warning(load_before, load())
+    if warning:
+        print(warning)
+
+
 def time_torchinfo(repeat: int) -> tuple[str, list[tuple[int, Timing]]] | str:
     """torchinfo.summary of the torch ResNet-152 with torch's default threads and with one
     (steadier on a busy machine), or why it cannot be measured."""
@@ -421,15 +400,9 @@ def main() -> None:
                       f"  against the first analysis in a process: {first_factor:,.1f}x (medians)\n"
                       f"  ({versions})")
 
-    headers = ("measurement", "median", "min", "runs", "target", "")
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    for line in [headers, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
+    print_table(("measurement", "median", "min", "runs", "target", ""), rows)
     print(torch_line)
-    print(f"(gc on, collected before each run; whole run {time.perf_counter() - started:.0f} s)")
-    warning = busy_warning(load_before, load())
-    if warning:
-        print(warning)
+    print_footer(started, load_before)
 
 
 if __name__ == "__main__":

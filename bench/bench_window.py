@@ -43,12 +43,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench_engine import (
     Timing,
-    busy_warning,
     engine_version,
     load,
     machine,
     measure,
     ms,
+    print_footer,
+    print_table,
     residual_chain,
 )
 from PySide6.QtCore import (
@@ -337,14 +338,8 @@ def main() -> None:
         row("cold start, imports to shown window (in the process)", inside)
         row("cold start, whole subprocess (exit included)", whole)
 
-    headers = ("measurement", "median", "min", "max", "runs", "target", "")
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    for line in [headers, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip())
-    print(f"(gc on, collected before each run; whole run {time.perf_counter() - started:.0f} s)")
-    warning = busy_warning(load_before, load())
-    if warning:
-        print(warning)
+    print_table(("measurement", "median", "min", "max", "runs", "target", ""), rows)
+    print_footer(started, load_before)
 
 
 if __name__ == "__main__":
