@@ -177,9 +177,10 @@ class SummaryModel(QAbstractTableModel):
         return _value(self._line(self._rows[index.row()]), index.column(), role)
 
     def multiData(self, index: ModelIndex, roles: QModelRoleDataSpan) -> None:
-        """Every role a view asks of one cell in one call: painting a cell asks for about
-        ten roles, and each `data` call is a trip into Python. Qt may hand the same span
-        over again, so a role without a value is cleared."""
+        """Every role a view asks of one cell in one call. Sizing columns to their contents
+        (on every open) asks about ten roles of each of 200 rows' cells, and each `data`
+        call is a trip into Python; CellPainter paints without asking. Qt may hand the
+        same span over again, so a role without a value is cleared."""
         line = self._line(self._rows[index.row()])
         column = index.column()
         for i in range(len(roles)):
