@@ -48,11 +48,27 @@ class GraphBuilder:
         self.edges.extend(EdgeRecord(source, node_id, port) for port, source in enumerate(sources))
         return node_id
 
-    def conv_bn(self, prefix: str, source: str, out: int, kernel: int, stride: int = 1,
-                padding: int = 0, relu: bool = True) -> str:
+    def conv_bn(
+        self,
+        prefix: str,
+        source: str,
+        out: int,
+        kernel: int,
+        stride: int = 1,
+        padding: int = 0,
+        relu: bool = True,
+    ) -> str:
         """Conv2d (no bias) → BatchNorm2d → optional ReLU; returns the last node's id."""
-        x = self.add(f"{prefix}.conv", "Conv2d", (source,), out_channels=out,
-                     kernel_size=kernel, stride=stride, padding=padding, bias=False)
+        x = self.add(
+            f"{prefix}.conv",
+            "Conv2d",
+            (source,),
+            out_channels=out,
+            kernel_size=kernel,
+            stride=stride,
+            padding=padding,
+            bias=False,
+        )
         x = self.add(f"{prefix}.bn", "BatchNorm2d", (x,))
         return self.add(f"{prefix}.relu", "ReLU", (x,)) if relu else x
 
@@ -93,8 +109,9 @@ class BigGraph:
     mid_transition: str  # a 1×1 conv between stages, halfway down: its padding resizes the rest
 
 
-def residual_chain(target: int = BIG_GRAPH_NODES, channels: int = 8,
-                   stage_blocks: int = 50) -> BigGraph:
+def residual_chain(
+    target: int = BIG_GRAPH_NODES, channels: int = 8, stage_blocks: int = 50
+) -> BigGraph:
     """`target` nodes: a stem, then stages of residual blocks (3×3 conv/bn/relu/conv/bn, Add,
     ReLU) on a 3×64×64 input, each stage opened by a 1×1 transition conv outside any
     residual, then avgpool/flatten/linear. ReLUs pad the count to exactly `target`."""
@@ -151,8 +168,12 @@ class Timing:
         return cls(statistics.median(times), min(times), max(times), len(times))
 
 
-def measure(run: Callable[[], Any], repeat: int, setup: Callable[[], Any] | None = None,
-            budget: float = 30.0) -> Timing:
+def measure(
+    run: Callable[[], Any],
+    repeat: int,
+    setup: Callable[[], Any] | None = None,
+    budget: float = 30.0,
+) -> Timing:
     """Median and minimum seconds of `run` over `repeat` runs (fewer, but at least 3, once
     `budget` seconds are spent); `setup` runs untimed before each."""
     times: list[float] = []
@@ -177,14 +198,16 @@ def full_analysis(arch: Architecture) -> Engine:
 def time_full_analysis(arch: Architecture, repeat: int, first: bool = False) -> Timing:
     """A new Engine's first refresh; `first`: with the process's layer memo emptied before
     each run, as for the first design opened in a process."""
+
     def run() -> None:
         full_analysis(arch).close()
 
     return measure(run, repeat, memo.forget if first else None)
 
 
-def time_edit(engine: Engine, node_id: str, name: str, values: tuple[Any, Any],
-              repeat: int) -> tuple[Timing, int]:
+def time_edit(
+    engine: Engine, node_id: str, name: str, values: tuple[Any, Any], repeat: int
+) -> tuple[Timing, int]:
     """Time SetParams.apply + refresh, alternating `name` between two values (so each run
     is a real change); returns the timing and the most results one edit changed."""
     arch = engine.arch
@@ -220,8 +243,10 @@ def check_clean(engine: Engine, what: str) -> None:
     """Refuse to report on a graph that does not analyse end to end."""
     bad = [n for n, r in engine.results.items() if r.output is None]
     if bad:
-        raise SystemExit(f"{what}: {len(bad)} nodes without a result, first {bad[0]}: "
-                         f"{engine.results[bad[0]].reason}")
+        raise SystemExit(
+            f"{what}: {len(bad)} nodes without a result, first {bad[0]}: "
+            f"{engine.results[bad[0]].reason}"
+        )
 
 
 def cpu_model() -> str:
@@ -236,19 +261,31 @@ def cpu_model() -> str:
 
 
 def machine() -> str:
-    return (f"{platform.platform()} | {cpu_model()} | "
-            f"Python {platform.python_version()} ({platform.python_implementation()}) | "
-            f"{os.cpu_count()} CPUs{load_average()}")
+    return (
+        f"{platform.platform()} | {cpu_model()} | "
+        f"Python {platform.python_version()} ({platform.python_implementation()}) | "
+        f"{os.cpu_count()} CPUs{load_average()}"
+    )
 
 
 def engine_version() -> str:
     """The commit measured, marked dirty where designer/ has uncommitted changes."""
     root = Path(__file__).resolve().parent.parent
     try:
-        commit = subprocess.run(["git", "-C", str(root), "log", "-1", "--format=%h %s"],
-                                capture_output=True, text=True, timeout=10, check=True).stdout
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "designer"],
-                               capture_output=True, text=True, timeout=10, check=True).stdout
+        commit = subprocess.run(
+            ["git", "-C", str(root), "log", "-1", "--format=%h %s"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "designer"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return "unknown (not a git checkout)"
     return commit.strip()[:72] + (" + uncommitted changes in designer/" if dirty.strip() else "")
@@ -274,9 +311,11 @@ def busy_warning(at_start: float | None, at_end: float | None) -> str | None:
     cpus = os.cpu_count() or 1
     if at_start is None or at_end is None or (at_start <= 0.5 * cpus and at_end <= cpus + 0.5):
         return None
-    return (f"warning: the machine was busy (load {at_start:.2f} before, {at_end:.2f} after, "
-            f"{cpus} CPUs): figures, torch's multi-threaded ones most, may be inflated; "
-            "rerun on a quiet machine")
+    return (
+        f"warning: the machine was busy (load {at_start:.2f} before, {at_end:.2f} after, "
+        f"{cpus} CPUs): figures, torch's multi-threaded ones most, may be inflated; "
+        "rerun on a quiet machine"
+    )
 
 
 def print_table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
@@ -318,8 +357,10 @@ def time_torchinfo(repeat: int) -> tuple[str, list[tuple[int, Timing]]] | str:
         warm_ups.append(str(warm_up(summary, budget=15.0)))
         timings.append((threads, measure(summary, repeat, budget=15.0)))
     torch.set_num_threads(default_threads)
-    versions = (f"torch {torch.__version__}, torchinfo {getattr(torchinfo, '__version__', '?')}, "
-                f"{'/'.join(warm_ups)} warm-up calls")
+    versions = (
+        f"torch {torch.__version__}, torchinfo {getattr(torchinfo, '__version__', '?')}, "
+        f"{'/'.join(warm_ups)} warm-up calls"
+    )
     return versions, timings
 
 
@@ -358,8 +399,10 @@ def main() -> None:
     params = engine.totals().params
     engine.close()
     verdict = "equal" if params == RESNET152_PARAMS else "DIFFERENT"
-    print(f"ResNet-152: {len(resnet)} nodes, {params:,} params "
-          f"(torchvision: {RESNET152_PARAMS:,}, {verdict})")
+    print(
+        f"ResNet-152: {len(resnet)} nodes, {params:,} params "
+        f"(torchvision: {RESNET152_PARAMS:,}, {verdict})"
+    )
     if params != RESNET152_PARAMS:
         raise SystemExit("the ResNet-152 graph does not match torchvision's")
     first_time = time_full_analysis(resnet, repeat=101, first=True)
@@ -371,11 +414,20 @@ def main() -> None:
     engine = full_analysis(big.arch)
     check_clean(engine, "10,000-node chain")
     big_time = time_full_analysis(big.arch, repeat=7, first=True)
-    row(f"full analysis, {len(big.arch):,} nodes, first in the process", big_time, "<= 100 ms", big_time.median <= 0.1)
+    row(
+        f"full analysis, {len(big.arch):,} nodes, first in the process",
+        big_time,
+        "<= 100 ms",
+        big_time.median <= 0.1,
+    )
 
     quiet, quiet_changed = time_edit(engine, big.mid_conv, "bias", (False, True), repeat=201)
-    row(f"edit, nothing downstream ({big.mid_conv} bias; {quiet_changed} changed)", quiet,
-        "<= 1 ms", quiet.median <= 1e-3)
+    row(
+        f"edit, nothing downstream ({big.mid_conv} bias; {quiet_changed} changed)",
+        quiet,
+        "<= 1 ms",
+        quiet.median <= 1e-3,
+    )
     loud, loud_changed = time_edit(engine, big.mid_transition, "padding", (0, 1), repeat=10)
     row(f"edit, all downstream ({big.mid_transition} padding; {loud_changed:,} changed)", loud)
     check_clean(engine, "10,000-node chain after the edits")
@@ -393,12 +445,14 @@ def main() -> None:
         fastest = min((t for _, t in timings), key=lambda t: t.median)
         factor = fastest.median / resnet_time.median
         first_factor = fastest.median / first_time.median
-        torch_line = (f"torchinfo.summary (fastest, after warm-up calls) / engine full analysis "
-                      f"(layer memo warm), ResNet-152: {factor:,.1f}x (medians; minimums "
-                      f"{fastest.best / resnet_time.best:,.1f}x)  target >= 100x: "
-                      f"{'met' if factor >= 100 else 'MISSED'}\n"
-                      f"  against the first analysis in a process: {first_factor:,.1f}x (medians)\n"
-                      f"  ({versions})")
+        torch_line = (
+            f"torchinfo.summary (fastest, after warm-up calls) / engine full analysis "
+            f"(layer memo warm), ResNet-152: {factor:,.1f}x (medians; minimums "
+            f"{fastest.best / resnet_time.best:,.1f}x)  target >= 100x: "
+            f"{'met' if factor >= 100 else 'MISSED'}\n"
+            f"  against the first analysis in a process: {first_factor:,.1f}x (medians)\n"
+            f"  ({versions})"
+        )
 
     print_table(("measurement", "median", "min", "runs", "target", ""), rows)
     print(torch_line)

@@ -13,10 +13,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_engine import machine, measure, ms, residual_chain  # noqa: E402
+from bench_engine import machine, measure, ms, residual_chain
 
-from designer.core.propagate import analyse  # noqa: E402
-from designer.export.pytorch import export  # noqa: E402
+from designer.core.propagate import analyse
+from designer.export.pytorch import export
 
 TORCH_RESNET = Path(__file__).resolve().parent / "torch_resnet.py"
 
@@ -26,7 +26,9 @@ def main() -> None:
     design = residual_chain(1_000).arch
     engine = analyse(design)
     timing = measure(lambda: export(design, engine), repeat=15)
-    lines = [f"export, {len(design):,}-node design       {ms(timing.median)} (min {ms(timing.best)})  target <= 100 ms"]
+    lines = [
+        f"export, {len(design):,}-node design       {ms(timing.median)} (min {ms(timing.best)})  target <= 100 ms"
+    ]
     try:
         import torch  # noqa: F401
     except ImportError:

@@ -131,7 +131,9 @@ def isolate(folder: Path) -> None:
     """Keep settings (recent files, layout) and the data folder out of the user's home."""
     QStandardPaths.setTestModeEnabled(True)
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder / "settings"))
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder / "settings")
+    )
 
 
 def painted(window: MainWindow) -> None:
@@ -188,8 +190,9 @@ def time_open(window: MainWindow, path: Path, repeat: int) -> Timing:
     return measure(run, repeat, budget=30.0)
 
 
-def time_edit(window: MainWindow, node_id: str, name: str, values: tuple[Any, Any],
-              repeat: int) -> tuple[Timing, int]:
+def time_edit(
+    window: MainWindow, node_id: str, name: str, values: tuple[Any, Any], repeat: int
+) -> tuple[Timing, int]:
     """Push SetParams alternating `name` between two values, until the canvas viewport is
     drawn; returns the timing and the most nodes one edit changed the results of."""
     document = window.document
@@ -255,8 +258,15 @@ def time_cold_start(folder: Path, repeat: int) -> tuple[Timing, Timing, Timing]:
         gc.collect()
         start = time.monotonic()
         started = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", COLD, str(folder)], check=False, cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", COLD, str(folder)],
+            check=False,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"cold start failed:\n{done.stderr}")
@@ -265,7 +275,6 @@ def time_cold_start(folder: Path, repeat: int) -> tuple[Timing, Timing, Timing]:
             shown.append(at_shown - start)
             inside.append(in_process)
             whole.append(wall)
-
 
     return Timing.of(shown), Timing.of(inside), Timing.of(whole)
 
@@ -306,8 +315,12 @@ def main() -> None:
             opened = time_open(window, path, repeat={100: 15, 1_000: 9}.get(nodes, 5))
             target_nodes, limit = OPEN_TARGET
             if nodes == target_nodes:
-                row(f"open, {nodes:,} nodes (layout, canvas, summary, painted)", opened,
-                    f"median <= {limit:g} s", opened.median <= limit)
+                row(
+                    f"open, {nodes:,} nodes (layout, canvas, summary, painted)",
+                    opened,
+                    f"median <= {limit:g} s",
+                    opened.median <= limit,
+                )
             else:
                 row(f"open, {nodes:,} nodes (layout, canvas, summary, painted)", opened)
 
@@ -318,12 +331,26 @@ def main() -> None:
                 (mid_conv, "bias", (False, True), "only the node"),
                 (mid_transition, "padding", (0, 1), "all downstream"),
             ):
-                timing, most = time_edit(window, node_id, name, values, repeat=51 if nodes < 5_000 else 15)
-                what = f"edit to screen, {nodes:,} nodes, {kind} ({node_id} {name}; {most:,} changed)"
+                timing, most = time_edit(
+                    window, node_id, name, values, repeat=51 if nodes < 5_000 else 15
+                )
+                what = (
+                    f"edit to screen, {nodes:,} nodes, {kind} ({node_id} {name}; {most:,} changed)"
+                )
                 if nodes == EDIT_FRAME[0]:
-                    row(what, timing, f"median <= {EDIT_FRAME[1] * 1e3:g} ms", timing.median <= EDIT_FRAME[1])
+                    row(
+                        what,
+                        timing,
+                        f"median <= {EDIT_FRAME[1] * 1e3:g} ms",
+                        timing.median <= EDIT_FRAME[1],
+                    )
                 elif nodes == EDIT_CEILING[0]:
-                    row(what, timing, f"max <= {EDIT_CEILING[1] * 1e3:g} ms", timing.worst <= EDIT_CEILING[1])
+                    row(
+                        what,
+                        timing,
+                        f"max <= {EDIT_CEILING[1] * 1e3:g} ms",
+                        timing.worst <= EDIT_CEILING[1],
+                    )
                 else:
                     row(what, timing)
             check_window(window)
@@ -333,8 +360,12 @@ def main() -> None:
         app.processEvents()
 
         shown, inside, whole = time_cold_start(folder, repeat=5)
-        row("cold start, process start to shown window", shown,
-            f"median <= {COLD_TARGET:g} s", shown.median <= COLD_TARGET)
+        row(
+            "cold start, process start to shown window",
+            shown,
+            f"median <= {COLD_TARGET:g} s",
+            shown.median <= COLD_TARGET,
+        )
         row("cold start, imports to shown window (in the process)", inside)
         row("cold start, whole subprocess (exit included)", whole)
 

@@ -41,7 +41,9 @@ def _headless(args: list[str]) -> int:
     report_parser = commands.add_parser("report", help="per-layer report of a project")
     report_parser.add_argument("file", type=Path)
     report_parser.add_argument("--format", choices=report.FORMATS, default="csv")
-    report_parser.add_argument("-o", "--output", type=Path, help="write here instead of standard output")
+    report_parser.add_argument(
+        "-o", "--output", type=Path, help="write here instead of standard output"
+    )
     _settings_options(report_parser)
 
     check_parser = commands.add_parser("check", help="list errors and warnings, one a line")
@@ -51,13 +53,19 @@ def _headless(args: list[str]) -> int:
     export_parser = commands.add_parser("export", help="write the design as a PyTorch module")
     export_parser.add_argument("file", type=Path)
     export_parser.add_argument("-o", "--output", type=Path, required=True)
-    export_parser.add_argument("--class-name", help="the nn.Module's name (default: from the design's name)")
-    export_parser.add_argument("--verify", action="store_true", help="run it in torch and compare every node")
+    export_parser.add_argument(
+        "--class-name", help="the nn.Module's name (default: from the design's name)"
+    )
+    export_parser.add_argument(
+        "--verify", action="store_true", help="run it in torch and compare every node"
+    )
     export_parser.set_defaults(batch_size=1, dtype="float32")
 
     import_parser = commands.add_parser("import", help="trace a PyTorch model into a project file")
     import_parser.add_argument("model", help="FILE.py:CLASS (this runs FILE.py)")
-    import_parser.add_argument("--input", action="append", required=True, help="an input shape, e.g. 3x224x224")
+    import_parser.add_argument(
+        "--input", action="append", required=True, help="an input shape, e.g. 3x224x224"
+    )
     import_parser.add_argument("--args", default="{}", help="keyword arguments for CLASS, as JSON")
     import_parser.add_argument("-o", "--output", type=Path, required=True)
 
@@ -77,7 +85,9 @@ def _headless(args: list[str]) -> int:
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=_positive_int, default=1, help="for memory figures")
-    parser.add_argument("--dtype", choices=list(DTYPE_BYTES), default="float32", help="for memory figures")
+    parser.add_argument(
+        "--dtype", choices=list(DTYPE_BYTES), default="float32", help="for memory figures"
+    )
 
 
 def _positive_int(text: str) -> int:
@@ -135,7 +145,10 @@ def _export(project: Project, engine: Engine, options: argparse.Namespace) -> in
     try:
         exported = pytorch.export(project.arch, engine, options.class_name)
     except pytorch.ExportError as error:
-        print(f"designer: {options.file}: not exported, the design has errors: {error}", file=sys.stderr)
+        print(
+            f"designer: {options.file}: not exported, the design has errors: {error}",
+            file=sys.stderr,
+        )
         return EXIT_DESIGN_ERRORS
     try:
         options.output.write_text(exported.source, encoding="utf-8")
@@ -163,7 +176,9 @@ def _import(options: argparse.Namespace) -> int:
     file_name, _, class_name = options.model.rpartition(":")
     try:
         if not file_name or not class_name:
-            raise pytorch_import.ImportFailure(f"{options.model!r}: write the model as FILE.py:CLASS")
+            raise pytorch_import.ImportFailure(
+                f"{options.model!r}: write the model as FILE.py:CLASS"
+            )
         try:
             arguments = json.loads(options.args)
         except json.JSONDecodeError as error:
@@ -185,5 +200,8 @@ def _import(options: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     errors = analyse(arch).totals().errors
     if errors:
-        print(f"designer: imported with {errors} node(s) in error; see designer check {options.output}", file=sys.stderr)
+        print(
+            f"designer: imported with {errors} node(s) in error; see designer check {options.output}",
+            file=sys.stderr,
+        )
     return EXIT_OK

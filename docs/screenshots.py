@@ -1,6 +1,6 @@
 """Regenerate the README's screenshots from the running app (offscreen):
 
-    QT_QPA_PLATFORM=offscreen python docs/screenshots.py
+QT_QPA_PLATFORM=offscreen python docs/screenshots.py
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QStandardPaths  # noqa: E402
+from PySide6.QtCore import QStandardPaths
 
-from designer.core.edits import SetParams  # noqa: E402
-from designer.ui.app import application  # noqa: E402
-from designer.ui.autosave import Autosaver  # noqa: E402
-from designer.ui.main_window import MainWindow  # noqa: E402
+from designer.core.edits import SetParams
+from designer.ui.app import application
+from designer.ui.autosave import Autosaver
+from designer.ui.main_window import MainWindow
 
 OUT = ROOT / "docs" / "screenshots"
 EXAMPLES = ROOT / "resources" / "examples"

@@ -82,4 +82,6 @@ def assert_agrees(arch: Architecture, engine: Engine) -> None:
             assert got.fields is None, node_id
         else:  # replayed arithmetic may round differently in the last place
             flat = [value for field in got.fields for value in field]
-            assert flat == pytest.approx([v for f in expected.fields for v in f], rel=1e-12), node_id
+            assert flat == pytest.approx([v for f in expected.fields for v in f], rel=1e-12), (
+                node_id
+            )

@@ -148,7 +148,9 @@ class Sums(NamedTuple):
         )
 
 
-_WEIGHTED = {f"Conv{n}d" for n in (1, 2, 3)} | {f"ConvTranspose{n}d" for n in (1, 2, 3)} | {"Linear"}
+_WEIGHTED = (
+    {f"Conv{n}d" for n in (1, 2, 3)} | {f"ConvTranspose{n}d" for n in (1, 2, 3)} | {"Linear"}
+)
 _BATCH_NORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d"}
 _SHAPE_ONLY = {"Identity", "Dropout", "Flatten"}
 
@@ -176,8 +178,7 @@ def neighbour_warnings(
         previous = _previous_through(graph, node_id, _SHAPE_ONLY)
         if previous is not None and graph.nodes[previous]["type"] == "Linear":
             found.append(
-                f"follows Linear {previous} with no activation between: "
-                "the two make one linear map"
+                f"follows Linear {previous} with no activation between: the two make one linear map"
             )
     return tuple(found)
 
@@ -197,6 +198,8 @@ def _previous_through(graph: nx.MultiDiGraph, node_id: str, transparent: set[str
 def oversized_field_warning(fields: Fields) -> str:
     axes = SPATIAL_AXES[len(fields)]
     parts = ", ".join(
-        f"{fmt(f.size)} > {f.extent} along {axis}" for axis, f in zip(axes, fields) if f.size > f.extent
+        f"{fmt(f.size)} > {f.extent} along {axis}"
+        for axis, f in zip(axes, fields)
+        if f.size > f.extent
     )
     return f"receptive field is larger than the input ({parts}): its edges see only padding"

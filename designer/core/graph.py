@@ -78,7 +78,9 @@ class Architecture:
         self._listeners: list[Listener] = []
 
     @classmethod
-    def build(cls, name: str, nodes: Iterable[NodeRecord], edges: Iterable[EdgeRecord]) -> Architecture:
+    def build(
+        cls, name: str, nodes: Iterable[NodeRecord], edges: Iterable[EdgeRecord]
+    ) -> Architecture:
         """An Architecture from checked records in one go (loading a file).
 
         Edges are added in bulk and the graph is checked for cycles once, instead of once

@@ -13,6 +13,7 @@ def layered_positions(graph: nx.MultiDiGraph) -> dict[str, tuple[float, float]]:
     nodes in a row ordered by the mean column of what feeds them, so edges cross less."""
     positions: dict[str, tuple[float, float]] = {}
     for row, generation in enumerate(nx.topological_generations(graph)):
+
         def feeding_column(node: str) -> float:
             xs = [positions[p][0] for p in graph.predecessors(node)]
             return sum(xs) / len(xs) if xs else 0.0

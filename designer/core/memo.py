@@ -50,7 +50,14 @@ class LayerMemo:
         self.known: dict[tuple, Known] = {}
         self.bytes_per_element = bytes_per_element
 
-    def learn(self, spec: LayerSpec, written: dict[str, Any], shapes: tuple[Shape, ...], axes: int, key: tuple) -> Known:
+    def learn(
+        self,
+        spec: LayerSpec,
+        written: dict[str, Any],
+        shapes: tuple[Shape, ...],
+        axes: int,
+        key: tuple,
+    ) -> Known:
         """Evaluate the layer on inputs of `shapes` and remember the result under `key`.
 
         A one-input layer is given unit fields over `axes` spatial axes (none where 0);
@@ -67,8 +74,20 @@ class LayerMemo:
             if out.fields is not None and not keeps_fields:
                 out = new_tuple(LayerOutput, (out.shape, shared(out.fields), *out[2:]))
             memory = prod(out.shape) * self.bytes_per_element
-            tail = (shapes, out.params, out.buffers, out.macs, out.flops, memory, out.warnings, None, None)
-            known = new_tuple(Known, (out, tail, resolved, keeps_fields, looks_at_neighbours(spec.name, resolved)))
+            tail = (
+                shapes,
+                out.params,
+                out.buffers,
+                out.macs,
+                out.flops,
+                memory,
+                out.warnings,
+                None,
+                None,
+            )
+            known = new_tuple(
+                Known, (out, tail, resolved, keeps_fields, looks_at_neighbours(spec.name, resolved))
+            )
         if len(self.known) >= _LIMIT:
             self.known.clear()
         self.known[key] = known
@@ -107,4 +126,7 @@ def replay(unit_out: Fields | None, real: Fields | None) -> Fields | None:
 
 def _shifted(f: Field, u: Field) -> Field:
     """Field `f` carried through a layer that turns a unit field into `u`."""
-    return new_tuple(Field, (f.size + (u.size - 1) * f.jump, f.jump * u.jump, f.centre + u.centre * f.jump, f.extent))
+    return new_tuple(
+        Field,
+        (f.size + (u.size - 1) * f.jump, f.jump * u.jump, f.centre + u.centre * f.jump, f.extent),
+    )

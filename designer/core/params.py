@@ -122,9 +122,10 @@ class Param:
         return f"{article} {noun}"
 
     def in_range(self, number: float) -> bool:
-        if self.minimum is not None:
-            if number < self.minimum or (self.exclusive_minimum and number == self.minimum):
-                return False
+        if self.minimum is not None and (
+            number < self.minimum or (self.exclusive_minimum and number == self.minimum)
+        ):
+            return False
         return self.maximum is None or number <= self.maximum
 
 

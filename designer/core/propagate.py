@@ -109,7 +109,9 @@ class Engine:
         else:
             self._evaluate_downstream(pending, changed, replaced)
             if self._sums is not None and 2 * len(changed) < len(graph):
-                self._sums = self._sums.replacing(replaced, [self.results[n] for n in changed if n in present])
+                self._sums = self._sums.replacing(
+                    replaced, [self.results[n] for n in changed if n in present]
+                )
             else:
                 self._sums = None
         return changed
@@ -129,7 +131,9 @@ class Engine:
                 results[node_id] = new
                 changed.add(node_id)
 
-    def _evaluate_downstream(self, pending: list[str], changed: set[str], replaced: list[NodeResult]) -> None:
+    def _evaluate_downstream(
+        self, pending: list[str], changed: set[str], replaced: list[NodeResult]
+    ) -> None:
         """Walk down from the edited nodes, only while what successors read changes;
         the results it replaces go to `replaced`."""
         if self._position is None:
@@ -196,7 +200,10 @@ class Engine:
             if fields is not None and _exceeds(fields) and not _exceeds(x.fields):
                 extra = (oversized_field_warning(fields),)
         if known.neighbourly:
-            extra = (*neighbour_warnings(self.arch.graph, node_id, spec.name, known.resolved), *extra)
+            extra = (
+                *neighbour_warnings(self.arch.graph, node_id, spec.name, known.resolved),
+                *extra,
+            )
         result = new_tuple(NodeResult, (tensor,) + known.tail)
         return result._replace(warnings=result.warnings + extra) if extra else result
 
@@ -218,7 +225,9 @@ class Engine:
             tensors.append(upstream.output)
         input_shapes = tuple([t.shape for t in tensors])
         key = (data["signature"], input_shapes)
-        known = self._memo.known.get(key) or self._memo.learn(spec, data["params"], input_shapes, 0, key)
+        known = self._memo.known.get(key) or self._memo.learn(
+            spec, data["params"], input_shapes, 0, key
+        )
         out = known.output
         if out is None:
             return new_tuple(NodeResult, (None,) + known.tail)
@@ -251,16 +260,24 @@ def _reads_the_same(old: NodeResult, new: NodeResult) -> bool:
     )
 
 
-def _port_problem(kind: str, limits: tuple[int, int | None], feeds: list[tuple[int, str]]) -> str | None:
+def _port_problem(
+    kind: str, limits: tuple[int, int | None], feeds: list[tuple[int, str]]
+) -> str | None:
     """What is wrong with a node's wiring (`feeds` sorted by port), or None."""
     fewest, most = limits
     wired = len(feeds)
-    if fewest <= wired and (most is None or wired <= most) and (not feeds or feeds[-1][0] == wired - 1):
+    if (
+        fewest <= wired
+        and (most is None or wired <= most)
+        and (not feeds or feeds[-1][0] == wired - 1)
+    ):
         return None  # ports 0 to n-1, each taken once (Architecture refuses a taken port)
     ports = [port for port, _ in feeds]
     if most is not None and len(ports) > most:
         takes = "no input" if most == 0 else f"{most} input{'s' if most > 1 else ''}"
-        return f"{kind} takes {takes}, but {len(ports)} {'is' if len(ports) == 1 else 'are'} connected"
+        return (
+            f"{kind} takes {takes}, but {len(ports)} {'is' if len(ports) == 1 else 'are'} connected"
+        )
     for port in range(max(fewest, len(ports))):
         if port not in ports:
             return f"input port {port} is not connected"

@@ -126,7 +126,9 @@ def merged_fields(
     full_size = [fields for x_shape, fields in with_fields if x_shape[1:] == shape[1:]]
     if len(full_size) > 1 and not merge(full_size)[1]:
         reason = describe_misalignment(full_size)
-        return merged, (f"paths not aligned: the inputs have {reason}, so merged units look at different places",)
+        return merged, (
+            f"paths not aligned: the inputs have {reason}, so merged units look at different places",
+        )
     return merged, ()
 
 

@@ -73,7 +73,9 @@ class LayerSpec:
         object.__setattr__(self, "by_name", {p.name: p for p in self.params})
         defaults = {p.name: p.default for p in self.params if not p.inferred}
         object.__setattr__(self, "defaults", defaults)
-        object.__setattr__(self, "takes_several_inputs", self.inputs[1] is None or self.inputs[1] > 1)
+        object.__setattr__(
+            self, "takes_several_inputs", self.inputs[1] is None or self.inputs[1] > 1
+        )
         object.__setattr__(self, "takes_one_input", self.inputs == (1, 1))
 
     def starting_params(self) -> dict[str, Any]:

@@ -20,16 +20,62 @@ MAX_IDENTIFIER = 30
 # `training`): a submodule called `eval` or `to` would break the module. A test keeps
 # this list in step with torch.
 MODULE_ATTRIBUTES = frozenset(
-    """T_destination add_module apply bfloat16 buffers call_super_init children compile cpu
-    cuda double dump_patches eval extra_repr float forward get_buffer get_extra_state
-    get_parameter get_submodule half ipu load_state_dict modules mtia named_buffers
-    named_children named_modules named_parameters parameters register_backward_hook
-    register_buffer register_forward_hook register_forward_pre_hook
-    register_full_backward_hook register_full_backward_pre_hook
-    register_load_state_dict_post_hook register_load_state_dict_pre_hook register_module
-    register_parameter register_state_dict_post_hook register_state_dict_pre_hook
-    requires_grad_ set_extra_state set_submodule share_memory state_dict to to_empty train
-    training type xpu zero_grad""".split()
+    [
+        "T_destination",
+        "add_module",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+    ]
 )
 GENERATED_NAMES = frozenset({"self", "torch", "nn", "x", "model", "outputs", "annotations"})
 RESERVED = (
@@ -74,7 +120,12 @@ class Namespace:
 def class_name(text: str) -> str:
     """The class name: `text` itself if it is a fine ASCII identifier, else CapWords made
     from it (Net where nothing usable is left)."""
-    if text.isidentifier() and text.isascii() and text not in RESERVED and len(text) <= MAX_IDENTIFIER:
+    if (
+        text.isidentifier()
+        and text.isascii()
+        and text not in RESERVED
+        and len(text) <= MAX_IDENTIFIER
+    ):
         return text
     words = identifier_stem(text, "net").split("_")
     kept = [words[0]]

@@ -194,7 +194,9 @@ class _Writer:
                 items.append(Keyword(param.name, Code(literal(value))))
         return call(f"nn.{kind}", *items)
 
-    def _forward(self, order: list[str], units: dict[str, _Unit], inputs: list[str], outputs: list[str]) -> list[str]:
+    def _forward(
+        self, order: list[str], units: dict[str, _Unit], inputs: list[str], outputs: list[str]
+    ) -> list[str]:
         graph = self.arch.graph
         arguments = ["self", *(f"{self.variables[n]}: torch.Tensor" for n in inputs)]
         lines = _signature(arguments, len(outputs))
@@ -233,7 +235,9 @@ class _Writer:
         zeros = [call("torch.zeros", *(Code(str(d)) for d in (1, *shape))) for shape in shapes]
         lines = ['if __name__ == "__main__":', f"    model = {self.class_name}()"]
         lines += statement(1, "outputs = ", call("model", *zeros))
-        lines.append("    print(outputs.shape)" if outputs == 1 else "    print([o.shape for o in outputs])")
+        lines.append(
+            "    print(outputs.shape)" if outputs == 1 else "    print([o.shape for o in outputs])"
+        )
         return lines
 
 

@@ -13,7 +13,18 @@ from designer.core.propagate import Engine
 from designer.core.receptive import fmt
 from designer.core.spec import dims
 
-COLUMNS = ("id", "name", "type", "output_shape", "params", "macs", "flops", "rf", "rf_stride", "error")
+COLUMNS = (
+    "id",
+    "name",
+    "type",
+    "output_shape",
+    "params",
+    "macs",
+    "flops",
+    "rf",
+    "rf_stride",
+    "error",
+)
 EXTRA_COLUMNS = ("rf_start", "input_shapes", "memory", "non_trainable", "warnings")
 FORMATS = ("csv", "markdown", "json")
 

@@ -12,7 +12,9 @@ from designer.core.propagate import Engine
 from designer.core.spec import dims
 from designer.export.pytorch import MERGES, ExportedModule
 
-INSTALL_HINT = "verifying needs PyTorch: pip install torch==2.13.0 (or pip install 'designer[torch]')"
+INSTALL_HINT = (
+    "verifying needs PyTorch: pip install torch==2.13.0 (or pip install 'designer[torch]')"
+)
 
 
 class TorchMissing(RuntimeError):
@@ -27,7 +29,8 @@ def verify(exported: ExportedModule, arch: Architecture, engine: Engine) -> list
     except ImportError:
         raise TorchMissing() from None
     namespace: dict[str, Any] = {"__name__": "designer_export"}
-    exec(compile(exported.source, f"<export of {exported.class_name}>", "exec"), namespace)
+    code = compile(exported.source, f"<export of {exported.class_name}>", "exec")
+    exec(code, namespace)  # noqa: S102 (the code was generated here, from escaped names)
     model = namespace[exported.class_name]().eval()
     seen: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}  # path → (input, output)
 
@@ -50,7 +53,9 @@ def verify(exported: ExportedModule, arch: Architecture, engine: Engine) -> list
         result = engine.results[node.id]
         if node.type == "Input":
             continue
-        torch_shape, torch_params = _observed(node.id, node.type, arch, exported, seen, final, model)
+        torch_shape, torch_params = _observed(
+            node.id, node.type, arch, exported, seen, final, model
+        )
         if torch_shape is not None and torch_shape != result.shape:
             differences.append(
                 f"{node.id}: torch gives {dims(torch_shape)}, the designer {dims(result.shape)}"
@@ -79,9 +84,13 @@ def _observed(
         shape = final[node_id]
     elif kind in MERGES:
         shape = next(
-            (seen[exported.module_paths[c]][0] for c in arch.graph.successors(node_id)
-             if c in exported.module_paths and exported.module_paths[c] in seen
-             and _is_first(exported.module_paths[c])),
+            (
+                seen[exported.module_paths[c]][0]
+                for c in arch.graph.successors(node_id)
+                if c in exported.module_paths
+                and exported.module_paths[c] in seen
+                and _is_first(exported.module_paths[c])
+            ),
             None,
         )
     else:

@@ -357,7 +357,9 @@ class _Reader:
             edges.append(EdgeRecord(source, target, port))
         return edges
 
-    def _endpoint(self, place: str, item: dict[str, Any], key: str, nodes: dict[str, NodeRecord]) -> str | None:
+    def _endpoint(
+        self, place: str, item: dict[str, Any], key: str, nodes: dict[str, NodeRecord]
+    ) -> str | None:
         value = item.get(key)
         if key not in item:
             self.problems.append(f"{place}.{key}: missing")
@@ -379,7 +381,9 @@ class _Reader:
             return f"{place}: {target!r} ({kind}) takes one input, and edges[{other}] feeds it"
         return f"{place}.port: input port {port} of {target!r} is already fed by edges[{other}]"
 
-    def _port(self, place: str, item: dict[str, Any], target: str | None, nodes: dict[str, NodeRecord]) -> int | None:
+    def _port(
+        self, place: str, item: dict[str, Any], target: str | None, nodes: dict[str, NodeRecord]
+    ) -> int | None:
         if "port" not in item:
             if target is not None and registry.LAYERS[nodes[target].type].takes_several_inputs:
                 self.problems.append(
@@ -390,21 +394,34 @@ class _Reader:
             return 0
         port = item["port"]
         if isinstance(port, bool) or not isinstance(port, int) or port < 0:
-            self.problems.append(f"{place}.port: must be a non-negative int, got {show_value(port)}")
+            self.problems.append(
+                f"{place}.port: must be a non-negative int, got {show_value(port)}"
+            )
             return None
         return port
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", type(None): "null"}
-    return names.get(type(value), f"the number {value}" if isinstance(value, (int, float)) else str(type(value)))
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "true/false",
+        type(None): "null",
+    }
+    return names.get(
+        type(value), f"the number {value}" if isinstance(value, (int, float)) else str(type(value))
+    )
 
 
 def _is_point(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) == 2
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value
+        )
     )
 
 

@@ -43,7 +43,12 @@ _FUNCTIONS: dict[str, tuple[str, dict[str, str]]] = {
     "pixel_unshuffle": ("PixelUnshuffle", {"downscale_factor": "downscale_factor"}),
     "interpolate": (
         "Upsample",
-        {"size": "size", "scale_factor": "scale_factor", "mode": "mode", "align_corners": "align_corners"},
+        {
+            "size": "size",
+            "scale_factor": "scale_factor",
+            "mode": "mode",
+            "align_corners": "align_corners",
+        },
     ),
 }
 for _n in (1, 2, 3):
@@ -53,10 +58,26 @@ for _n in (1, 2, 3):
     )
     _FUNCTIONS[f"avg_pool{_n}d"] = (
         f"AvgPool{_n}d",
-        {k: k for k in ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad", "divisor_override")},
+        {
+            k: k
+            for k in (
+                "kernel_size",
+                "stride",
+                "padding",
+                "ceil_mode",
+                "count_include_pad",
+                "divisor_override",
+            )
+        },
     )
-    _FUNCTIONS[f"adaptive_avg_pool{_n}d"] = (f"AdaptiveAvgPool{_n}d", {"output_size": "output_size"})
-    _FUNCTIONS[f"adaptive_max_pool{_n}d"] = (f"AdaptiveMaxPool{_n}d", {"output_size": "output_size"})
+    _FUNCTIONS[f"adaptive_avg_pool{_n}d"] = (
+        f"AdaptiveAvgPool{_n}d",
+        {"output_size": "output_size"},
+    )
+    _FUNCTIONS[f"adaptive_max_pool{_n}d"] = (
+        f"AdaptiveMaxPool{_n}d",
+        {"output_size": "output_size"},
+    )
 # Tensor methods that do what a layer does.
 _METHODS = {"relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatten"}
 _MERGE_FUNCTIONS = {"add": "Add", "mul": "Multiply", "cat": "Concat", "concat": "Concat"}
@@ -85,7 +106,7 @@ def load_class(path: Path, class_name: str) -> type:
     sys.modules[spec.name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 (the user's code may raise anything)
         raise ImportFailure(f"{path} raised {type(error).__name__}: {error}") from None
     found = getattr(module, class_name, None)
     if not isinstance(found, type):
@@ -105,16 +126,20 @@ def import_model(
     model_class = load_class(path, class_name)
     try:
         model = model_class(**(arguments or {}))
-    except Exception as error:
-        raise ImportFailure(f"{class_name}(**args) raised {type(error).__name__}: {error}") from None
+    except Exception as error:  # noqa: BLE001 (the user's code may raise anything)
+        raise ImportFailure(
+            f"{class_name}(**args) raised {type(error).__name__}: {error}"
+        ) from None
     if not isinstance(model, torch.nn.Module):
         raise ImportFailure(f"{class_name} is not a torch.nn.Module")
     tracer = torch.fx.Tracer()
     tracer.record_stack_traces = True
     try:
         graph = tracer.trace(model)
-    except Exception as error:
-        raise ImportFailure(f"torch.fx cannot trace {class_name}: {type(error).__name__}: {error}") from None
+    except Exception as error:  # noqa: BLE001 (the user's code may raise anything)
+        raise ImportFailure(
+            f"torch.fx cannot trace {class_name}: {type(error).__name__}: {error}"
+        ) from None
     arch = _Mapper(model, path, input_shapes).build(graph, class_name)
     _drop_agreeing_inferred(arch)
     for node_id, pos in layered_positions(arch.graph).items():
@@ -154,7 +179,9 @@ class _Mapper:
                 raise self._unsupported(node, f"reading the tensor self.{node.target} directly")
         return Architecture.build(class_name, self.nodes, self.edges)
 
-    def _add(self, fx_name: str, kind: str, params: dict[str, Any], name: str | None, feeds: list[Any]) -> None:
+    def _add(
+        self, fx_name: str, kind: str, params: dict[str, Any], name: str | None, feeds: list[Any]
+    ) -> None:
         try:
             params = registry.LAYERS[kind].validate(params)
         except ParamError as error:
@@ -169,7 +196,9 @@ class _Mapper:
         kind = type(module).__name__
         spec = registry.LAYERS.get(kind)
         if spec is None or type(module).__module__.split(".")[:2] != ["torch", "nn"]:
-            raise self._unsupported(node, f"{type(module).__module__}.{kind} (module {node.target})")
+            raise self._unsupported(
+                node, f"{type(module).__module__}.{kind} (module {node.target})"
+            )
         if getattr(module, "padding_mode", "zeros") != "zeros":
             raise self._unsupported(node, f"padding_mode={module.padding_mode!r} on {node.target}")
         if getattr(module, "return_indices", False):
@@ -226,7 +255,9 @@ class _Mapper:
     def _tensor_args(self, node: Any) -> list[Any]:
         feeds = [a for a in node.args if hasattr(a, "op")]
         if len(feeds) != 1 or node.kwargs:
-            raise self._unsupported(node, f"calling {node.target} with {len(feeds)} tensor arguments")
+            raise self._unsupported(
+                node, f"calling {node.target} with {len(feeds)} tensor arguments"
+            )
         return feeds
 
     def _unsupported(self, node: Any, what: str) -> Unsupported:
@@ -235,7 +266,11 @@ class _Mapper:
     def _where(self, node: Any) -> str:
         """'model.py line 12' from the trace's record of the user's code."""
         frames = re.findall(r'File "([^"]+)", line (\d+)', node.stack_trace or "")
-        mine = [line for file, line in frames if Path(file) == self.path.resolve() or file == str(self.path)]
+        mine = [
+            line
+            for file, line in frames
+            if Path(file) == self.path.resolve() or file == str(self.path)
+        ]
         return f"{self.path.name} line {mine[-1]}" if mine else f"{self.path.name} ({node.name})"
 
 
@@ -261,7 +296,7 @@ def _arguments(node: Any) -> dict[str, Any]:
             kwarg_types={k: kind(v) for k, v in node.kwargs.items()},
             normalize_to_only_use_kwargs=True,
         )
-    except Exception:  # torch found no single schema: fall back to what is certain
+    except Exception:  # noqa: BLE001 torch found no single schema: fall back to what is certain
         normalized = None
     if normalized is None:
         return {"input": node.args[0], **node.kwargs} if node.args else dict(node.kwargs)
@@ -316,7 +351,12 @@ def _tidy(spec: Any, params: dict[str, Any]) -> dict[str, Any]:
         if param.name not in params:
             continue
         value = params[param.name]
-        if isinstance(value, tuple) and value and len(set(value)) == 1 and param.kind.name != "SHAPE":
+        if (
+            isinstance(value, tuple)
+            and value
+            and len(set(value)) == 1
+            and param.kind.name != "SHAPE"
+        ):
             value = value[0]
         if param.kind.name == "FLOAT" and isinstance(value, int):
             value = float(value)
@@ -349,4 +389,3 @@ def parse_shape(text: str) -> Shape:
     if not shape or min(shape) < 1:
         raise ImportFailure(f"--input {text!r}: every dimension must be at least 1")
     return shape
-

@@ -40,7 +40,9 @@ class Autosaver:
         temporary = self.snapshot.with_suffix(".tmp")
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, self.snapshot)
-        self.note.write_text(json.dumps({"pid": os.getpid(), "original": str(original) if original else None}))
+        self.note.write_text(
+            json.dumps({"pid": os.getpid(), "original": str(original) if original else None})
+        )
 
     def discard(self) -> None:
         self.snapshot.unlink(missing_ok=True)

@@ -49,4 +49,3 @@ def paste_edit(text: str, new_id: NewId) -> tuple[Edit, list[str]] | None:
     for edge in part.edges():
         parts.append(Connect(renamed[edge.source], renamed[edge.target], edge.port))
     return Compound(parts, "Paste"), list(renamed.values())
-

@@ -70,9 +70,13 @@ class ImportDialog(QDialog):
         form.addRow("Arguments", self.arguments)
         form.addRow(
             "",
-            QLineEdit("Importing runs this file's code on your machine.", self, readOnly=True, frame=False),
+            QLineEdit(
+                "Importing runs this file's code on your machine.", self, readOnly=True, frame=False
+            ),
         )
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -86,5 +90,10 @@ class ImportDialog(QDialog):
         """(file, class, shape texts, arguments); ValueError for arguments that are not JSON."""
         arguments = json.loads(self.arguments.text() or "{}")
         if not isinstance(arguments, dict):
-            raise ValueError("arguments must be a JSON object")
-        return Path(self.file.text()), self.class_name.text().strip(), self.inputs.text().split(), arguments
+            raise ValueError("arguments must be a JSON object")  # noqa: TRY004 (caught as bad input)
+        return (
+            Path(self.file.text()),
+            self.class_name.text().strip(),
+            self.inputs.text().split(),
+            arguments,
+        )

@@ -44,7 +44,9 @@ class EditCommand(QUndoCommand):
 
 
 class Document(QObject):
-    graph_changed = Signal(object)  # a core Change: nodes or edges added/removed, params, names, positions
+    graph_changed = Signal(
+        object
+    )  # a core Change: nodes or edges added/removed, params, names, positions
     analysis_changed = Signal(object)  # set of node ids whose results changed or went away
     selection_changed = Signal(list)  # the selected node ids
     path_changed = Signal(object)  # Path or None

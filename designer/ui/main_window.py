@@ -53,7 +53,9 @@ AUTOSAVE_MS = 60_000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, document: Document | None = None, autosaver: autosave.Autosaver | None = None) -> None:
+    def __init__(
+        self, document: Document | None = None, autosaver: autosave.Autosaver | None = None
+    ) -> None:
         super().__init__()
         self.setObjectName("MainWindow")
         self.document = document or Document()
@@ -121,32 +123,54 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save", self.save, keys.Save, "save")
         self.save_as_action = self._action("Save &As…", self.save_as, keys.SaveAs, "save_as")
         self.quit_action = self._action("&Quit", self.close, keys.Quit, "quit")
-        self.undo_action = self._action("&Undo", lambda: self.document.undo_stack.undo(), keys.Undo, "undo")
-        self.redo_action = self._action("&Redo", lambda: self.document.undo_stack.redo(), keys.Redo, "redo")
+        self.undo_action = self._action(
+            "&Undo", lambda: self.document.undo_stack.undo(), keys.Undo, "undo"
+        )
+        self.redo_action = self._action(
+            "&Redo", lambda: self.document.undo_stack.redo(), keys.Redo, "redo"
+        )
         self.cut_action = self._action("Cu&t", self.cut, keys.Cut, "cut")
         self.copy_action = self._action("&Copy", self.copy, keys.Copy, "copy")
         self.paste_action = self._action("&Paste", self.paste, keys.Paste, "paste")
         self.delete_action = self._action("&Delete", self.delete_selection, keys.Delete, "delete")
-        self.select_all_action = self._action("Select &All", self.select_all, keys.SelectAll, "select_all")
+        self.select_all_action = self._action(
+            "Select &All", self.select_all, keys.SelectAll, "select_all"
+        )
         self.history_action = self._action("&History", self.show_history, None, "history")
-        self.zoom_in_action = self._action("Zoom &In", lambda: self.canvas.zoom(1.25), keys.ZoomIn, "zoom_in")
-        self.zoom_out_action = self._action("Zoom &Out", lambda: self.canvas.zoom(0.8), keys.ZoomOut, "zoom_out")
+        self.zoom_in_action = self._action(
+            "Zoom &In", lambda: self.canvas.zoom(1.25), keys.ZoomIn, "zoom_in"
+        )
+        self.zoom_out_action = self._action(
+            "Zoom &Out", lambda: self.canvas.zoom(0.8), keys.ZoomOut, "zoom_out"
+        )
         self.fit_action = self._action("&Fit to View", self.canvas.fit, "Ctrl+0", "fit")
         self.arrange_action = self._action("&Arrange", self.arrange, "Ctrl+L", "arrange")
         self.insert_action = self._action("&Insert Layer…", self.quick_insert, None, "insert")
-        self.export_code_action = self._action("PyTorch &Code…", self.export_code, "Ctrl+E", "export_code")
+        self.export_code_action = self._action(
+            "PyTorch &Code…", self.export_code, "Ctrl+E", "export_code"
+        )
         self.verify_action = self._action("&Verify with PyTorch", self.verify, None, "verify")
         self.verify_action.setEnabled(importlib.util.find_spec("torch") is not None)
-        self.import_action = self._action("&Import from PyTorch…", self.import_model, None, "import")
+        self.import_action = self._action(
+            "&Import from PyTorch…", self.import_model, None, "import"
+        )
         self.import_action.setEnabled(importlib.util.find_spec("torch") is not None)
         self.report_actions = {
-            fmt: self._action(f"Report ({fmt.upper() if fmt != 'markdown' else 'Markdown'})…",
-                              lambda checked=False, fmt=fmt: self.export_report(fmt), None, f"export_{fmt}")
+            fmt: self._action(
+                f"Report ({fmt.upper() if fmt != 'markdown' else 'Markdown'})…",
+                lambda checked=False, fmt=fmt: self.export_report(fmt),
+                None,
+                f"export_{fmt}",
+            )
             for fmt in report.FORMATS
         }
         self.picture_actions = {
-            kind: self._action(f"Picture ({kind.upper()})…",
-                               lambda checked=False, kind=kind: self.export_picture(kind), None, f"export_{kind}")
+            kind: self._action(
+                f"Picture ({kind.upper()})…",
+                lambda checked=False, kind=kind: self.export_picture(kind),
+                None,
+                f"export_{kind}",
+            )
             for kind in ("png", "svg")
         }
         self.overlay_group = QActionGroup(self)
@@ -182,11 +206,21 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
-        edit_menu.addActions([self.cut_action, self.copy_action, self.paste_action, self.delete_action, self.select_all_action])
+        edit_menu.addActions(
+            [
+                self.cut_action,
+                self.copy_action,
+                self.paste_action,
+                self.delete_action,
+                self.select_all_action,
+            ]
+        )
         edit_menu.addSeparator()
         edit_menu.addActions([self.insert_action, self.history_action])
         view_menu = bar.addMenu("&View")
-        view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action, self.arrange_action])
+        view_menu.addActions(
+            [self.zoom_in_action, self.zoom_out_action, self.fit_action, self.arrange_action]
+        )
         overlay_menu = view_menu.addMenu("&Statistic Overlay")
         overlay_menu.addActions(list(self.overlay_actions.values()))
         self._refresh_recent()
@@ -225,7 +259,9 @@ class MainWindow(QMainWindow):
 
     def _update_totals(self, *_: object) -> None:
         totals = self.document.totals()
-        issues = f"{totals.errors} errors" + (f" ({totals.blocked} waiting)" if totals.blocked else "")
+        issues = f"{totals.errors} errors" + (
+            f" ({totals.blocked} waiting)" if totals.blocked else ""
+        )
         self.totals_label.setText(
             f"Params {totals.params:,}  ·  MACs {totals.macs:,}  ·  FLOPs {totals.flops:,}  ·  "
             f"activations {_bytes(totals.activation_memory)}  ·  parameters {_bytes(totals.param_memory)}"
@@ -252,7 +288,9 @@ class MainWindow(QMainWindow):
             self._replace(Document())
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open design", "", "Designs (*.nnd);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open design", "", "Designs (*.nnd);;All files (*)"
+        )
         if path:
             self.open_path(Path(path))
 
@@ -304,7 +342,9 @@ class MainWindow(QMainWindow):
             self,
             "Unsaved changes",
             "The design has unsaved changes. Save them?",
-            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Save:
             return self.save()
@@ -321,7 +361,9 @@ class MainWindow(QMainWindow):
         for recovery in autosave.leftovers(self.autosaver.folder):
             where = recovery.original or "an unsaved design"
             answer = QMessageBox.question(
-                self, "Recover unsaved work", f"designer closed without saving changes to {where}. Restore them?"
+                self,
+                "Recover unsaved work",
+                f"designer closed without saving changes to {where}. Restore them?",
             )
             if answer == QMessageBox.StandardButton.Yes:
                 try:
@@ -401,8 +443,13 @@ class MainWindow(QMainWindow):
     def delete_selection(self) -> None:
         """Selected nodes (with their edges) and selected edges, as one undo step."""
         edges = [item for item in self.scene.selectedItems() if isinstance(item, EdgeItem)]
-        parts = [Disconnect(edge) for edge, item in self.scene.edges.items() if item in edges
-                 and edge.source not in self.document.selected() and edge.target not in self.document.selected()]
+        parts = [
+            Disconnect(edge)
+            for edge, item in self.scene.edges.items()
+            if item in edges
+            and edge.source not in self.document.selected()
+            and edge.target not in self.document.selected()
+        ]
         parts += [RemoveNode(node_id) for node_id in self.document.selected()]
         if parts:
             self._push(Compound(parts, "Delete"))
@@ -459,9 +506,13 @@ class MainWindow(QMainWindow):
         try:
             exported = pytorch.export(self.document.arch, self.document.engine)
         except pytorch.ExportError as error:
-            QMessageBox.warning(self, "Cannot export", "The design has errors:\n\n" + "\n".join(error.problems))
+            QMessageBox.warning(
+                self, "Cannot export", "The design has errors:\n\n" + "\n".join(error.problems)
+            )
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export PyTorch code", f"{exported.class_name.lower()}.py", "Python (*.py)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export PyTorch code", f"{exported.class_name.lower()}.py", "Python (*.py)"
+        )
         if path:
             Path(path).write_text(exported.source, encoding="utf-8")
             self.statusBar().showMessage(f"Wrote {path}", 4000)
@@ -473,7 +524,9 @@ class MainWindow(QMainWindow):
             exported = pytorch.export(self.document.arch, self.document.engine)
             differences = verify(exported, self.document.arch, self.document.engine)
         except pytorch.ExportError as error:
-            QMessageBox.warning(self, "Cannot verify", "The design has errors:\n\n" + "\n".join(error.problems))
+            QMessageBox.warning(
+                self, "Cannot verify", "The design has errors:\n\n" + "\n".join(error.problems)
+            )
             return
         except TorchMissing as error:
             QMessageBox.information(self, "PyTorch needed", str(error))
@@ -481,7 +534,9 @@ class MainWindow(QMainWindow):
         if differences:
             QMessageBox.warning(self, "PyTorch disagrees", "\n".join(differences))
         else:
-            QMessageBox.information(self, "Verified", "PyTorch agrees on every node's shape and parameters.")
+            QMessageBox.information(
+                self, "Verified", "PyTorch agrees on every node's shape and parameters."
+            )
 
     def export_report(self, fmt: str) -> None:
         suffix = {"csv": "csv", "markdown": "md", "json": "json"}[fmt]
@@ -521,7 +576,9 @@ def save_picture(scene: DesignScene, path: Path) -> None:
         generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
         painter = QPainter(generator)
     else:
-        image = QImage(QSize(int(rect.width() * 2), int(rect.height() * 2)), QImage.Format.Format_ARGB32)
+        image = QImage(
+            QSize(int(rect.width() * 2), int(rect.height() * 2)), QImage.Format.Format_ARGB32
+        )
         image.fill(Qt.GlobalColor.white)
         painter = QPainter(image)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)

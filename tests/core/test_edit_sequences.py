@@ -38,10 +38,22 @@ NEW_NODES = [
     ("ConvTranspose2d", {"out_channels": 4, "kernel_size": 2, "stride": 2}),
 ]
 PARAM_CHANGES = [
-    ("out_channels", 2), ("out_channels", 4), ("kernel_size", 1), ("kernel_size", 5),
-    ("padding", 1), ("padding", "same"), ("stride", 2), ("bias", False), ("bias", True),
-    ("shape", [3, 12, 12]), ("shape", [4, 16, 16]), ("groups", 2), ("kernel_size", 0),
-    ("out_features", 3), ("dim", 2), ("scale_factor", 0.5),
+    ("out_channels", 2),
+    ("out_channels", 4),
+    ("kernel_size", 1),
+    ("kernel_size", 5),
+    ("padding", 1),
+    ("padding", "same"),
+    ("stride", 2),
+    ("bias", False),
+    ("bias", True),
+    ("shape", [3, 12, 12]),
+    ("shape", [4, 16, 16]),
+    ("groups", 2),
+    ("kernel_size", 0),
+    ("out_features", 3),
+    ("dim", 2),
+    ("scale_factor", 0.5),
 ]
 
 
@@ -59,7 +71,9 @@ class EditSequences(RuleBasedStateMachine):
         super().__init__()
         self.arch = Architecture("random")
         self.arch.add_node(NodeRecord("input", "Input", {"shape": [4, 16, 16]}))
-        self.arch.add_node(NodeRecord("c1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}))
+        self.arch.add_node(
+            NodeRecord("c1", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1})
+        )
         self.arch.connect("input", "c1")
         self.engine = Engine(self.arch)
         self.start = snapshot(self.arch)
@@ -86,7 +100,12 @@ class EditSequences(RuleBasedStateMachine):
         node_id = f"n{self.counter}"
         source = self._node(data)
         kind, params = choice
-        self._do(Compound([AddNode(NodeRecord(node_id, kind, dict(params))), Connect(source, node_id)], "Insert"))
+        self._do(
+            Compound(
+                [AddNode(NodeRecord(node_id, kind, dict(params))), Connect(source, node_id)],
+                "Insert",
+            )
+        )
 
     @precondition(lambda self: len(self.arch) > 1)
     @rule(data=st.data())

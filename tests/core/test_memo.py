@@ -32,8 +32,16 @@ def test_every_example_agrees_with_a_walk_that_remembers_nothing(path: Path) -> 
 def test_one_layer_on_many_input_fields_replays_each_exactly() -> None:
     """A stack of equal strided, padded, dilated convs: one evaluation, replayed on ever
     larger fields, equals evaluating each layer on its own fields."""
-    conv = ("Conv2d", {"out_channels": 4, "kernel_size": [3, 5], "stride": [2, 1], "padding": [1, 3],
-                       "dilation": [1, 2]})
+    conv = (
+        "Conv2d",
+        {
+            "out_channels": 4,
+            "kernel_size": [3, 5],
+            "stride": [2, 1],
+            "padding": [1, 3],
+            "dilation": [1, 2],
+        },
+    )
     arch = chain((4, 200, 90), *[conv] * 6)
     memo.forget()
     engine = analyse(arch)
@@ -54,8 +62,11 @@ def test_engines_share_what_they_learn() -> None:
 
 
 def test_equal_params_share_a_signature_and_an_edit_renews_it() -> None:
-    arch = chain((3, 8, 8), ("Conv2d", {"out_channels": 8, "kernel_size": 3}),
-                 ("Conv2d", {"kernel_size": 3, "out_channels": 8}))
+    arch = chain(
+        (3, 8, 8),
+        ("Conv2d", {"out_channels": 8, "kernel_size": 3}),
+        ("Conv2d", {"kernel_size": 3, "out_channels": 8}),
+    )
     data = arch.graph.nodes
     assert data["l1"]["signature"] is data["l2"]["signature"]
     SetParams.with_param(arch, "l2", "out_channels", 9).apply(arch)

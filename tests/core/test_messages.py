@@ -29,18 +29,48 @@ def test_taken_port_is_refused() -> None:
 @pytest.mark.parametrize(
     ("kind", "params", "message"),
     [
-        ("Conv2d", {"out_channels": 4, "kernel_size": 0}, "kernel_size: must be a positive int or a list of 2 positive ints, got 0"),
-        ("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 0}, "stride: must be a positive int or a list of 2 positive ints, got 0"),
-        ("Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": "same"}, "padding: 'same' needs stride 1 (PyTorch refuses it), got stride 2"),
-        ("Conv2d", {"out_channels": 6, "kernel_size": 3, "groups": 4}, "groups: 4 does not divide out_channels 6"),
-        ("ConvTranspose2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "output_padding": 2}, "output_padding: 2 must be smaller than stride 2 or dilation 1"),
-        ("Upsample", {"size": 8, "scale_factor": 2.0}, "scale_factor: give size or scale_factor, not both (size 8, scale_factor 2.0)"),
-        ("MaxPool2d", {"kernel_size": 3, "padding": 2}, "padding: 2 must be at most half of kernel_size 3"),
+        (
+            "Conv2d",
+            {"out_channels": 4, "kernel_size": 0},
+            "kernel_size: must be a positive int or a list of 2 positive ints, got 0",
+        ),
+        (
+            "Conv2d",
+            {"out_channels": 4, "kernel_size": 3, "stride": 0},
+            "stride: must be a positive int or a list of 2 positive ints, got 0",
+        ),
+        (
+            "Conv2d",
+            {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": "same"},
+            "padding: 'same' needs stride 1 (PyTorch refuses it), got stride 2",
+        ),
+        (
+            "Conv2d",
+            {"out_channels": 6, "kernel_size": 3, "groups": 4},
+            "groups: 4 does not divide out_channels 6",
+        ),
+        (
+            "ConvTranspose2d",
+            {"out_channels": 4, "kernel_size": 3, "stride": 2, "output_padding": 2},
+            "output_padding: 2 must be smaller than stride 2 or dilation 1",
+        ),
+        (
+            "Upsample",
+            {"size": 8, "scale_factor": 2.0},
+            "scale_factor: give size or scale_factor, not both (size 8, scale_factor 2.0)",
+        ),
+        (
+            "MaxPool2d",
+            {"kernel_size": 3, "padding": 2},
+            "padding: 2 must be at most half of kernel_size 3",
+        ),
         ("Conv2d", {"kernel_size": 3}, "out_channels: is required (a positive int)"),
         ("Linear", {"out_features": 4, "bias": 1}, "bias: must be true or false, got 1"),
     ],
 )
-def test_refused_parameters_name_the_parameter_and_numbers(kind: str, params: dict, message: str) -> None:
+def test_refused_parameters_name_the_parameter_and_numbers(
+    kind: str, params: dict, message: str
+) -> None:
     arch = chain((8, 16, 16))
     with pytest.raises(ParamError) as refused:
         arch.add_node(NodeRecord("x", kind, params))
@@ -57,17 +87,26 @@ def _two_branches(left: dict, right: dict, merge: str = "Add") -> Architecture:
     arch.add_node(NodeRecord("after", "ReLU", {}))
     arch.add_node(NodeRecord("side", "ReLU", {}))
     for source, target, port in [
-        ("input", "left", 0), ("input", "right", 0), ("left", "merge", 0), ("right", "merge", 1),
-        ("merge", "after", 0), ("input", "side", 0),
+        ("input", "left", 0),
+        ("input", "right", 0),
+        ("left", "merge", 0),
+        ("right", "merge", 1),
+        ("merge", "after", 0),
+        ("input", "side", 0),
     ]:
         arch.connect(source, target, port)
     return arch
 
 
 def test_shape_mismatch_shows_on_the_merge_and_the_rest_keeps_results() -> None:
-    arch = _two_branches({"out_channels": 8, "kernel_size": 3}, {"out_channels": 16, "kernel_size": 1})
+    arch = _two_branches(
+        {"out_channels": 8, "kernel_size": 3}, {"out_channels": 16, "kernel_size": 1}
+    )
     results = analyse(arch).results
-    assert results["merge"].error == "Add needs inputs of one shape: port 0 is 8x30x30, port 1 is 16x32x32"
+    assert (
+        results["merge"].error
+        == "Add needs inputs of one shape: port 0 is 8x30x30, port 1 is 16x32x32"
+    )
     assert results["after"].blocked_by == "merge" and results["after"].output is None
     assert results["left"].shape == (8, 30, 30)
     assert results["right"].shape == (16, 32, 32)
@@ -75,7 +114,9 @@ def test_shape_mismatch_shows_on_the_merge_and_the_rest_keeps_results() -> None:
 
 
 def test_fixing_the_mismatch_clears_the_error_downstream() -> None:
-    arch = _two_branches({"out_channels": 8, "kernel_size": 3}, {"out_channels": 16, "kernel_size": 1})
+    arch = _two_branches(
+        {"out_channels": 8, "kernel_size": 3}, {"out_channels": 16, "kernel_size": 1}
+    )
     engine = Engine(arch)
     engine.refresh()
     SetParams.with_param(arch, "right", "out_channels", 8).apply(arch)
@@ -87,7 +128,9 @@ def test_fixing_the_mismatch_clears_the_error_downstream() -> None:
 
 def test_concat_mismatch_names_the_dimension() -> None:
     arch = _two_branches(
-        {"out_channels": 8, "kernel_size": 3}, {"out_channels": 16, "kernel_size": 1}, merge="Concat"
+        {"out_channels": 8, "kernel_size": 3},
+        {"out_channels": 16, "kernel_size": 1},
+        merge="Concat",
     )
     assert analyse(arch).results["merge"].error == (
         "Concat along dim 1 needs every other dimension equal: port 0 is 8x30x30, port 1 is 16x32x32 "
@@ -164,7 +207,9 @@ def test_unaligned_paths_are_flagged() -> None:
         {"out_channels": 8, "kernel_size": 2, "padding": "same"},
     )
     (warning,) = analyse(arch).results["merge"].warnings
-    assert warning.startswith("paths not aligned: the inputs have first units centred at input pixel 0 and 0.5")
+    assert warning.startswith(
+        "paths not aligned: the inputs have first units centred at input pixel 0 and 0.5"
+    )
 
 
 def test_removing_a_node_blocks_its_consumers_until_undone() -> None:

@@ -27,7 +27,9 @@ def _measurable(kind: str, module: nn.Module) -> nn.Module:
         return _LINEAR_STAND_INS[kind]()
     if kind.startswith("MaxPool"):
         average = getattr(nn, kind.replace("Max", "Avg"))
-        return average(module.kernel_size, module.stride, module.padding, ceil_mode=module.ceil_mode)
+        return average(
+            module.kernel_size, module.stride, module.padding, ceil_mode=module.ceil_mode
+        )
     if isinstance(module, nn.modules.conv._ConvNd):
         with torch.no_grad():
             module.weight.fill_(1.0)
@@ -51,8 +53,10 @@ def assert_fields_match_gradient(arch: Architecture, target: str) -> None:
     index, expected_starts = [], []
     for axis, (field, length, size) in enumerate(zip(result.fields, result.shape[1:], shape[1:])):
         inside = [
-            i for i in range(length)
-            if field.start + i * field.jump >= 0 and field.start + i * field.jump + field.size - 1 <= size - 1
+            i
+            for i in range(length)
+            if field.start + i * field.jump >= 0
+            and field.start + i * field.jump + field.size - 1 <= size - 1
         ]
         assert inside, f"axis {axis}: no output unit sees only the input; make the input larger"
         middle = inside[len(inside) // 2]
@@ -69,12 +73,24 @@ def assert_fields_match_gradient(arch: Architecture, target: str) -> None:
 
 
 _conv = st.builds(
-    lambda k, s, d, p: ("Conv1d", {"out_channels": 2, "kernel_size": k, "stride": s, "dilation": d, "padding": p}),
-    st.integers(1, 5), st.integers(1, 2), st.integers(1, 3), st.integers(0, 2),
+    lambda k, s, d, p: (
+        "Conv1d",
+        {"out_channels": 2, "kernel_size": k, "stride": s, "dilation": d, "padding": p},
+    ),
+    st.integers(1, 5),
+    st.integers(1, 2),
+    st.integers(1, 3),
+    st.integers(0, 2),
 )
 _pool = st.builds(
-    lambda kind, k, s, extra: (kind, {"kernel_size": k, "stride": s, "padding": min(extra, k // 2)}),
-    st.sampled_from(["MaxPool1d", "AvgPool1d"]), st.integers(2, 3), st.integers(1, 2), st.integers(0, 1),
+    lambda kind, k, s, extra: (
+        kind,
+        {"kernel_size": k, "stride": s, "padding": min(extra, k // 2)},
+    ),
+    st.sampled_from(["MaxPool1d", "AvgPool1d"]),
+    st.integers(2, 3),
+    st.integers(1, 2),
+    st.integers(0, 1),
 )
 _layers = st.lists(st.one_of(_conv, _pool, st.just(("ReLU", {}))), min_size=1, max_size=6)
 
@@ -92,7 +108,16 @@ def _branching(merge: str, trunk_stride: int, a: int, dilation: int, b: int) -> 
     nodes = [
         ("input", "Input", {"shape": [2, 400]}),
         ("trunk", "Conv1d", {"out_channels": 2, "kernel_size": 3, "stride": trunk_stride}),
-        ("wide", "Conv1d", {"out_channels": 2, "kernel_size": 2 * a + 1, "dilation": dilation, "padding": a * dilation}),
+        (
+            "wide",
+            "Conv1d",
+            {
+                "out_channels": 2,
+                "kernel_size": 2 * a + 1,
+                "dilation": dilation,
+                "padding": a * dilation,
+            },
+        ),
         ("pool", "MaxPool1d", {"kernel_size": 2 * b + 1, "stride": 1, "padding": b}),
         ("merge", merge, {}),
         ("head", "Conv1d", {"out_channels": 2, "kernel_size": 3, "stride": 2}),
@@ -100,16 +125,28 @@ def _branching(merge: str, trunk_stride: int, a: int, dilation: int, b: int) -> 
     for node_id, kind, params in nodes:
         arch.add_node(NodeRecord(node_id, kind, params))
     for source, target, port in [
-        ("input", "trunk", 0), ("trunk", "wide", 0), ("trunk", "pool", 0),
-        ("wide", "merge", 0), ("pool", "merge", 1), ("merge", "head", 0),
+        ("input", "trunk", 0),
+        ("trunk", "wide", 0),
+        ("trunk", "pool", 0),
+        ("wide", "merge", 0),
+        ("pool", "merge", 1),
+        ("merge", "head", 0),
     ]:
         arch.connect(source, target, port)
     return arch
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.sampled_from(["Add", "Concat"]), st.integers(1, 2), st.integers(0, 3), st.integers(1, 3), st.integers(0, 3))
-def test_branches_take_the_largest_field(merge: str, stride: int, a: int, dilation: int, b: int) -> None:
+@given(
+    st.sampled_from(["Add", "Concat"]),
+    st.integers(1, 2),
+    st.integers(0, 3),
+    st.integers(1, 3),
+    st.integers(0, 3),
+)
+def test_branches_take_the_largest_field(
+    merge: str, stride: int, a: int, dilation: int, b: int
+) -> None:
     arch = _branching(merge, stride, a, dilation, b)
     assert_fields_match_gradient(arch, "merge")
     assert_fields_match_gradient(arch, "head")
@@ -137,8 +174,13 @@ def test_residual_downsampling_block() -> None:
     for node_id, kind, params in nodes:
         arch.add_node(NodeRecord(node_id, kind, params))
     for source, target, port in [
-        ("input", "conv1", 0), ("conv1", "relu", 0), ("relu", "conv2", 0), ("input", "short", 0),
-        ("conv2", "add", 0), ("short", "add", 1), ("add", "pool", 0),
+        ("input", "conv1", 0),
+        ("conv1", "relu", 0),
+        ("relu", "conv2", 0),
+        ("input", "short", 0),
+        ("conv2", "add", 0),
+        ("short", "add", 1),
+        ("add", "pool", 0),
     ]:
         arch.connect(source, target, port)
     assert_fields_match_gradient(arch, "add")

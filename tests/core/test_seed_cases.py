@@ -38,7 +38,9 @@ SIZE_CASES = [
 
 
 @pytest.mark.parametrize(("name", "shapes", "params"), SIZE_CASES, ids=[c[0] for c in SIZE_CASES])
-def test_output_shapes_and_params(name: str, shapes: list[tuple[int, ...]], params: int | None) -> None:
+def test_output_shapes_and_params(
+    name: str, shapes: list[tuple[int, ...]], params: int | None
+) -> None:
     arch, engine = example(name)
     assert [engine.results[n].shape for n in outputs(arch)] == shapes
     assert engine.totals().errors == 0
@@ -83,7 +85,8 @@ def test_receptive_field_grows_by_two_per_3x3_conv() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "macs"), [("seed-19-inception-naive", 854_196_224), ("seed-20-inception-reduced", 271_351_808)]
+    ("name", "macs"),
+    [("seed-19-inception-naive", 854_196_224), ("seed-20-inception-reduced", 271_351_808)],
 )
 def test_inception_macs(name: str, macs: int) -> None:
     _, engine = example(name)
@@ -113,7 +116,11 @@ def test_the_mistake_works_when_channels_are_inferred() -> None:
 
 def test_the_mistake_is_flagged_when_in_channels_is_written_down() -> None:
     text = (EXAMPLES / "mistake-template.nnd").read_text()
-    text = text.replace('"out_channels": 20, "kernel_size": 5}', '"in_channels": 1, "out_channels": 20, "kernel_size": 5}', 1)
+    text = text.replace(
+        '"out_channels": 20, "kernel_size": 5}',
+        '"in_channels": 1, "out_channels": 20, "kernel_size": 5}',
+        1,
+    )
     from designer.io.project import loads
 
     engine = analyse(loads(text).arch)

@@ -268,7 +268,8 @@ def upsample(draw) -> Case:
     modes = st.sampled_from(UPSAMPLE_MODES.get(rank, ("nearest",)))
     params = draw(
         written_params(
-            spec, skip=("size", "scale_factor", "align_corners"),
+            spec,
+            skip=("size", "scale_factor", "align_corners"),
             mode=mostly(modes, declared(spec.by_name["mode"])),
         )
     )
@@ -472,8 +473,10 @@ def agree(case: Case) -> str:
         assert isinstance(got, Exception), f"{case}: {contradicted} contradicts the input"
         return "refused"
     if isinstance(expected, Exception) or 0 in expected.shape:
-        why = "gives an empty tensor" if isinstance(expected, TorchResult) else (
-            f"refuses ({type(expected).__name__}: {expected})"
+        why = (
+            "gives an empty tensor"
+            if isinstance(expected, TorchResult)
+            else (f"refuses ({type(expected).__name__}: {expected})")
         )
         assert isinstance(got, Exception), f"torch {why} for {case}, but the engine gives {got}"
         return "refused"
@@ -576,7 +579,8 @@ DELIBERATE_REFUSALS = [
 
 
 @pytest.mark.parametrize(
-    ("why", "name", "params", "shapes"), DELIBERATE_REFUSALS,
+    ("why", "name", "params", "shapes"),
+    DELIBERATE_REFUSALS,
     ids=[f"{r[1]}-{i}" for i, r in enumerate(DELIBERATE_REFUSALS)],
 )
 def test_deliberate_refusals(

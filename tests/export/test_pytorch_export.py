@@ -24,15 +24,26 @@ from designer.export.verify import verify
 from designer.io.project import load
 from tests.conftest import EXAMPLES
 
-RUFF = [sys.executable, "-m", "ruff"] if importlib.util.find_spec("ruff") else [shutil.which("ruff") or "ruff"]
+RUFF = (
+    [sys.executable, "-m", "ruff"]
+    if importlib.util.find_spec("ruff")
+    else [shutil.which("ruff") or "ruff"]
+)
 
 
 def ruff_clean(source: str, tmp_path: Path) -> None:
     path = tmp_path / "exported.py"
     path.write_text(source)
-    check = subprocess.run([*RUFF, "check", "--isolated", str(path)], capture_output=True, text=True)
+    check = subprocess.run(
+        [*RUFF, "check", "--isolated", str(path)], capture_output=True, text=True, check=False
+    )
     assert check.returncode == 0, check.stdout
-    formatted = subprocess.run([*RUFF, "format", "--isolated", "--diff", str(path)], capture_output=True, text=True)
+    formatted = subprocess.run(
+        [*RUFF, "format", "--isolated", "--diff", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert formatted.returncode == 0, formatted.stdout
 
 
@@ -61,7 +72,9 @@ def test_every_example_exports_runs_and_verifies(path: Path, tmp_path: Path) -> 
 
 def test_the_exported_file_runs_as_a_script(tmp_path: Path) -> None:
     out = tmp_path / "lenet.py"
-    assert main(["export", str(EXAMPLES / "lenet5.nnd"), "-o", str(out), "--class-name", "LeNet"]) == 0
+    assert (
+        main(["export", str(EXAMPLES / "lenet5.nnd"), "-o", str(out), "--class-name", "LeNet"]) == 0
+    )
     run = subprocess.run([sys.executable, str(out)], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "torch.Size([1, 10])"
     text = out.read_text()
@@ -84,7 +97,9 @@ def test_a_design_with_errors_is_not_exported(tmp_path: Path, capsys) -> None:
     arch = load(path).arch
     with pytest.raises(ExportError) as refused:
         export(arch, analyse(arch))
-    assert refused.value.problems == ["fc: Linear expects a flat F input, got 4x3x3 (3-D); add a Flatten before it"]
+    assert refused.value.problems == [
+        "fc: Linear expects a flat F input, got 4x3x3 (3-D); add a Flatten before it"
+    ]
     out = tmp_path / "bad.py"
     assert main(["export", str(path), "-o", str(out)]) == 2
     assert not out.exists()
@@ -101,7 +116,10 @@ def test_verify_reports_a_difference_by_node(monkeypatch) -> None:
 
 def test_verify_without_torch_says_how_to_install(monkeypatch, tmp_path: Path, capsys) -> None:
     monkeypatch.setitem(sys.modules, "torch", None)
-    assert main(["export", str(EXAMPLES / "lenet5.nnd"), "-o", str(tmp_path / "x.py"), "--verify"]) == 1
+    assert (
+        main(["export", str(EXAMPLES / "lenet5.nnd"), "-o", str(tmp_path / "x.py"), "--verify"])
+        == 1
+    )
     assert "pip install torch==2.13.0" in capsys.readouterr().err
 
 
@@ -130,7 +148,11 @@ def test_hostile_names_export_code_that_runs_and_does_nothing_else(tmp_path: Pat
         node_id = name or f"n{index}"
         arch.add_node(NodeRecord(node_id, "ReLU", {}, name=name or None))
         arch.connect(previous, node_id)
-        arch.add_node(NodeRecord(f"side{index}", "Conv2d", {"out_channels": 3, "kernel_size": 1}, name=name or None))
+        arch.add_node(
+            NodeRecord(
+                f"side{index}", "Conv2d", {"out_channels": 3, "kernel_size": 1}, name=name or None
+            )
+        )
         arch.connect(previous, f"side{index}")
         arch.add_node(NodeRecord(f"sum{index}", "Add", {}, name=name or None))
         arch.connect(node_id, f"sum{index}", 0)
@@ -139,12 +161,16 @@ def test_hostile_names_export_code_that_runs_and_does_nothing_else(tmp_path: Pat
     engine = analyse(arch)
     exported = export(arch, engine, class_name="import os")
     ruff_clean(exported.source, tmp_path)
-    assert "os.system" not in exported.source.replace("# ", "")  or all(
-        "os.system" not in line for line in exported.source.splitlines() if not line.lstrip().startswith("#")
+    assert "os.system" not in exported.source.replace("# ", "") or all(
+        "os.system" not in line
+        for line in exported.source.splitlines()
+        if not line.lstrip().startswith("#")
     )
     script = tmp_path / "hostile.py"
     script.write_text(exported.source)
-    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path)
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "torch.Size([1, 3, 8, 8])"
     assert verify(exported, arch, engine) == []
@@ -161,7 +187,9 @@ def test_module_attribute_list_matches_torch() -> None:
 
 # Random valid designs --------------------------------------------------------------------
 
-SPATIAL_TYPES = [name for name, spec in LAYERS.items() if name not in ("Input", "Add", "Multiply", "Concat")]
+SPATIAL_TYPES = [
+    name for name, spec in LAYERS.items() if name not in ("Input", "Add", "Multiply", "Concat")
+]
 
 
 def _variation(kind: str, draw) -> dict:
@@ -198,7 +226,11 @@ def designs(draw) -> Architecture:
         merge = draw(st.sampled_from(["Add", "Multiply", "Concat", None, None, None, None]))
         try:
             if merge:
-                sources = draw(st.lists(st.sampled_from(ready), min_size=2, max_size=2 if merge == "Multiply" else 3))
+                sources = draw(
+                    st.lists(
+                        st.sampled_from(ready), min_size=2, max_size=2 if merge == "Multiply" else 3
+                    )
+                )
                 arch.add_node(NodeRecord(node_id, merge, {}))
                 for port, source in enumerate(sources):
                     arch.connect(source, node_id, port)
@@ -231,7 +263,11 @@ def test_random_designs_agree_with_torch(arch: Architecture) -> None:
     torch.jit.script(model)
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(arch=designs())
 def test_random_designs_are_ruff_clean(arch: Architecture, tmp_path: Path) -> None:
     ruff_clean(export(arch, analyse(arch)).source, tmp_path)

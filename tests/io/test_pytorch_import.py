@@ -39,7 +39,9 @@ def test_imported_numbers_are_torchs(class_name: str, shapes: list, arguments: d
     for path, module in model.named_modules():
         if path and not list(module.children()):
             module.register_forward_hook(
-                lambda m, i, o, path=path: module_outputs.setdefault(path, []).append(tuple(o.shape[1:])) and None
+                lambda m, i, o, path=path: (
+                    module_outputs.setdefault(path, []).append(tuple(o.shape[1:])) and None
+                )
             )
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         output = model(*(torch.zeros(1, *s) for s in shapes))
@@ -86,11 +88,19 @@ def test_a_channel_count_written_in_code_is_checked(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("class_name", "message"),
     [
-        ("WithLSTM", r"torch_models.py line \d+: torch.nn.modules.rnn.LSTM \(module lstm\) is not something"),
-        ("WithTopK", r"torch_models.py line \d+: torch.topk\(\) is not something the designer can express"),
+        (
+            "WithLSTM",
+            r"torch_models.py line \d+: torch.nn.modules.rnn.LSTM \(module lstm\) is not something",
+        ),
+        (
+            "WithTopK",
+            r"torch_models.py line \d+: torch.topk\(\) is not something the designer can express",
+        ),
     ],
 )
-def test_what_the_catalog_cannot_express_stops_the_import(class_name: str, message: str, tmp_path: Path, capsys) -> None:
+def test_what_the_catalog_cannot_express_stops_the_import(
+    class_name: str, message: str, tmp_path: Path, capsys
+) -> None:
     with pytest.raises(pytorch_import.Unsupported, match=message):
         pytorch_import.import_model(MODELS, class_name, [(3, 16, 16)])
     out = tmp_path / "out.nnd"
@@ -101,7 +111,18 @@ def test_what_the_catalog_cannot_express_stops_the_import(class_name: str, messa
 
 def test_the_command_writes_a_project(tmp_path: Path) -> None:
     out = tmp_path / "resnet.nnd"
-    status = main(["import", f"{MODELS}:ResNetStack", "--input", "3x64x64", "--args", '{"classes": 5}', "-o", str(out)])
+    status = main(
+        [
+            "import",
+            f"{MODELS}:ResNetStack",
+            "--input",
+            "3x64x64",
+            "--args",
+            '{"classes": 5}',
+            "-o",
+            str(out),
+        ]
+    )
     assert status == 0
     assert analyse(load(out).arch).results["fc"].shape == (5,)
 
@@ -112,8 +133,14 @@ def test_the_command_writes_a_project(tmp_path: Path) -> None:
         (["nowhere.py:Net", "--input", "3x8x8"], "cannot read nowhere.py"),
         ([f"{MODELS}:Missing", "--input", "3x8x8"], "defines no class 'Missing'"),
         ([f"{MODELS}:LeNet5", "--input", "3xx8"], "write a shape like 3x224x224"),
-        ([f"{MODELS}:LeNet5", "--input", "1x32x32", "--args", "[1]"], "--args must be a JSON object"),
-        ([f"{MODELS}:LeNet5", "--input", "1x32x32", "--input", "1x32x32"], "takes 1 input(s), but 2"),
+        (
+            [f"{MODELS}:LeNet5", "--input", "1x32x32", "--args", "[1]"],
+            "--args must be a JSON object",
+        ),
+        (
+            [f"{MODELS}:LeNet5", "--input", "1x32x32", "--input", "1x32x32"],
+            "takes 1 input(s), but 2",
+        ),
     ],
 )
 def test_unusable_requests_exit_1(argv: list, message: str, tmp_path: Path, capsys) -> None:
@@ -129,8 +156,10 @@ def _canonical(arch: Architecture) -> tuple:
     nodes = []
     for node_id in order:
         spec = arch.spec(node_id)
-        params = {k: (v[0] if isinstance(v, tuple) and len(set(v)) == 1 and k != "shape" else v)
-                  for k, v in arch.resolved_params(node_id).items()}
+        params = {
+            k: (v[0] if isinstance(v, tuple) and len(set(v)) == 1 and k != "shape" else v)
+            for k, v in arch.resolved_params(node_id).items()
+        }
         result = engine.results[node_id]
         nodes.append((spec.name, params, result.shape, result.params, result.macs, result.fields))
     edges = sorted((index[e.source], index[e.target], e.port) for e in arch.edges())

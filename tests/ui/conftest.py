@@ -17,7 +17,9 @@ from designer.ui.main_window import MainWindow
 def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:
     QStandardPaths.setTestModeEnabled(True)
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    QSettings.setPath(
+        QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings")
+    )
     autosaves = tmp_path / "autosave"
     autosaves.mkdir()
     main = MainWindow(autosaver=Autosaver(autosaves))

@@ -35,16 +35,27 @@ def drop_from_palette(window, type_name: str, at: QPoint) -> None:
     palette's own MIME data (QDrag.exec blocks, so tests deliver the events)."""
     palette = window.palette.findChild(QWidget, "palette")
     model = palette.model()
-    matches = model.match(model.index(0, 0), Qt.ItemDataRole.DisplayRole, type_name, 1,
-                          Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive)
+    matches = model.match(
+        model.index(0, 0),
+        Qt.ItemDataRole.DisplayRole,
+        type_name,
+        1,
+        Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive,
+    )
     data: QMimeData = model.mimeData(matches)
     assert bytes(data.data(LAYER_MIME)).decode() == type_name
     viewport = window.canvas.viewport()
     actions = Qt.DropAction.CopyAction
     for event in (
-        QDragEnterEvent(at, actions, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
-        QDragMoveEvent(at, actions, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
-        QDropEvent(QPointF(at), actions, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
+        QDragEnterEvent(
+            at, actions, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        ),
+        QDragMoveEvent(
+            at, actions, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        ),
+        QDropEvent(
+            QPointF(at), actions, data, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        ),
     ):
         QApplication.sendEvent(viewport, event)
 
@@ -80,7 +91,9 @@ def test_drop_wire_edit_break_undo_redo_save(qtbot, window, tmp_path: Path) -> N
     assert "conv2d_1" in document.arch
     assert document.selected() == ["conv2d_1"]
     dropped = window.scene.nodes["conv2d_1"]
-    assert (dropped.sceneBoundingRect().center() - window.canvas.mapToScene(below)).manhattanLength() < 20
+    assert (
+        dropped.sceneBoundingRect().center() - window.canvas.mapToScene(below)
+    ).manhattanLength() < 20
     assert document.result("conv2d_1").error == "input port 0 is not connected"
 
     # wire input → conv2d_1 by dragging from port to port
@@ -106,7 +119,10 @@ def test_drop_wire_edit_break_undo_redo_save(qtbot, window, tmp_path: Path) -> N
 
     # a shape error shows on the node that causes it, with the numbers
     document.push(SetParams.with_param(document.arch, "conv2d_1", "kernel_size", 9))
-    assert dropped.result.error == "kernel_size 9 is larger than the padded input 6 (6 + 0 padding) along H"
+    assert (
+        dropped.result.error
+        == "kernel_size 9 is larger than the padded input 6 (6 + 0 padding) along H"
+    )
     assert "Error: kernel_size 9 is larger" in hover_tooltip(window, "conv2d_1")
     assert window.scene.nodes["conv"].result.error is None
     assert "1 errors" in window.totals_label.text()
@@ -152,7 +168,10 @@ def test_summary_table_equals_designer_report(window, path: Path, capsys) -> Non
     main(["report", str(path)])
     expected = list(csv.reader(io.StringIO(capsys.readouterr().out)))[1:]
     model = window.summary.model()
-    shown = [[model.index(r, c).data() for c in range(model.columnCount())] for r in range(model.rowCount())]
+    shown = [
+        [model.index(r, c).data() for c in range(model.columnCount())]
+        for r in range(model.rowCount())
+    ]
     assert shown == expected
 
 
@@ -226,7 +245,9 @@ def test_autosave_and_recovery(window, monkeypatch) -> None:
     snapshot = window.autosaver.snapshot
     assert load(snapshot).arch.node("output").params["out_features"] == 7
     note = snapshot.with_suffix(".json")
-    note.write_text(note.read_text().replace(str(snapshot.stem), "999999"))  # a process that is gone
+    note.write_text(
+        note.read_text().replace(str(snapshot.stem), "999999")
+    )  # a process that is gone
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Yes)
     window.document.undo_stack.setClean()
     window.offer_recovery()

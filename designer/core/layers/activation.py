@@ -26,7 +26,10 @@ def _elementwise(name: str, summary: str, *params: Param) -> LayerSpec:
 
 def _softmax_spec(name: str, summary: str) -> LayerSpec:
     dim = Param(
-        "dim", Kind.INT, 1, pytorch_default=None,
+        "dim",
+        Kind.INT,
+        1,
+        pytorch_default=None,
         help="counts the batch dimension; 1 is the channels",
     )
     return LayerSpec(name, "Activation", (dim,), _softmax(name), summary=summary)
@@ -36,8 +39,10 @@ SPECS = [
     _elementwise("ReLU", "max(0, x)", _INPLACE),
     _elementwise("ReLU6", "min(max(0, x), 6)", _INPLACE),
     _elementwise(
-        "LeakyReLU", "x, or negative_slope·x below 0",
-        Param("negative_slope", Kind.FLOAT, 0.01), _INPLACE,
+        "LeakyReLU",
+        "x, or negative_slope·x below 0",
+        Param("negative_slope", Kind.FLOAT, 0.01),
+        _INPLACE,
     ),
     _elementwise("ELU", "x, or alpha·(eˣ − 1) below 0", Param("alpha", Kind.FLOAT, 1.0), _INPLACE),
     _elementwise(

@@ -57,7 +57,8 @@ def _check_conv(n: int):
         strides = expand(p["stride"], n)
         if p["padding"] == "same" and any(s != 1 for s in strides):
             raise ParamError(
-                "padding", f"'same' needs stride 1 (PyTorch refuses it), got stride {show_value(p['stride'])}"
+                "padding",
+                f"'same' needs stride 1 (PyTorch refuses it), got stride {show_value(p['stride'])}",
             )
 
     return check
@@ -66,7 +67,9 @@ def _check_conv(n: int):
 def _check_transposed(n: int):
     def check(p: dict[str, Any]) -> None:
         _check_groups(p)
-        triples = zip(expand(p["output_padding"], n), expand(p["stride"], n), expand(p["dilation"], n))
+        triples = zip(
+            expand(p["output_padding"], n), expand(p["stride"], n), expand(p["dilation"], n)
+        )
         for op, s, d in triples:
             if op >= s and op >= d:
                 raise ParamError(
@@ -110,7 +113,11 @@ def _conv(n: int, layer: str):
         spans = []
         uneven = False
         for size, k, s, d, (before, after) in zip(
-            x.shape[1:], kernels, expand(p["stride"], n), dilations, _paddings(p["padding"], kernels, dilations, n)
+            x.shape[1:],
+            kernels,
+            expand(p["stride"], n),
+            dilations,
+            _paddings(p["padding"], kernels, dilations, n),
         ):
             effective = d * (k - 1) + 1
             covered = size + before + after - effective
@@ -129,7 +136,9 @@ def _conv(n: int, layer: str):
         macs = outputs * per_output
         fields = None
         if x.fields is not None:
-            fields = tuple([receptive.window(f, span[3], span[4], span[1]) for f, span in zip(x.fields, spans)])
+            fields = tuple(
+                [receptive.window(f, span[3], span[4], span[1]) for f, span in zip(x.fields, spans)]
+            )
         bias = p["bias"]
         return LayerOutput(
             shape,
@@ -200,15 +209,22 @@ def _specs() -> list[LayerSpec]:
         name = f"Conv{n}d"
         specs.append(
             LayerSpec(
-                name, "Convolution", _common_params(n, False), _conv(n, name),
-                summary=f"{n}-D convolution", check=_check_conv(n),
+                name,
+                "Convolution",
+                _common_params(n, False),
+                _conv(n, name),
+                summary=f"{n}-D convolution",
+                check=_check_conv(n),
             )
         )
     for n in (1, 2, 3):
         name = f"ConvTranspose{n}d"
         specs.append(
             LayerSpec(
-                name, "Convolution", _common_params(n, True), _conv_transposed(n, name),
+                name,
+                "Convolution",
+                _common_params(n, True),
+                _conv_transposed(n, name),
                 summary=f"{n}-D transposed convolution (learned up-sampling)",
                 check=_check_transposed(n),
             )

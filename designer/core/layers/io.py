@@ -22,7 +22,10 @@ SPECS = [
         "Input/Output",
         (
             Param(
-                "shape", Kind.SHAPE, (3, 224, 224), required=True,
+                "shape",
+                Kind.SHAPE,
+                (3, 224, 224),
+                required=True,
                 help="channels first, without the batch: [C, H, W], [C, L], [C, D, H, W] or [F]",
             ),
         ),

@@ -37,7 +37,9 @@ def _add(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
 def _multiply(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     a, b = inputs
     if len(a.shape) != len(b.shape):
-        raise LayerError(f"Multiply needs inputs with the same number of dimensions: {_ports(inputs)}")
+        raise LayerError(
+            f"Multiply needs inputs with the same number of dimensions: {_ports(inputs)}"
+        )
     shape = []
     for axis, (m, n) in enumerate(zip(a.shape, b.shape)):
         if m != n and 1 not in (m, n):
@@ -54,7 +56,9 @@ def _multiply(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
 def _concat(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     first = inputs[0].shape
     if any(len(x.shape) != len(first) for x in inputs[1:]):
-        raise LayerError(f"Concat needs inputs with the same number of dimensions: {_ports(inputs)}")
+        raise LayerError(
+            f"Concat needs inputs with the same number of dimensions: {_ports(inputs)}"
+        )
     axis = normalise_dim("Concat", "dim", p["dim"], first)
     for i, x in enumerate(inputs[1:], start=1):
         for other_axis, (m, n) in enumerate(zip(first, x.shape)):
@@ -72,15 +76,28 @@ def _concat(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
 
 
 SPECS = [
-    LayerSpec("Add", "Merge", (), _add, summary="element-wise sum of inputs of one shape", inputs=(2, None)),
     LayerSpec(
-        "Multiply", "Merge", (), _multiply,
+        "Add",
+        "Merge",
+        (),
+        _add,
+        summary="element-wise sum of inputs of one shape",
+        inputs=(2, None),
+    ),
+    LayerSpec(
+        "Multiply",
+        "Merge",
+        (),
+        _multiply,
         summary="element-wise product, broadcast as torch does (a C×1×1 gate times C×H×W)",
         inputs=(2, 2),
     ),
     LayerSpec(
-        "Concat", "Merge",
+        "Concat",
+        "Merge",
         (Param("dim", Kind.INT, 1, help="counts the batch dimension; 1 joins channels"),),
-        _concat, summary="joins inputs along dim (channels by default)", inputs=(2, None),
+        _concat,
+        summary="joins inputs along dim (channels by default)",
+        inputs=(2, None),
     ),
 ]

@@ -39,8 +39,12 @@ def _batch_norm(layer: str, spatial: tuple[int, ...]):
             buffers=2 * channels if p["track_running_stats"] else 0,
             flops=2 * numel(x.shape),
             warnings=(
-                ("without running statistics it normalises over the batch, one value per channel "
-                 "per sample here: PyTorch refuses that for a batch of 1",)
+                (
+                    (
+                        "without running statistics it normalises over the batch, one value per "
+                        "channel per sample here: PyTorch refuses that for a batch of 1"
+                    ),
+                )
                 if batch_statistics
                 else ()
             ),
@@ -60,8 +64,12 @@ def _group_norm(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
         )
     per_group = channels // p["num_groups"] * numel(x.shape[1:])
     single = (
-        (f"each group holds a single value ({channels} channels in {p['num_groups']} groups of "
-         f"{dims(x.shape)}): PyTorch refuses that for a batch of 1",)
+        (
+            (
+                f"each group holds a single value ({channels} channels in {p['num_groups']} "
+                f"groups of {dims(x.shape)}): PyTorch refuses that for a batch of 1"
+            ),
+        )
         if per_group == 1
         else ()
     )
@@ -124,7 +132,10 @@ SPECS = [
         "Normalisation",
         (
             Param(
-                "normalized_shape", Kind.SHAPE, None, nullable=True,
+                "normalized_shape",
+                Kind.SHAPE,
+                None,
+                nullable=True,
                 help="the trailing dimensions to normalise; defaults to the last one",
             ),
             _EPS,

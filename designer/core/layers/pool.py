@@ -42,7 +42,9 @@ def _pool(n: int, layer: str, is_max: bool):
         dilations = expand(p["dilation"], n) if is_max else (1,) * n
         ceil_mode = p["ceil_mode"]
         spatial, spans = [], []
-        for axis, size, k, s, pad, d in zip(SPATIAL_AXES[n], x.shape[1:], kernels, strides, pads, dilations):
+        for axis, size, k, s, pad, d in zip(
+            SPATIAL_AXES[n], x.shape[1:], kernels, strides, pads, dilations
+        ):
             if n == 3 and not is_max and size < k:  # aten's avg_pool3d checks it, padding aside
                 raise LayerError(
                     f"kernel_size {k} is larger than the input {size} along {axis}; "
@@ -88,7 +90,8 @@ def _adaptive(n: int, layer: str, is_max: bool):
         fields = None
         if x.fields is not None:
             fields = tuple(
-                receptive.adaptive(f, size, out) for f, size, out in zip(x.fields, x.shape[1:], sizes)
+                receptive.adaptive(f, size, out)
+                for f, size, out in zip(x.fields, x.shape[1:], sizes)
             )
         reads = x.shape[0] * math.prod(reads_per_axis)
         return LayerOutput(shape, fields, flops=reads - numel(shape) if is_max else reads)
@@ -114,7 +117,11 @@ def _specs() -> list[LayerSpec]:
             Param("ceil_mode", Kind.BOOL, False),
             Param("count_include_pad", Kind.BOOL, True),
             # AvgPool1d has no divisor_override in PyTorch
-            *((Param("divisor_override", Kind.INT, None, minimum=1, nullable=True),) if n > 1 else ()),
+            *(
+                (Param("divisor_override", Kind.INT, None, minimum=1, nullable=True),)
+                if n > 1
+                else ()
+            ),
         )
         adaptive_params = (
             # bounded: window sizes are counted one output position at a time
@@ -122,20 +129,32 @@ def _specs() -> list[LayerSpec]:
         )
         specs += [
             LayerSpec(
-                f"MaxPool{n}d", "Pooling", max_params, _pool(n, f"MaxPool{n}d", True),
-                summary=f"{n}-D max pooling", check=_check_padding(n),
+                f"MaxPool{n}d",
+                "Pooling",
+                max_params,
+                _pool(n, f"MaxPool{n}d", True),
+                summary=f"{n}-D max pooling",
+                check=_check_padding(n),
             ),
             LayerSpec(
-                f"AvgPool{n}d", "Pooling", avg_params, _pool(n, f"AvgPool{n}d", False),
-                summary=f"{n}-D average pooling", check=_check_padding(n),
+                f"AvgPool{n}d",
+                "Pooling",
+                avg_params,
+                _pool(n, f"AvgPool{n}d", False),
+                summary=f"{n}-D average pooling",
+                check=_check_padding(n),
             ),
             LayerSpec(
-                f"AdaptiveAvgPool{n}d", "Pooling", adaptive_params,
+                f"AdaptiveAvgPool{n}d",
+                "Pooling",
+                adaptive_params,
                 _adaptive(n, f"AdaptiveAvgPool{n}d", False),
                 summary=f"{n}-D average pooling to a fixed output size",
             ),
             LayerSpec(
-                f"AdaptiveMaxPool{n}d", "Pooling", adaptive_params,
+                f"AdaptiveMaxPool{n}d",
+                "Pooling",
+                adaptive_params,
                 _adaptive(n, f"AdaptiveMaxPool{n}d", True),
                 summary=f"{n}-D max pooling to a fixed output size",
             ),

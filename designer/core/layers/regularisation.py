@@ -20,7 +20,9 @@ def _dropout2d(inputs: list[Tensor], p: dict) -> LayerOutput:
 
 
 SPECS = [
-    LayerSpec("Dropout", "Regularisation", _params(), pointwise(1), summary="zeroes random elements"),
+    LayerSpec(
+        "Dropout", "Regularisation", _params(), pointwise(1), summary="zeroes random elements"
+    ),
     LayerSpec(
         "Dropout2d", "Regularisation", _params(), _dropout2d, summary="zeroes random channels"
     ),

@@ -38,7 +38,9 @@ def _check_upsample(p: dict[str, Any]) -> None:
     if p["size"] is None and p["scale_factor"] is None:
         raise ParamError("size", "give size or scale_factor")
     if p["mode"] == "nearest" and p["align_corners"] is not None:
-        raise ParamError("align_corners", "can only be set with an interpolating mode, not 'nearest'")
+        raise ParamError(
+            "align_corners", "can only be set with an interpolating mode, not 'nearest'"
+        )
 
 
 def _upsample(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
@@ -131,7 +133,11 @@ SPECS = [
         (
             Param("size", Kind.INT_TUPLE, None, minimum=1, nullable=True),
             Param(
-                "scale_factor", Kind.FLOAT_TUPLE, None, minimum=0, exclusive_minimum=True,
+                "scale_factor",
+                Kind.FLOAT_TUPLE,
+                None,
+                minimum=0,
+                exclusive_minimum=True,
                 nullable=True,
             ),
             Param("mode", Kind.CHOICE, "nearest", choices=tuple(_TAPS)),
@@ -161,7 +167,11 @@ SPECS = [
         "Resize",
         (
             Param(
-                "padding", Kind.INT_TUPLE, 1, length=4, required=True,
+                "padding",
+                Kind.INT_TUPLE,
+                1,
+                length=4,
+                required=True,
                 help="left, right, top, bottom; negative values crop",
             ),
         ),

@@ -9,7 +9,12 @@ from designer.core.spec import SPATIAL_AXES
 
 def kernel_param(n: int, default: int = 3) -> Param:
     return Param(
-        "kernel_size", Kind.INT_TUPLE, default, minimum=1, length=n, required=True,
+        "kernel_size",
+        Kind.INT_TUPLE,
+        default,
+        minimum=1,
+        length=n,
+        required=True,
         help="window size per spatial axis",
     )
 
@@ -18,15 +23,16 @@ def tuple_param(name: str, n: int, default: int | None, minimum: int, **extra) -
     return Param(name, Kind.INT_TUPLE, default, minimum=minimum, length=n, **extra)
 
 
-def floor_warnings(
-    spans: list[tuple[int, int, int, int, int, int]], n: int
-) -> tuple[str, ...]:
+def floor_warnings(spans: list[tuple[int, int, int, int, int, int]], n: int) -> tuple[str, ...]:
     """Warn where the stride does not divide the span, so floor() drops the last positions.
 
     Each span is (input size, pad before, pad after, dilated kernel, stride, output size).
     Axes with the same numbers share one message ("along H and W").
     """
-    if all((size + before + after - kernel) % stride == 0 for size, before, after, kernel, stride, _ in spans):
+    if all(
+        (size + before + after - kernel) % stride == 0
+        for size, before, after, kernel, stride, _ in spans
+    ):
         return ()  # the usual case, decided before any text is built
     texts: dict[str, list[str]] = {}
     for axis, (size, before, after, kernel, stride, out) in zip(SPATIAL_AXES[n], spans):
@@ -43,7 +49,9 @@ def floor_warnings(
             verb = "is" if unread_input == 1 else "are"
             tail = f"the last {_positions(unread_input, 'input')} {verb} never read"
         else:
-            tail = f"the stride skips the last {_positions(left_over, 'padding')} (no input is lost)"
+            tail = (
+                f"the stride skips the last {_positions(left_over, 'padding')} (no input is lost)"
+            )
         texts.setdefault(f"{arithmetic}: {tail}", []).append(axis)
     return tuple(f"along {' and '.join(axes)}, {text}" for text, axes in texts.items())
 

@@ -48,7 +48,9 @@ class PortItem(QGraphicsItem):
         path.addEllipse(self.boundingRect())
         return path
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = style.PORT_RADIUS * (1.3 if self._hover else 1.0)
         painter.setPen(QPen(style.EDGE, 1.5))
@@ -138,7 +140,9 @@ class NodeItem(QGraphicsItem):
             lines.extend(f"Warning: {warning}" for warning in result.warnings)
         return "\n".join(lines)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         rect = QRectF(0, 0, style.NODE_WIDTH, style.NODE_HEIGHT)
         result = self.result
@@ -157,8 +161,12 @@ class NodeItem(QGraphicsItem):
         painter.drawText(QPointF(14, 18), title)
         painter.setFont(_fonts().body)
         painter.setPen(style.MUTED_TEXT)
-        painter.drawText(_NAME_BOX, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
-        painter.setPen(style.ERROR if failed else (style.MUTED_TEXT if blocked else style.NODE_TEXT))
+        painter.drawText(
+            _NAME_BOX, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name
+        )
+        painter.setPen(
+            style.ERROR if failed else (style.MUTED_TEXT if blocked else style.NODE_TEXT)
+        )
         painter.drawText(QPointF(14, 38), shape)
         painter.setPen(style.MUTED_TEXT if self.overlay is None else style.OVERLAY_BAR)
         painter.drawText(QPointF(14, 56), detail)
@@ -169,7 +177,9 @@ class NodeItem(QGraphicsItem):
         if self.overlay is not None:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QBrush(style.OVERLAY_BAR))
-            painter.drawRect(QRectF(10, style.NODE_HEIGHT - 10, (style.NODE_WIDTH - 30) * self.overlay[1], 5))
+            painter.drawRect(
+                QRectF(10, style.NODE_HEIGHT - 10, (style.NODE_WIDTH - 30) * self.overlay[1], 5)
+            )
 
     def lines(self) -> tuple[str, str, str, str]:
         """What the node shows: type, name, output shape (or error), and its params and MACs
@@ -182,8 +192,12 @@ class NodeItem(QGraphicsItem):
             detail = self._detail_line() if self.overlay is None else self.overlay[0]
             texts = (
                 fonts.title_metrics.elidedText(self.type_name, Qt.TextElideMode.ElideRight, 90),
-                fonts.body_metrics.elidedText(self.label, Qt.TextElideMode.ElideMiddle, _NAME_BOX.width()),
-                fonts.body_metrics.elidedText(self._shape_line(), Qt.TextElideMode.ElideRight, width),
+                fonts.body_metrics.elidedText(
+                    self.label, Qt.TextElideMode.ElideMiddle, _NAME_BOX.width()
+                ),
+                fonts.body_metrics.elidedText(
+                    self._shape_line(), Qt.TextElideMode.ElideRight, width
+                ),
                 fonts.body_metrics.elidedText(detail, Qt.TextElideMode.ElideRight, width),
             )
             self._elided = (key, texts)
@@ -211,7 +225,10 @@ class NodeItem(QGraphicsItem):
         return " · ".join(parts)
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged and self.scene() is not None:
+        if (
+            change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
+            and self.scene() is not None
+        ):
             self.scene().node_moved(self)
         return super().itemChange(change, value)
 
@@ -259,7 +276,9 @@ class EdgeItem(QGraphicsPathItem):
     def boundingRect(self) -> QRectF:
         return self._bounds  # Qt asks often: computed once per path
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         selected = self.isSelected()
         painter.setPen(QPen(style.SELECTED if selected else style.EDGE, 2.4 if selected else 1.6))
@@ -269,7 +288,9 @@ class EdgeItem(QGraphicsPathItem):
         if label:
             painter.setFont(_label_font())
             painter.setPen(style.EDGE_LABEL)
-            painter.drawText(QRectF(self._label_at, self.LABEL_SIZE), Qt.AlignmentFlag.AlignLeft, label)
+            painter.drawText(
+                QRectF(self._label_at, self.LABEL_SIZE), Qt.AlignmentFlag.AlignLeft, label
+            )
 
 
 class _Fonts(NamedTuple):

@@ -71,7 +71,9 @@ class CanvasView(QGraphicsView):
         document = self.design_scene.document
         node_id = document.new_node_id(type_name)
         spec = registry.LAYERS[type_name]
-        record = NodeRecord(node_id, type_name, spec.starting_params(), pos=(round(pos[0], 2), round(pos[1], 2)))
+        record = NodeRecord(
+            node_id, type_name, spec.starting_params(), pos=(round(pos[0], 2), round(pos[1], 2))
+        )
         parts = [AddNode(record)]
         if after is not None and spec.inputs[1] != 0:
             parts.append(Connect(after, node_id))
@@ -87,7 +89,11 @@ class CanvasView(QGraphicsView):
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
         item = self.itemAt(event.position().toPoint())
-        if event.button() == Qt.MouseButton.LeftButton and isinstance(item, PortItem) and item.is_output:
+        if (
+            event.button() == Qt.MouseButton.LeftButton
+            and isinstance(item, PortItem)
+            and item.is_output
+        ):
             wire = QGraphicsPathItem()
             wire.setPen(QPen(style.SELECTED, 2, Qt.PenStyle.DashLine))
             self.scene().addItem(wire)
@@ -128,7 +134,11 @@ class CanvasView(QGraphicsView):
 
     def _finish_wire(self, start: PortItem, under: list) -> None:
         target_port = next((i for i in under if isinstance(i, PortItem) and not i.is_output), None)
-        target_node = target_port.node if target_port else next((i for i in under if isinstance(i, NodeItem)), None)
+        target_node = (
+            target_port.node
+            if target_port
+            else next((i for i in under if isinstance(i, NodeItem)), None)
+        )
         if target_node is None:
             return
         port = target_port.index if target_port else None
@@ -142,7 +152,9 @@ class CanvasView(QGraphicsView):
         moved = self.design_scene.moved_nodes()
         if moved:
             edits = [Move(node_id, pos) for node_id, pos in moved.items()]
-            self.design_scene.document.push(Compound(edits, "Move" if len(edits) > 1 else edits[0].text))
+            self.design_scene.document.push(
+                Compound(edits, "Move" if len(edits) > 1 else edits[0].text)
+            )
 
     # zoom ---------------------------------------------------------------------------------
 
@@ -166,7 +178,9 @@ class CanvasView(QGraphicsView):
             self.zoom(1.25 / scale)
         elif scale < READABLE_ZOOM:
             self.zoom(READABLE_ZOOM / scale)
-            self.centerOn(rect.center().x(), rect.top() + self.viewport().height() / READABLE_ZOOM / 2)
+            self.centerOn(
+                rect.center().x(), rect.top() + self.viewport().height() / READABLE_ZOOM / 2
+            )
 
     def centre_on(self, node_id: str) -> None:
         item = self.design_scene.nodes.get(node_id)

@@ -295,7 +295,9 @@ class CellPainter(QStyledItemDelegate):
         super().__init__(parent)
         self._model = model
         # the text inset Qt's own delegate leaves, so contents-sized columns fit exactly
-        self._margin = parent.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, parent) + 1
+        self._margin = (
+            parent.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin, None, parent) + 1
+        )
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
         line = self._model.line_at(index.row())
