@@ -9,32 +9,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from designer.core.receptive import Fields, fmt
-from designer.core.spec import SPATIAL_AXES, Shape, Tensor
+from designer.core.spec import DTYPE_BYTES, FLOATING, LayerSpec, Shape, Tensor, spatial_axes
 
-DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+if TYPE_CHECKING:
+    from designer.core.graph import Architecture
+
+# Number formats a whole network may be run in (memory figures): the floating dtypes, and
+# int8 for a quantised one.
+RUN_DTYPES = ("float32", "float16", "bfloat16", "float64", "int8")
+_RUN_BYTES = {**DTYPE_BYTES, "int8": 1}
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What memory figures assume: how many samples at once, and in which number format."""
+    """What memory figures assume: how many samples at once, and the number format the
+    network runs in. `dtype` None keeps each tensor's own dtype (the Inputs' `dtype`);
+    a dtype replaces every floating-point one, as `model.half()` would, while integer
+    and bool tensors (token ids, pooling indices) keep theirs."""
 
     batch_size: int = 1
-    dtype: str = "float32"
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
-        if self.dtype not in DTYPE_BYTES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPE_BYTES)}, got {self.dtype!r}")
+        if self.dtype is not None and self.dtype not in RUN_DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(RUN_DTYPES)}, got {self.dtype!r}")
+
+    def bytes_of(self, dtype: str) -> int:
+        """Bytes of one value of a tensor of `dtype` as the network runs."""
+        if self.dtype is not None and dtype in FLOATING:
+            return _RUN_BYTES[self.dtype]
+        return DTYPE_BYTES[dtype]
 
     @property
-    def bytes_per_value(self) -> int:
-        return DTYPE_BYTES[self.dtype]
+    def bytes_per_parameter(self) -> int:
+        return _RUN_BYTES[self.dtype or "float32"]
 
 
 class NodeResult(NamedTuple):
@@ -54,10 +67,22 @@ class NodeResult(NamedTuple):
     warnings: tuple[str, ...] = ()
     error: str | None = None
     blocked_by: str | None = None
+    more: tuple[Tensor, ...] = ()  # output slots 1… of a layer with several outputs
 
     @property
     def shape(self) -> Shape | None:
         return None if self.output is None else self.output.shape
+
+    @property
+    def outputs(self) -> tuple[Tensor, ...]:
+        """Every output slot, in order (none where there is no result)."""
+        return () if self.output is None else (self.output, *self.more)
+
+    def slot(self, index: int) -> Tensor | None:
+        """Output slot `index`, or None where the node has no such output."""
+        if index == 0:
+            return self.output
+        return self.more[index - 1] if 0 < index <= len(self.more) else None
 
     @property
     def fields(self) -> Fields | None:
@@ -141,62 +166,56 @@ class Sums(NamedTuple):
             macs=self.macs,
             flops=self.flops,
             activation_memory=self.memory,
-            param_memory=(self.params + self.buffers) * settings.bytes_per_value,
+            param_memory=(self.params + self.buffers) * settings.bytes_per_parameter,
             errors=self.errors,
             blocked=self.blocked,
             warnings=self.warnings,
         )
 
 
-_WEIGHTED = (
-    {f"Conv{n}d" for n in (1, 2, 3)} | {f"ConvTranspose{n}d" for n in (1, 2, 3)} | {"Linear"}
-)
-_BATCH_NORMS = {"BatchNorm1d", "BatchNorm2d", "BatchNorm3d"}
-_SHAPE_ONLY = {"Identity", "Dropout", "Flatten"}
-
-
-def looks_at_neighbours(kind: str, params: dict[str, Any]) -> bool:
+def looks_at_neighbours(spec: LayerSpec, params: dict[str, Any]) -> bool:
     """Whether `neighbour_warnings` may have something to say on this layer: the engine
     asks once per distinct layer and skips the call for the rest."""
-    return kind == "Linear" or (kind in _WEIGHTED and bool(params.get("bias")))
+    return spec.merges_with_same or (spec.weighted and bool(params.get("bias")))
 
 
 def neighbour_warnings(
-    graph: nx.MultiDiGraph, node_id: str, kind: str, params: dict[str, Any]
+    arch: Architecture, node_id: str, spec: LayerSpec, params: dict[str, Any]
 ) -> tuple[str, ...]:
     """Warnings that depend on the layers around this one."""
     found: list[str] = []
-    if kind in _WEIGHTED and params.get("bias"):
-        consumers = list(graph.successors(node_id))
-        if consumers and all(graph.nodes[c]["type"] in _BATCH_NORMS for c in consumers):
+    if spec.weighted and params.get("bias"):
+        consumers = arch.consumers(node_id)
+        if consumers and all(arch.spec(c).cancels_bias for c in consumers):
             channels = params.get("out_channels", params.get("out_features"))
             found.append(
-                f"bias is cancelled by the BatchNorm that follows ({consumers[0]}): "
-                f"bias=False saves {channels} parameters"
+                f"bias is cancelled by the {arch.type_of(consumers[0])} that follows "
+                f"({consumers[0]}): bias=False saves {channels} parameters"
             )
-    if kind == "Linear":
-        previous = _previous_through(graph, node_id, _SHAPE_ONLY)
-        if previous is not None and graph.nodes[previous]["type"] == "Linear":
+    if spec.merges_with_same:
+        previous = _previous_through_shape_only(arch, node_id)
+        if previous is not None and arch.type_of(previous) == spec.name:
             found.append(
-                f"follows Linear {previous} with no activation between: the two make one linear map"
+                f"follows {spec.name} {previous} with no activation between: "
+                "the two make one linear map"
             )
     return tuple(found)
 
 
-def _previous_through(graph: nx.MultiDiGraph, node_id: str, transparent: set[str]) -> str | None:
+def _previous_through_shape_only(arch: Architecture, node_id: str) -> str | None:
     """The single producer of this node's input, looking through shape-only layers."""
     current = node_id
     while True:
-        producers = list(graph.predecessors(current))
+        producers = arch.producers(current)
         if len(producers) != 1:
             return None
         current = producers[0]
-        if graph.nodes[current]["type"] not in transparent:
+        if not arch.spec(current).shape_only:
             return current
 
 
 def oversized_field_warning(fields: Fields) -> str:
-    axes = SPATIAL_AXES[len(fields)]
+    axes = spatial_axes(len(fields))
     parts = ", ".join(
         f"{fmt(f.size)} > {f.extent} along {axis}"
         for axis, f in zip(axes, fields)

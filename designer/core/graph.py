@@ -2,15 +2,21 @@
 
 Nodes carry their layer type, the parameters written for them (defaults left out) with
 their `signature`, an optional display name and canvas position, and `seq`, their place
-in the file, so that a removed node comes back where it was. Edges are keyed by the target's input port
-(a MultiDiGraph, so `x + x` is two edges from one node). Analysis results are never stored
-here: the propagation engine keeps them beside the graph.
+in the file, so that a removed node comes back where it was. Edges are keyed by the
+target's input port (a MultiDiGraph, so `x + x` is two edges from one node) and carry the
+source's output slot where it is not 0. Analysis results are never stored here: the
+propagation engine keeps them beside the graph.
+
+The Architecture is the one door to the graph: exporters, reports and the window ask its
+methods (`consumers`, `outputs`, `report_order`, …) rather than reading networkx. It
+resolves layer types against the catalog it is given (the standard one by default).
 """
 
 from __future__ import annotations
 
+import heapq
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -18,7 +24,11 @@ from typing import Any
 import networkx as nx
 
 from designer.core import registry
+from designer.core.params import clip_text
+from designer.core.registry import unknown_type_message
 from designer.core.spec import LayerSpec
+
+Catalog = Mapping[str, LayerSpec]
 
 
 class GraphError(ValueError):
@@ -51,9 +61,12 @@ class NodeRecord:
 
 @dataclass(frozen=True, order=True)
 class EdgeRecord:
+    """`source`'s output slot `output` feeds input `port` of `target`."""
+
     source: str
     target: str
     port: int = 0
+    output: int = 0
 
 
 Listener = Callable[[Change], None]
@@ -71,31 +84,41 @@ def signature(kind: str, params: dict[str, Any]) -> str:
 class Architecture:
     """The design being edited. Every mutation goes through a method here and is announced."""
 
-    def __init__(self, name: str = "") -> None:
+    def __init__(self, name: str = "", catalog: Catalog | None = None) -> None:
         self.graph = nx.MultiDiGraph()
         self.name = name
+        self.catalog: Catalog = registry.LAYERS if catalog is None else catalog
         self._next_seq = 0
         self._listeners: list[Listener] = []
 
     @classmethod
     def build(
-        cls, name: str, nodes: Iterable[NodeRecord], edges: Iterable[EdgeRecord]
+        cls,
+        name: str,
+        nodes: Iterable[NodeRecord],
+        edges: Iterable[EdgeRecord],
+        catalog: Catalog | None = None,
+        *,
+        canonical: bool = False,
     ) -> Architecture:
-        """An Architecture from checked records in one go (loading a file).
+        """An Architecture from records in one go (loading a file).
 
-        Edges are added in bulk and the graph is checked for cycles once, instead of once
-        per edge as `connect` does.
+        `canonical` records already hold checked params in canonical form (the loader has
+        examined them), so they are not validated again. Edges are added in bulk and the
+        graph is checked for cycles once, by a topological sort, instead of once per edge
+        as `connect` does.
         """
-        arch = cls(name)
+        arch = cls(name, catalog)
         for record in nodes:
-            arch.add_node(record)
-        arch.graph.add_edges_from((e.source, e.target, e.port) for e in edges)
-        try:
-            cycle = nx.find_cycle(arch.graph)
-        except nx.NetworkXNoCycle:
+            arch.add_node(record, canonical=canonical)
+        arch.graph.add_edges_from(
+            (e.source, e.target, e.port, {"output": e.output} if e.output else {}) for e in edges
+        )
+        if len(topological_order(arch.graph)) == len(arch.graph):
             return arch
+        cycle = nx.find_cycle(arch.graph)
         path = " → ".join([str(u) for u, *_ in cycle] + [str(cycle[0][0])])
-        raise GraphError(f"the edges make a cycle: {path}")
+        raise GraphError(f"the edges make a cycle: {clip_text(path)}")
 
     # reading ----------------------------------------------------------------------------
 
@@ -119,20 +142,72 @@ class Architecture:
     def edges(self) -> list[EdgeRecord]:
         """All edges, by target in file order, then port."""
         seq = self.graph.nodes(data="seq")
-        edges = [EdgeRecord(u, v, port) for u, v, port in self.graph.edges(keys=True)]
+        edges = [
+            _edge(u, v, port, data) for u, v, port, data in self.graph.edges(keys=True, data=True)
+        ]
         return sorted(edges, key=lambda e: (seq[e.target], e.port, seq[e.source]))
 
     def spec(self, node_id: str) -> LayerSpec:
-        return registry.get(self._data(node_id)["type"])
+        return self.spec_of(self._data(node_id)["type"])
+
+    def spec_of(self, type_name: str) -> LayerSpec:
+        """The spec of a layer type in this design's catalog; KeyError names near misses."""
+        try:
+            return self.catalog[type_name]
+        except KeyError:
+            raise KeyError(unknown_type_message(type_name, self.catalog)) from None
+
+    def type_of(self, node_id: str) -> str:
+        return self._data(node_id)["type"]
+
+    def params_of(self, node_id: str) -> dict[str, Any]:
+        """The params written for a node (defaults left out); do not change the dict."""
+        return self._data(node_id)["params"]
+
+    def label(self, node_id: str) -> str:
+        """What a person calls the node: its name, else its id."""
+        return self._data(node_id)["name"] or node_id
 
     def inputs(self, node_id: str) -> list[tuple[int, str]]:
         """(port, source) pairs of a node, by port."""
         return sorted((port, u) for u, _, port in self.graph.in_edges(node_id, keys=True))
 
+    def in_edges(self, node_id: str) -> list[EdgeRecord]:
+        """The edges into a node, by port."""
+        edges = self.graph.in_edges(node_id, keys=True, data=True)
+        return sorted((_edge(u, v, port, data) for u, v, port, data in edges), key=lambda e: e.port)
+
+    def producers(self, node_id: str) -> list[str]:
+        """The distinct nodes that feed this one."""
+        return list(self.graph._pred[node_id])
+
+    def consumers(self, node_id: str) -> list[str]:
+        """The distinct nodes this one feeds."""
+        return list(self.graph._succ[node_id])
+
     def edges_of(self, node_id: str) -> list[EdgeRecord]:
-        in_edges = self.graph.in_edges(node_id, keys=True)
-        out_edges = self.graph.out_edges(node_id, keys=True)
-        return sorted(EdgeRecord(u, v, port) for u, v, port in [*in_edges, *out_edges])
+        in_edges = self.graph.in_edges(node_id, keys=True, data=True)
+        out_edges = self.graph.out_edges(node_id, keys=True, data=True)
+        return sorted(_edge(u, v, port, data) for u, v, port, data in [*in_edges, *out_edges])
+
+    def input_ids(self) -> list[str]:
+        """The nodes with no input port (the network's inputs), in file order."""
+        return [n for n in self.file_order() if self.spec(n).inputs[1] == 0]
+
+    def outputs(self) -> list[str]:
+        """The network's results: nodes that feed nothing and are not inputs, in report
+        order (the order exported code returns them)."""
+        succ = self.graph._succ
+        return [n for n in self.report_order() if not succ[n] and self.spec(n).inputs[1] != 0]
+
+    def file_order(self) -> list[str]:
+        """Node ids in the order of the file."""
+        seq = self.graph.nodes(data="seq")
+        return sorted(self.graph, key=seq.__getitem__)
+
+    def report_order(self) -> list[str]:
+        """Topological order, ties broken by file order (contract section 3)."""
+        return topological_order(self.graph, by_seq=True)
 
     def resolved_params(self, node_id: str) -> dict[str, Any]:
         """The parameters the layer is built with, defaults filled in."""
@@ -146,17 +221,19 @@ class Architecture:
     def unsubscribe(self, listener: Listener) -> None:
         self._listeners.remove(listener)
 
-    def add_node(self, record: NodeRecord) -> NodeRecord:
-        """Add a node; returns it with its params validated and its file place assigned."""
+    def add_node(self, record: NodeRecord, *, canonical: bool = False) -> NodeRecord:
+        """Add a node; returns it with its params validated and its file place assigned.
+        `canonical` params were checked already (`LayerSpec.examine`): only defaults are
+        dropped."""
         if not isinstance(record.id, str) or not record.id:
             raise GraphError("a node id must be a non-empty string")
         if record.id in self.graph:
-            raise GraphError(f"a node with id {record.id!r} exists already")
+            raise GraphError(f"a node with id {clip_text(repr(record.id))} exists already")
         try:
-            spec = registry.get(record.type)
+            spec = self.spec_of(record.type)
         except KeyError as error:
             raise GraphError(error.args[0]) from None
-        params = spec.validate(record.params)
+        params = spec.explicit(record.params) if canonical else spec.validate(record.params)
         seq = self._next_seq if record.seq is None else record.seq
         self._next_seq = max(self._next_seq, seq + 1)
         self.graph.add_node(
@@ -180,8 +257,11 @@ class Architecture:
         self._announce(ChangeKind.STRUCTURE, neighbours | {node_id})
         return record, edges
 
-    def connect(self, source: str, target: str, port: int | None = None) -> EdgeRecord:
-        """Feed `source` into input `port` of `target` (the first free port if None)."""
+    def connect(
+        self, source: str, target: str, port: int | None = None, output: int = 0
+    ) -> EdgeRecord:
+        """Feed output slot `output` of `source` into input `port` of `target` (the first
+        free port if None)."""
         self._data(source)
         self._data(target)
         taken = {p for p, _ in self.inputs(target)}
@@ -192,17 +272,23 @@ class Architecture:
         if port in taken:
             current = dict(self.inputs(target))[port]
             raise GraphError(f"input port {port} of {target!r} is taken by {current!r}")
+        if isinstance(output, bool) or not isinstance(output, int) or output < 0:
+            raise GraphError(f"an output slot is a non-negative int, got {output!r}")
         if source == target or nx.has_path(self.graph, target, source):
             raise GraphError(
                 f"connecting {source!r} to {target!r} would make a cycle: "
                 f"{target!r} already feeds {source!r}"
             )
-        self.graph.add_edge(source, target, key=port)
+        if output:
+            self.graph.add_edge(source, target, key=port, output=output)
+        else:
+            self.graph.add_edge(source, target, key=port)
         self._announce(ChangeKind.STRUCTURE, [source, target])
-        return EdgeRecord(source, target, port)
+        return EdgeRecord(source, target, port, output)
 
     def disconnect(self, edge: EdgeRecord) -> None:
-        if not self.graph.has_edge(edge.source, edge.target, key=edge.port):
+        data = self.graph.get_edge_data(edge.source, edge.target, key=edge.port)
+        if data is None or data.get("output", 0) != edge.output:
             raise GraphError(
                 f"there is no edge from {edge.source!r} to port {edge.port} of {edge.target!r}"
             )
@@ -212,7 +298,7 @@ class Architecture:
     def set_params(self, node_id: str, params: dict[str, Any]) -> dict[str, Any]:
         """Replace a node's written params after validation (ParamError if refused)."""
         data = self._data(node_id)
-        canonical = registry.get(data["type"]).validate(params)
+        canonical = self.spec_of(data["type"]).validate(params)
         data["params"] = canonical
         data["signature"] = signature(data["type"], canonical)
         self._announce(ChangeKind.PARAMS, [node_id])
@@ -238,3 +324,52 @@ class Architecture:
         change = Change(kind, frozenset(nodes))
         for listener in list(self._listeners):
             listener(change)
+
+
+def _edge(source: str, target: str, port: int, data: dict[str, Any]) -> EdgeRecord:
+    return EdgeRecord(source, target, port, data.get("output", 0))
+
+
+def topological_order(graph: nx.MultiDiGraph, by_seq: bool = False) -> list[str]:
+    """Kahn's algorithm over networkx's adjacency dicts; shorter than the graph where
+    there is a cycle. With `by_seq`, ties go to the earlier node in the file.
+
+    This runs on every load and structural edit, so it reads the dicts directly: several
+    times faster than `nx.topological_sort`. Counts are of distinct producers, which is
+    all the order needs. A file written in topological order (the usual case) comes back
+    in file order without a heap.
+    """
+    pred, succ = graph._pred, graph._succ
+    if by_seq:
+        seq = graph._node
+        ordered = sorted(graph, key=lambda n: seq[n]["seq"])
+        placed: set[str] = set()
+        for node in ordered:
+            if not placed.issuperset(pred[node]):
+                break
+            placed.add(node)
+        else:
+            return ordered
+        ready = [(seq[n]["seq"], n) for n, sources in pred.items() if not sources]
+        heapq.heapify(ready)
+        waiting = {n: len(sources) for n, sources in pred.items()}
+        order = []
+        while ready:
+            _, node = heapq.heappop(ready)
+            order.append(node)
+            for target in succ[node]:
+                waiting[target] -= 1
+                if waiting[target] == 0:
+                    heapq.heappush(ready, (seq[target]["seq"], target))
+        return order
+    order = [node for node, sources in pred.items() if not sources]
+    waiting = {node: len(sources) for node, sources in pred.items() if len(sources) > 1}
+    for node in order:  # the list grows while it is walked
+        for target in succ[node]:
+            if target not in waiting:  # its one producer is placed: so is it
+                order.append(target)
+                continue
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                order.append(target)
+    return order

@@ -11,24 +11,34 @@ shapes alone: the engine merges their inputs' real fields itself.
 Axes whose fields are equal share one Field object (see `shared`), so replaying a square
 layer on a square input computes one Field, not one per axis.
 
-Evaluations are pure, so the process keeps one memo per element size and every engine
-shares it (`memo_for`): reopening a design, or a second window on the same blocks, starts
+Evaluations are pure, so the process keeps one memo per batch size and number format,
+and every engine shares it (`memo_for`): reopening a design, or a second window on the same blocks, starts
 warm, as PyTorch's own primitive caches do after a first forward pass.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from math import prod
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from designer.core.analysis import looks_at_neighbours
 from designer.core.receptive import Field, Fields, shared
 from designer.core.spec import LayerError, LayerOutput, LayerSpec, Shape, Tensor
 
-_UNIT_FIELDS = {n: (Field(1, 1, 0, 0),) * n for n in range(1, 4)}  # by number of spatial axes
+if TYPE_CHECKING:
+    from designer.core.analysis import Settings
+
 _LIMIT = 50_000  # entries per memo; a design tool seldom comes near it, an endless session might
 new_tuple = tuple.__new__  # NamedTuple(...) runs a generated Python __new__; on hot paths
 # new_tuple(NamedTupleType, (every, field)) builds the same value without that call
+
+
+@cache
+def unit_fields(axes: int) -> Fields:
+    """Fields of size 1, jump 1 and centre 0 over `axes` spatial axes: one object per
+    count, so that `replay` recognises a pointwise layer by identity."""
+    return (Field(1, 1, 0, 0),) * axes
 
 
 class Known(NamedTuple):
@@ -42,38 +52,44 @@ class Known(NamedTuple):
 
 
 class LayerMemo:
-    """Known evaluations by signature and input shapes (and, for one input, whether it has
-    fields); the engine looks keys up in `known` itself and calls `learn` on a miss. Memory figures are
-    in the tails, so a memo serves one batch size and dtype: `bytes_per_element`."""
+    """Known evaluations by signature, input shapes and dtypes (and, for one input,
+    whether it has fields); the engine looks keys up in `known` itself and calls `learn`
+    on a miss. Memory figures are in the tails, so a memo serves one `Settings`."""
 
-    def __init__(self, bytes_per_element: int) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.known: dict[tuple, Known] = {}
-        self.bytes_per_element = bytes_per_element
+        self.settings = settings
 
     def learn(
         self,
         spec: LayerSpec,
         written: dict[str, Any],
         shapes: tuple[Shape, ...],
+        dtypes: tuple[str, ...],
         axes: int,
         key: tuple,
     ) -> Known:
-        """Evaluate the layer on inputs of `shapes` and remember the result under `key`.
+        """Evaluate the layer on inputs of `shapes` and `dtypes`, and remember the result
+        under `key`.
 
         A one-input layer is given unit fields over `axes` spatial axes (none where 0);
         a merge is given no fields, since the engine merges its inputs' real ones."""
-        unit = _UNIT_FIELDS[axes] if axes else None
+        unit = unit_fields(axes) if axes else None
         resolved = {**spec.defaults, **written}
+        inputs = [new_tuple(Tensor, (shape, unit, dtype)) for shape, dtype in zip(shapes, dtypes)]
         try:
-            out = spec.evaluate([new_tuple(Tensor, (shape, unit)) for shape in shapes], resolved)
+            out = spec.apply(inputs, resolved)
         except LayerError as error:
-            tail = (shapes, 0, 0, 0, 0, 0, (), str(error), None)
+            tail = (shapes, 0, 0, 0, 0, 0, (), str(error), None, ())
             known = new_tuple(Known, (None, tail, resolved, False, False))
         else:
             keeps_fields = unit is not None and out.fields is unit
             if out.fields is not None and not keeps_fields:
-                out = new_tuple(LayerOutput, (out.shape, shared(out.fields), *out[2:]))
-            memory = prod(out.shape) * self.bytes_per_element
+                out = out._replace(fields=shared(out.fields))
+            settings = self.settings
+            memory = settings.batch_size * sum(
+                prod(t.shape) * settings.bytes_of(t.dtype) for t in slots(out)
+            )
             tail = (
                 shapes,
                 out.params,
@@ -84,24 +100,29 @@ class LayerMemo:
                 out.warnings,
                 None,
                 None,
+                out.more,
             )
-            known = new_tuple(
-                Known, (out, tail, resolved, keeps_fields, looks_at_neighbours(spec.name, resolved))
-            )
+            neighbourly = looks_at_neighbours(spec, resolved)
+            known = new_tuple(Known, (out, tail, resolved, keeps_fields, neighbourly))
         if len(self.known) >= _LIMIT:
             self.known.clear()
         self.known[key] = known
         return known
 
 
-_SHARED: dict[int, LayerMemo] = {}
+def slots(out: LayerOutput) -> tuple[Tensor, ...]:
+    """Every output of a layer as Tensors, slot 0 first."""
+    return (new_tuple(Tensor, (out.shape, out.fields, out.dtype)), *out.more)
 
 
-def memo_for(bytes_per_element: int) -> LayerMemo:
-    """The process's memo for one batch size × dtype width."""
-    memo = _SHARED.get(bytes_per_element)
+_SHARED: dict[Settings, LayerMemo] = {}
+
+
+def memo_for(settings: Settings) -> LayerMemo:
+    """The process's memo for one batch size and number format."""
+    memo = _SHARED.get(settings)
     if memo is None:
-        memo = _SHARED[bytes_per_element] = LayerMemo(bytes_per_element)
+        memo = _SHARED[settings] = LayerMemo(settings)
     return memo
 
 
@@ -114,7 +135,7 @@ def replay(unit_out: Fields | None, real: Fields | None) -> Fields | None:
     """The real output fields of a layer whose output on unit fields was `unit_out`."""
     if unit_out is None or real is None:
         return None
-    if unit_out is _UNIT_FIELDS[len(unit_out)]:
+    if unit_out is unit_fields(len(unit_out)):
         return real  # a pointwise layer: the input's fields, unchanged
     first = _shifted(real[0], unit_out[0])
     if len(real) == 1:

@@ -165,6 +165,8 @@ def _check_sequence(param: Param, value: Any, element_ok) -> Any:
         return _INVALID
     if not all(element_ok(v) for v in value):
         return _INVALID
+    if param.length is not None and len(set(value)) == 1:
+        return value[0]  # [3, 3] is 3: one spelling, so a default is a default however written
     return tuple(value)
 
 
@@ -233,6 +235,11 @@ _TEXT_LIMIT = 60
 def expand(value: float | tuple, n: int) -> tuple:
     """An int or a tuple, as a tuple of n values (PyTorch's `_ntuple`)."""
     return value if isinstance(value, tuple) else (value,) * n
+
+
+def clip_text(text: str, limit: int = 200) -> str:
+    """User text inside a message, cut to one readable line."""
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:

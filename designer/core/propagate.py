@@ -11,8 +11,6 @@ from __future__ import annotations
 import heapq
 from typing import Any
 
-import networkx as nx
-
 from designer.core.analysis import (
     NodeResult,
     Settings,
@@ -21,33 +19,10 @@ from designer.core.analysis import (
     neighbour_warnings,
     oversized_field_warning,
 )
-from designer.core.graph import Architecture, Change, ChangeKind
+from designer.core.graph import Architecture, Change, ChangeKind, topological_order
 from designer.core.memo import memo_for, new_tuple, replay
 from designer.core.receptive import Fields, merged_fields
-from designer.core.registry import LAYERS
 from designer.core.spec import LayerSpec, Tensor
-
-
-def evaluation_order(graph: nx.MultiDiGraph) -> list[str]:
-    """Kahn's algorithm over networkx's adjacency dicts.
-
-    This runs after every structural edit, so it reads the dicts directly: several times
-    faster than `nx.topological_sort`. The graph is acyclic by construction (Architecture
-    refuses cycles). Only nodes with several producers are counted down; counts are of
-    distinct producers, which is all the order needs.
-    """
-    pred, succ = graph._pred, graph._succ
-    order = [node for node, sources in pred.items() if not sources]
-    waiting = {node: len(sources) for node, sources in pred.items() if len(sources) > 1}
-    for node in order:  # the list grows while it is walked
-        for target in succ[node]:
-            if target not in waiting:  # its one producer is placed: so is it
-                order.append(target)
-                continue
-            waiting[target] -= 1
-            if waiting[target] == 0:
-                order.append(target)
-    return order
 
 
 class Engine:
@@ -55,12 +30,13 @@ class Engine:
 
     def __init__(self, arch: Architecture, settings: Settings | None = None) -> None:
         self.arch = arch
+        self._catalog = arch.catalog
         self.settings = settings or Settings()
         self.results: dict[str, NodeResult] = {}
         self._dirty: set[str] = set(arch.graph)
         self._order: list[str] | None = None  # None after a structural edit
         self._position: dict[str, int] | None = None  # built when a downstream walk needs it
-        self._memo = memo_for(self.settings.batch_size * self.settings.bytes_per_value)
+        self._memo = memo_for(self.settings)
         self._sums: Sums | None = None  # None: summed again when next asked
         arch.subscribe(self._on_change)
 
@@ -71,7 +47,7 @@ class Engine:
     def set_settings(self, settings: Settings) -> None:
         """Memory figures depend on batch and dtype: everything is re-evaluated."""
         self.settings = settings
-        self._memo = memo_for(settings.batch_size * settings.bytes_per_value)
+        self._memo = memo_for(settings)
         self._dirty.update(self.arch.graph)
 
     def totals(self) -> Totals:
@@ -99,7 +75,7 @@ class Engine:
             if old is not None:
                 replaced.append(old)
         if self._order is None:
-            self._order = evaluation_order(graph)
+            self._order = topological_order(graph)
             self._position = None
         pending = [n for n in self._dirty if n in present]
         self._dirty.clear()
@@ -168,77 +144,120 @@ class Engine:
             return
         if change.kind is ChangeKind.STRUCTURE:
             self._order = None
+            self._dirty.update(self._looking_through(change.nodes))
         self._dirty.update(change.nodes)
+
+    def _looking_through(self, nodes: frozenset[str]) -> set[str]:
+        """Nodes whose neighbour warnings look back through shape-only layers to one of
+        `nodes`: rewiring a Dropout's input changes what the Linear after it follows,
+        though the Dropout's output stays the same."""
+        arch, found = self.arch, set()
+        frontier = [n for n in nodes if n in arch and arch.spec(n).shape_only]
+        while frontier:
+            for consumer in arch.consumers(frontier.pop()):
+                if consumer not in found:
+                    found.add(consumer)
+                    if arch.spec(consumer).shape_only:
+                        frontier.append(consumer)
+        return found
 
     def _evaluate(self, node_id: str, data: dict, sources: dict[str, dict[int, Any]]) -> NodeResult:
         """One node's result from its inputs' results (`sources` is networkx's predecessor
         dict of the node). This is the hot path of every analysis, so a layer fed on port 0
         alone, the common case, is decided here from the memo without further calls."""
-        spec = LAYERS[data["type"]]
+        spec = self._catalog[data["type"]]
         if not spec.takes_one_input or len(sources) != 1:
             return self._evaluate_several(node_id, data, spec, sources)
         ((source, ports),) = sources.items()
         if len(ports) != 1 or 0 not in ports:
             return self._evaluate_several(node_id, data, spec, sources)
         upstream = self.results[source]
-        x = upstream.output
+        slot = ports[0].get("output", 0)
+        x = upstream.slot(slot) if slot else upstream.output
         if x is None:
-            return NodeResult(None, blocked_by=upstream.blocked_by or source)
-        key = (data["signature"], x.shape, x.fields is None)
+            return _missing_input(source, upstream, slot)
+        key = (data["signature"], x.shape, x.fields is None, x.dtype)
         known = self._memo.known.get(key) or self._memo.learn(
-            spec, data["params"], (x.shape,), 0 if x.fields is None else len(x.fields), key
+            spec,
+            data["params"],
+            (x.shape,),
+            (x.dtype,),
+            0 if x.fields is None else len(x.fields),
+            key,
         )
         out = known.output
         if out is None:
-            return new_tuple(NodeResult, (None,) + known.tail)
+            return new_tuple(NodeResult, (None, *known.tail))
         extra = ()
         if known.keeps_fields:  # a pointwise layer passes its input on, fields and all
-            tensor = x if out.shape == x.shape else new_tuple(Tensor, (out.shape, x.fields))
+            if out.shape == x.shape and out.dtype == x.dtype:
+                tensor = x
+            else:
+                tensor = new_tuple(Tensor, (out.shape, x.fields, out.dtype))
         else:
             fields = replay(out.fields, x.fields)
-            tensor = new_tuple(Tensor, (out.shape, fields))
+            tensor = new_tuple(Tensor, (out.shape, fields, out.dtype))
             if fields is not None and _exceeds(fields) and not _exceeds(x.fields):
                 extra = (oversized_field_warning(fields),)
         if known.neighbourly:
-            extra = (
-                *neighbour_warnings(self.arch.graph, node_id, spec.name, known.resolved),
-                *extra,
+            extra = (*neighbour_warnings(self.arch, node_id, spec, known.resolved), *extra)
+        result = new_tuple(NodeResult, (tensor, *known.tail))
+        if out.more:  # the other output slots, on this input's fields
+            more = tuple(
+                new_tuple(Tensor, (t.shape, replay(t.fields, x.fields), t.dtype)) for t in out.more
             )
-        result = new_tuple(NodeResult, (tensor,) + known.tail)
+            result = result._replace(more=more)
         return result._replace(warnings=result.warnings + extra) if extra else result
 
     def _evaluate_several(
         self, node_id: str, data: dict, spec: LayerSpec, sources: dict[str, dict[int, Any]]
     ) -> NodeResult:
         """Merges, the Input, and any node whose ports are not wired one to one."""
-        feeds = [(port, source) for source, ports in sources.items() for port in ports]
+        feeds = [
+            (port, source, edge.get("output", 0))
+            for source, ports in sources.items()
+            for port, edge in ports.items()
+        ]
         feeds.sort()
         problem = _port_problem(spec.name, spec.inputs, feeds)
         if problem:
             return NodeResult(None, error=problem)
         results = self.results
         tensors = []
-        for _, source in feeds:
+        for _, source, slot in feeds:
             upstream = results[source]
-            if upstream.output is None:
-                return NodeResult(None, blocked_by=upstream.blocked_by or source)
-            tensors.append(upstream.output)
+            x = upstream.slot(slot)
+            if x is None:
+                return _missing_input(source, upstream, slot)
+            tensors.append(x)
         input_shapes = tuple([t.shape for t in tensors])
-        key = (data["signature"], input_shapes)
+        dtypes = tuple([t.dtype for t in tensors])
+        key = (data["signature"], input_shapes, dtypes)
         known = self._memo.known.get(key) or self._memo.learn(
-            spec, data["params"], input_shapes, 0, key
+            spec, data["params"], input_shapes, dtypes, 0, key
         )
         out = known.output
         if out is None:
-            return new_tuple(NodeResult, (None,) + known.tail)
+            return new_tuple(NodeResult, (None, *known.tail))
         if tensors:
             fields, extra = merged_fields(tensors, out.shape)
         else:  # the Input: its own fields
             fields, extra = out.fields, ()
         if fields is not None and _exceeds(fields) and not any(_exceeds(x.fields) for x in tensors):
             extra += (oversized_field_warning(fields),)
-        result = new_tuple(NodeResult, (new_tuple(Tensor, (out.shape, fields)),) + known.tail)
+        tensor = new_tuple(Tensor, (out.shape, fields, out.dtype))
+        result = new_tuple(NodeResult, (tensor, *known.tail))
         return result._replace(warnings=result.warnings + extra) if extra else result
+
+
+def _missing_input(source: str, upstream: NodeResult, slot: int) -> NodeResult:
+    """The result of a node whose input has no value: it waits on an upstream error, or
+    reads an output slot its source does not have."""
+    if upstream.output is None:
+        return NodeResult(None, blocked_by=upstream.blocked_by or source)
+    count = len(upstream.outputs)
+    has = "1 output (0)" if count == 1 else f"{count} outputs (0 to {count - 1})"
+    return NodeResult(None, error=f"reads output {slot} of {source}, which has {has}")
 
 
 def _exceeds(fields: Fields | None) -> bool:
@@ -255,13 +274,14 @@ def _reads_the_same(old: NodeResult, new: NodeResult) -> bool:
     """Whether successors would see no difference: the same output, or the same blocker."""
     return (
         old.output == new.output
+        and old.more == new.more
         and (old.error is None) == (new.error is None)
         and old.blocked_by == new.blocked_by
     )
 
 
 def _port_problem(
-    kind: str, limits: tuple[int, int | None], feeds: list[tuple[int, str]]
+    kind: str, limits: tuple[int, int | None], feeds: list[tuple[int, str, int]]
 ) -> str | None:
     """What is wrong with a node's wiring (`feeds` sorted by port), or None."""
     fewest, most = limits
@@ -272,7 +292,7 @@ def _port_problem(
         and (not feeds or feeds[-1][0] == wired - 1)
     ):
         return None  # ports 0 to n-1, each taken once (Architecture refuses a taken port)
-    ports = [port for port, _ in feeds]
+    ports = [feed[0] for feed in feeds]
     if most is not None and len(ports) > most:
         takes = "no input" if most == 0 else f"{most} input{'s' if most > 1 else ''}"
         return (

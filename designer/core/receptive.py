@@ -111,19 +111,19 @@ def merge(inputs: list[Fields]) -> tuple[Fields, bool]:
 
 
 def merged_fields(
-    inputs: Sequence[tuple[tuple[int, ...], Fields | None]], shape: tuple[int, ...]
+    inputs: Sequence[tuple], shape: tuple[int, ...]
 ) -> tuple[Fields | None, tuple[str, ...]]:
-    """The fields of a merge's output of `shape` from its (shape, fields) inputs, and a
+    """The fields of a merge's output of `shape` from its (shape, fields, …) inputs, and a
     warning where inputs of the output's full size do not align."""
     if len(shape) < 2:
         return None, ()
     with_fields = [x for x in inputs if x[1] is not None]
     if not with_fields:
         return None, ()
-    merged, aligned = merge([fields for _, fields in with_fields])
+    merged, aligned = merge([x[1] for x in with_fields])
     if aligned:
         return merged, ()
-    full_size = [fields for x_shape, fields in with_fields if x_shape[1:] == shape[1:]]
+    full_size = [x[1] for x in with_fields if x[0][1:] == shape[1:]]
     if len(full_size) > 1 and not merge(full_size)[1]:
         reason = describe_misalignment(full_size)
         return merged, (

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from designer.core.layers import (
     activation,
     conv,
@@ -13,7 +15,7 @@ from designer.core.layers import (
     regularisation,
     resize,
 )
-from designer.core.params import did_you_mean
+from designer.core.params import clip_text, did_you_mean
 from designer.core.spec import LayerSpec
 
 CATEGORIES = (
@@ -43,5 +45,6 @@ def get(type_name: str) -> LayerSpec:
         raise KeyError(unknown_type_message(type_name)) from None
 
 
-def unknown_type_message(type_name: str) -> str:
-    return f"unknown layer type {type_name!r}{did_you_mean(str(type_name), LAYERS)}"
+def unknown_type_message(type_name: str, catalog: Mapping[str, LayerSpec] = LAYERS) -> str:
+    shown = clip_text(repr(type_name))
+    return f"unknown layer type {shown}{did_you_mean(str(type_name)[:200], catalog)}"

@@ -17,8 +17,33 @@ from designer.core.receptive import Fields
 
 Shape = tuple[int, ...]
 
-SPATIAL_AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
 LAYOUTS = {0: "flat F", 1: "C×L", 2: "C×H×W", 3: "C×D×H×W"}
+MAX_ELEMENTS = 2**63 - 1  # what one torch tensor can hold (its sizes are int64)
+
+# The value types an edge can carry (contract 1b), with their width in bytes.
+DTYPE_BYTES = {
+    "float32": 4,
+    "float16": 2,
+    "bfloat16": 2,
+    "float64": 8,
+    "int64": 8,
+    "int32": 4,
+    "bool": 1,
+}
+FLOATING = frozenset({"float32", "float16", "bfloat16", "float64"})
+
+
+@lru_cache(maxsize=16)
+def spatial_axes(n: int) -> tuple[str, ...]:
+    """Names of n spatial axes in messages: L; H, W; D, H, W; beyond three, dim 2, dim 3…
+    (counting the batch, as PyTorch does)."""
+    named = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+    return named.get(n) or tuple(f"dim {i}" for i in range(2, n + 2))
+
+
+def layout(n: int) -> str:
+    """A tensor's layout in words, by its number of spatial axes."""
+    return LAYOUTS.get(n) or "C×" + "×".join(spatial_axes(n))
 
 
 class LayerError(Exception):
@@ -26,13 +51,18 @@ class LayerError(Exception):
 
 
 class Tensor(NamedTuple):
-    """What flows along an edge: a shape without the batch dimension, and its fields."""
+    """What flows along an edge: a shape without the batch dimension, its receptive fields
+    (None where it has no spatial axes) and its dtype."""
 
     shape: Shape
     fields: Fields | None
+    dtype: str = "float32"
 
 
 class LayerOutput(NamedTuple):
+    """A layer's figures. `shape` and `fields` are output slot 0; `dtype` None means the
+    first input's; `more` holds slots 1… of a layer with several outputs."""
+
     shape: Shape
     fields: Fields | None
     params: int = 0
@@ -40,10 +70,42 @@ class LayerOutput(NamedTuple):
     macs: int = 0
     flops: int = 0
     warnings: tuple[str, ...] = ()
+    dtype: str | None = None
+    more: tuple[Tensor, ...] = ()
 
 
 Evaluate = Callable[[Sequence[Tensor], dict[str, Any]], LayerOutput]
 CrossCheck = Callable[[dict[str, Any]], None]
+SlotNames = Callable[[dict[str, Any]], tuple[str, ...]]
+
+
+def one_output(params: dict[str, Any]) -> tuple[str, ...]:
+    return ("output",)
+
+
+@dataclass(frozen=True)
+class Module:
+    """Exported as a submodule `nn.<torch_name>(...)`; `positional` arguments come first
+    without their names, as PyTorch's own examples write them."""
+
+    positional: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Exported as an infix expression over the inputs: `a + b`."""
+
+    symbol: str
+
+
+@dataclass(frozen=True)
+class Function:
+    """Exported as a call taking the inputs as one list: `torch.cat([a, b], dim=1)`."""
+
+    name: str
+
+
+Writing = Module | Operator | Function
 
 
 @dataclass(frozen=True)
@@ -54,6 +116,15 @@ class LayerSpec:
     refuse whatever the input (it raises ParamError); input-dependent refusals are
     LayerErrors raised by `evaluate`. `inputs` is the (fewest, most) number of inputs;
     most None means any number.
+
+    What other parts of the designer need to know lives here too, so adding a type is
+    one declaration: `torch_name` is the torch.nn class, `written_as` how exported code
+    writes it, `functions`/`methods` the torch functions and Tensor methods an import maps
+    onto it; `slots` names its outputs for given params; `dtypes` is "float" where only
+    floating-point inputs are taken, "any" otherwise. Analysis traits: `weighted` (a
+    weight and an optional bias), `cancels_bias` (a bias before it is redundant),
+    `shape_only` (moves or drops values but computes nothing), `merges_with_same` (two in a
+    row with nothing between make one layer).
     """
 
     name: str
@@ -64,6 +135,16 @@ class LayerSpec:
     inputs: tuple[int, int | None] = (1, 1)
     check: CrossCheck | None = None
     suggested: dict[str, Any] = field(default_factory=dict)
+    torch_name: str | None = None
+    written_as: Writing = Module()
+    functions: tuple[str, ...] = ()
+    methods: tuple[str, ...] = ()
+    slots: SlotNames = one_output
+    dtypes: str = "float"
+    weighted: bool = False
+    cancels_bias: bool = False
+    shape_only: bool = False
+    merges_with_same: bool = False
     defaults: dict[str, Any] = field(init=False, repr=False, compare=False)
     takes_several_inputs: bool = field(init=False, repr=False, compare=False)
     takes_one_input: bool = field(init=False, repr=False, compare=False)
@@ -134,6 +215,37 @@ class LayerSpec:
             if p.name in params and (p.required or params[p.name] != p.default)
         }
 
+    def apply(self, inputs: Sequence[Tensor], params: dict[str, Any]) -> LayerOutput:
+        """`evaluate`, with what every layer shares: only floating-point inputs where the
+        layer takes only those, the output's dtype filled in, and no tensor larger than
+        torch can hold (a LayerError says which)."""
+        if self.dtypes == "float":
+            for port, x in enumerate(inputs):
+                if x.dtype not in FLOATING:
+                    where = f" on port {port}" if len(inputs) > 1 else ""
+                    raise LayerError(
+                        f"{self.name} takes floating-point input, got {x.dtype}{where}"
+                    )
+        out = self.evaluate(inputs, params)
+        if out.dtype is None:
+            out = out._replace(dtype=inputs[0].dtype if inputs else "float32")
+        for slot, shape in enumerate((out.shape, *(t.shape for t in out.more))):
+            if math.prod(shape) > MAX_ELEMENTS:
+                which = f"output {slot}" if out.more else "the output"
+                raise LayerError(
+                    f"{which} would be {dims(shape)} = {math.prod(shape):,} elements per sample, "
+                    "more than a torch tensor can hold (2**63 − 1)"
+                )
+        if out.params > MAX_ELEMENTS:
+            raise LayerError(
+                f"{out.params:,} parameters: more than a torch tensor can hold (2**63 − 1)"
+            )
+        return out
+
+    def output_names(self, params: dict[str, Any]) -> tuple[str, ...]:
+        """The names of this layer's output slots, given its written params."""
+        return self.slots(self.resolve(params))
+
 
 def numel(shape: Shape) -> int:
     return math.prod(shape)
@@ -152,7 +264,7 @@ def expect_rank(layer: str, x: Tensor, spatial: int | tuple[int, ...]) -> None:
     have = len(x.shape) - 1
     if have in allowed:
         return
-    wanted = " or ".join(LAYOUTS[n] for n in allowed)
+    wanted = " or ".join(layout(n) for n in allowed)
     raise LayerError(
         f"{layer} expects a {wanted} input, got {dims(x.shape)} ({len(x.shape)}-D)"
         + ("; add a Flatten before it" if allowed == (0,) and have > 0 else "")

@@ -24,10 +24,17 @@ from designer.core.params import show_value
 from designer.core.problems import ProblemsError
 
 FORMAT = "nn-designer-project"
-VERSION = 1
+VERSION = 2  # what this designer writes
+READS = (1, 2)  # what it opens; version 2 only adds to version 1
 _TOP_LEVEL = ("format", "version", "name", "nodes", "edges")
 _NODE_KEYS = ("id", "type", "name", "params", "pos")
-_EDGE_KEYS = ("source", "target", "port")
+_EDGE_KEYS = ("source", "target", "port", "output")
+# Version-2 keys this designer does not read yet. Dropping them would change the design's
+# numbers, so a node that carries one is refused, naming the key.
+_NOT_YET = {
+    "repeat": "repeated nodes",
+    "shares": "shared weights",
+}
 
 
 class ProjectError(ProblemsError):
@@ -210,6 +217,7 @@ class _Reader:
         self.problems: list[str] = []
         self.notes: list[str] = []
         self.faulty_ids: set[str] = set()  # nodes already reported: edges to them say nothing
+        self.block_ids: set[str] = set()  # blocks of the file, not read yet
 
     def read(self) -> Project:
         doc = self.document
@@ -224,21 +232,23 @@ class _Reader:
         if name is not None and not isinstance(name, str):
             self.problems.append(f"name: must be a string, got {_kind(name)}")
             name = None
+        self._note_blocks(doc.get("blocks"))
         nodes = self._read_nodes(raw_nodes or [])
         edges: list[EdgeRecord] = []
         if raw_nodes is not None:  # without nodes every edge would dangle: nothing to say
             edges = self._read_edges(raw_edges or [], {n.id: n for n in nodes})
         try:
-            arch = Architecture.build(name or "", nodes, edges)
+            arch = Architecture.build(name or "", nodes, edges, canonical=True)
         except GraphError as error:
             self.problems.append(f"edges: {error}")
         if self.problems:
             raise ProjectError(self.problems)
         extras = {k: v for k, v in doc.items() if k not in _TOP_LEVEL}
         for key in extras:
-            self.notes.append(
-                f"{_member('', key)}: not read by this version; kept as it is when saving"
-            )
+            if key != "blocks":  # said by _note_blocks
+                self.notes.append(
+                    f"{_member('', key)}: not read by this version; kept as it is when saving"
+                )
         return Project(arch, extras, self.notes)
 
     def _check_header(self, doc: dict[str, Any]) -> None:
@@ -246,11 +256,24 @@ class _Reader:
             got = "nothing" if "format" not in doc else show_value(doc["format"])
             self.problems.append(f"format: must be {FORMAT!r}, got {got}")
         version = doc.get("version")
-        if version != VERSION or isinstance(version, bool):
+        if version not in READS or isinstance(version, bool):
             got = "nothing" if "version" not in doc else show_value(version)
             newer = isinstance(version, int) and not isinstance(version, bool) and version > VERSION
             hint = "; the file was written by a newer designer" if newer else ""
-            self.problems.append(f"version: this designer reads version {VERSION}, got {got}{hint}")
+            self.problems.append(f"version: this designer reads versions 1 and 2, got {got}{hint}")
+
+    def _note_blocks(self, blocks: Any) -> None:
+        """Blocks (contract 1b) are not read yet: kept for saving, their instances refused."""
+        if blocks is None:
+            return
+        self.notes.append(
+            "blocks: this designer does not read blocks yet; they are kept as they are when "
+            "saving, and nodes that are instances of them cannot be opened"
+        )
+        if isinstance(blocks, list):
+            self.block_ids = {
+                b["id"] for b in blocks if isinstance(b, dict) and isinstance(b.get("id"), str)
+            }
 
     def _list(self, doc: dict[str, Any], key: str) -> list[Any] | None:
         if key not in doc:
@@ -299,6 +322,11 @@ class _Reader:
         if spec is None:
             if "type" not in item:
                 self.problems.append(f"{place}.type: missing")
+            elif type_name in self.block_ids:
+                self.problems.append(
+                    f"{place}.type: {type_name!r} is a block of this file; this designer does "
+                    "not read blocks yet"
+                )
             else:
                 self.problems.append(f"{place}.type: {registry.unknown_type_message(type_name)}")
             ok = False
@@ -324,7 +352,12 @@ class _Reader:
             ok = ok and not problems
             params = canonical
         for key in item:
-            if key not in _NODE_KEYS:
+            if key in _NOT_YET:
+                self.problems.append(
+                    f"{_member(place, key)}: this designer does not read {_NOT_YET[key]} yet"
+                )
+                ok = False
+            elif key not in _NODE_KEYS:
                 self.notes.append(f"{_member(place, key)}: not read by this version; dropped")
         if not ok:
             return None
@@ -340,11 +373,12 @@ class _Reader:
                 continue
             ends = [self._endpoint(place, item, key, nodes) for key in ("source", "target")]
             port = self._port(place, item, ends[1], nodes)
+            output = self._output(place, item)
             for key in item:
                 if key not in _EDGE_KEYS:
                     self.notes.append(f"{_member(place, key)}: not read by this version; dropped")
             source, target = ends
-            if source is None or target is None or port is None:
+            if source is None or target is None or port is None or output is None:
                 continue
             if source == target:
                 self.problems.append(f"{place}: {source!r} cannot feed itself")
@@ -354,8 +388,19 @@ class _Reader:
                 self.problems.append(self._port_taken(place, target, port, other, nodes))
                 continue
             fed[(target, port)] = index
-            edges.append(EdgeRecord(source, target, port))
+            edges.append(EdgeRecord(source, target, port, output))
         return edges
+
+    def _output(self, place: str, item: dict[str, Any]) -> int | None:
+        """The source's output slot (version 2); whether the source has it is for the
+        analysis to say, since a param edit can add or remove slots."""
+        output = item.get("output", 0)
+        if isinstance(output, bool) or not isinstance(output, int) or output < 0:
+            self.problems.append(
+                f"{place}.output: must be a non-negative int, got {show_value(output)}"
+            )
+            return None
+        return output
 
     def _endpoint(
         self, place: str, item: dict[str, Any], key: str, nodes: dict[str, NodeRecord]
@@ -469,6 +514,8 @@ def _edge_json(arch: Architecture, edge: EdgeRecord) -> dict[str, Any]:
     out: dict[str, Any] = {"source": edge.source, "target": edge.target}
     if edge.port or arch.spec(edge.target).takes_several_inputs:
         out["port"] = edge.port
+    if edge.output:
+        out["output"] = edge.output
     return out
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from designer.core import memo, registry
+from designer.core.analysis import Settings
 from designer.core.edits import SetParams
 from designer.core.graph import NodeRecord, signature
 from designer.core.propagate import analyse
@@ -53,12 +54,13 @@ def test_engines_share_what_they_learn() -> None:
     memo.forget()
     first = chain((3, 32, 32), ("Conv2d", {"out_channels": 8, "kernel_size": 3}), ("ReLU", {}))
     analyse(first)
-    learnt = len(memo.memo_for(4).known)
+    learnt = len(memo.memo_for(Settings()).known)
+    assert learnt == 3  # the Input, the conv and the ReLU
     second = chain((3, 32, 32), ("Conv2d", {"out_channels": 8, "kernel_size": 3}), ("ReLU", {}))
     analyse(second)
-    assert len(memo.memo_for(4).known) == learnt
+    assert len(memo.memo_for(Settings()).known) == learnt
     memo.forget()
-    assert memo.memo_for(4).known == {}
+    assert memo.memo_for(Settings()).known == {}
 
 
 def test_equal_params_share_a_signature_and_an_edit_renews_it() -> None:

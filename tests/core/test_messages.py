@@ -183,7 +183,7 @@ def test_teaching_warnings() -> None:
     )
     results = analyse(arch).results
     assert results["l1"].warnings == (
-        "bias is cancelled by the BatchNorm that follows (l2): bias=False saves 8 parameters",
+        "bias is cancelled by the BatchNorm2d that follows (l2): bias=False saves 8 parameters",
     )
     assert results["l6"].warnings == (
         "follows Linear l4 with no activation between: the two make one linear map",

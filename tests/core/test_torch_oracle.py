@@ -54,9 +54,13 @@ class Case:
 
 @dataclass(frozen=True)
 class TorchResult:
-    shape: Shape
+    """Torch's figures: the shape and dtype of every output (a layer with several
+    outputs returns a tuple), parameters, FLOPs."""
+
+    shapes: tuple[Shape, ...]
     params: int
     flops: int
+    dtypes: tuple[str, ...] = ("float32",)
 
 
 # --- drawing values -------------------------------------------------------------------
@@ -214,9 +218,16 @@ def grouped(draw, name: str, rank: int) -> Case:
         # dilation 0 there), so no dilation below the range here.
         special["dilation"] = declared(spec.by_name["dilation"])
     params = draw(written_params(spec, **special))
+    if params.get("padding_mode", "zeros") != "zeros" and _negative(params.get("padding")):
+        del params["padding"]  # torch crops there instead of refusing: DELIBERATE_REFUSALS
     groups = params.get("groups", 1)
     channels = mostly(multiples(groups), CHANNELS)
     return Case(name, params, (draw(shape(rank, channels)),))
+
+
+def _negative(value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, int) and v < 0 for v in values)
 
 
 @st.composite
@@ -322,7 +333,7 @@ def concat(draw) -> Case:
     params = draw(st.sampled_from(({}, {"dim": dim})))
     axis = params.get("dim", 1) % (len(x) + 1) - 1
     shapes = []
-    for _ in range(draw(st.integers(2, 3))):
+    for _ in range(draw(st.integers(1, 3))):  # torch.cat([x], 1) too
         y = list(x)
         if 0 <= axis < len(x):
             y[axis] = draw(st.integers(1, 8))
@@ -410,7 +421,7 @@ def torch_module(case: Case) -> nn.Module:
             args.setdefault(param.name, INFERRED[param.name](case.shapes[0]))
     if case.name == "LayerNorm" and args.get("normalized_shape") is None:
         args["normalized_shape"] = case.shapes[0][-1:]
-    return getattr(nn, case.name)(**args).eval()
+    return getattr(nn, spec.torch_name)(**args).eval()
 
 
 def run_torch(case: Case) -> TorchResult | Exception:
@@ -436,7 +447,13 @@ def run_torch(case: Case) -> TorchResult | Exception:
                 forward(inputs)
     except Exception as refusal:  # noqa: BLE001 - torch refuses with many types
         return refusal
-    return TorchResult(tuple(y.shape[1:]), params, counter.get_total_flops())
+    outputs = y if isinstance(y, tuple) else (y,)
+    return TorchResult(
+        tuple(tuple(t.shape[1:]) for t in outputs),
+        params,
+        counter.get_total_flops(),
+        tuple(str(t.dtype).removeprefix("torch.") for t in outputs),
+    )
 
 
 def run_engine(case: Case) -> LayerOutput | ParamError | LayerError:
@@ -446,7 +463,7 @@ def run_engine(case: Case) -> LayerOutput | ParamError | LayerError:
     ]
     try:
         explicit = spec.validate(case.params)
-        return spec.evaluate(tensors, spec.resolve(explicit))
+        return spec.apply(tensors, spec.resolve(explicit))
     except (ParamError, LayerError) as refusal:
         return refusal
 
@@ -472,7 +489,7 @@ def agree(case: Case) -> str:
     if (contradicted := disagrees_with_input(case)) is not None:
         assert isinstance(got, Exception), f"{case}: {contradicted} contradicts the input"
         return "refused"
-    if isinstance(expected, Exception) or 0 in expected.shape:
+    if isinstance(expected, Exception) or any(0 in shape for shape in expected.shapes):
         why = (
             "gives an empty tensor"
             if isinstance(expected, TorchResult)
@@ -483,7 +500,8 @@ def agree(case: Case) -> str:
     assert not isinstance(got, Exception), (
         f"the engine refuses {case} ({got}), but torch gives {expected}"
     )
-    assert got.shape == expected.shape, case
+    assert (got.shape, *(t.shape for t in got.more)) == expected.shapes, case
+    assert (got.dtype, *(t.dtype for t in got.more)) == expected.dtypes, case
     assert got.params == expected.params, case
     assert 2 * got.macs * case.batch == expected.flops, case
     return "compared"
@@ -546,6 +564,12 @@ DELIBERATE_REFUSALS = [
     (_BATCH_DIM, "Concat", {"dim": 0}, [(3, 4), (3, 4)]),
     (_BATCH_DIM, "Concat", {"dim": -3}, [(3, 4), (3, 4)]),
     (_UNBATCHED, "Conv2d", {"out_channels": 2, "kernel_size": 1}, [(1, 5)]),
+    (
+        "negative padding: torch crops with a padding_mode, refuses with zeros",
+        "Conv1d",
+        {"out_channels": 1, "kernel_size": 1, "padding": -1, "padding_mode": "reflect"},
+        [(1, 3)],
+    ),
     (_UNBATCHED, "ConvTranspose3d", {"out_channels": 2, "kernel_size": 1}, [(1, 4, 4)]),
     (_UNBATCHED, "MaxPool2d", {"kernel_size": 2}, [(3, 4)]),
     (_UNBATCHED, "AvgPool3d", {"kernel_size": 1}, [(3, 4, 4)]),
@@ -594,4 +618,4 @@ def test_deliberate_refusals(
 def test_flop_counter_counts_macs_as_torch_publishes_them() -> None:
     """A sanity check of the oracle itself: a 3x3 conv, 2x4 channels, on 5x5, padding 1."""
     conv = Case("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}, ((2, 5, 5),))
-    assert run_torch(conv) == TorchResult((4, 5, 5), 4 * 2 * 9 + 4, 2 * (4 * 2 * 9) * 25)
+    assert run_torch(conv) == TorchResult(((4, 5, 5),), 4 * 2 * 9 + 4, 2 * (4 * 2 * 9) * 25)

@@ -20,8 +20,21 @@ def _softmax(layer: str):
     return evaluate
 
 
-def _elementwise(name: str, summary: str, *params: Param) -> LayerSpec:
-    return LayerSpec(name, "Activation", params, pointwise(1), summary=summary)
+def _elementwise(
+    name: str, summary: str, *params: Param, function: str, method: bool = False
+) -> LayerSpec:
+    """A pointwise activation, imported from torch's `function` (and the Tensor method of
+    that name where `method`)."""
+    return LayerSpec(
+        name,
+        "Activation",
+        params,
+        pointwise(1),
+        summary=summary,
+        torch_name=name,
+        functions=(function, f"{function}_"),
+        methods=(function, f"{function}_") if method else (),
+    )
 
 
 def _softmax_spec(name: str, summary: str) -> LayerSpec:
@@ -32,26 +45,46 @@ def _softmax_spec(name: str, summary: str) -> LayerSpec:
         pytorch_default=None,
         help="counts the batch dimension; 1 is the channels",
     )
-    return LayerSpec(name, "Activation", (dim,), _softmax(name), summary=summary)
+    function = "softmax" if name == "Softmax" else "log_softmax"
+    return LayerSpec(
+        name,
+        "Activation",
+        (dim,),
+        _softmax(name),
+        summary=summary,
+        torch_name=name,
+        functions=(function,),
+        methods=(function,),
+    )
 
 
 SPECS = [
-    _elementwise("ReLU", "max(0, x)", _INPLACE),
-    _elementwise("ReLU6", "min(max(0, x), 6)", _INPLACE),
+    _elementwise("ReLU", "max(0, x)", _INPLACE, function="relu", method=True),
+    _elementwise("ReLU6", "min(max(0, x), 6)", _INPLACE, function="relu6"),
     _elementwise(
         "LeakyReLU",
         "x, or negative_slope·x below 0",
         Param("negative_slope", Kind.FLOAT, 0.01),
         _INPLACE,
+        function="leaky_relu",
     ),
-    _elementwise("ELU", "x, or alpha·(eˣ − 1) below 0", Param("alpha", Kind.FLOAT, 1.0), _INPLACE),
     _elementwise(
-        "GELU", "x·Φ(x)", Param("approximate", Kind.CHOICE, "none", choices=("none", "tanh"))
+        "ELU",
+        "x, or alpha·(eˣ − 1) below 0",
+        Param("alpha", Kind.FLOAT, 1.0),
+        _INPLACE,
+        function="elu",
     ),
-    _elementwise("SiLU", "x·sigmoid(x)", _INPLACE),
-    _elementwise("Sigmoid", "1 / (1 + e⁻ˣ)"),
-    _elementwise("Tanh", "tanh(x)"),
-    _elementwise("Hardswish", "x·ReLU6(x + 3)/6", _INPLACE),
+    _elementwise(
+        "GELU",
+        "x·Φ(x)",
+        Param("approximate", Kind.CHOICE, "none", choices=("none", "tanh")),
+        function="gelu",
+    ),
+    _elementwise("SiLU", "x·sigmoid(x)", _INPLACE, function="silu"),
+    _elementwise("Sigmoid", "1 / (1 + e⁻ˣ)", function="sigmoid", method=True),
+    _elementwise("Tanh", "tanh(x)", function="tanh", method=True),
+    _elementwise("Hardswish", "x·ReLU6(x + 3)/6", _INPLACE, function="hardswish"),
     _softmax_spec("Softmax", "exponentials normalised to sum to 1 along dim"),
     _softmax_spec("LogSoftmax", "log of Softmax along dim"),
 ]

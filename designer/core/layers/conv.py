@@ -11,15 +11,16 @@ from designer.core.layers.windows import floor_warnings, kernel_param, tuple_par
 from designer.core.params import Kind, Param, ParamError, expand, show_value
 from designer.core.shapes import conv_transpose_out, same_padding
 from designer.core.spec import (
-    SPATIAL_AXES,
     LayerError,
     LayerOutput,
     LayerSpec,
+    Module,
     Tensor,
     check_inferred,
     dims,
     expect_rank,
     numel,
+    spatial_axes,
 )
 
 
@@ -39,9 +40,20 @@ def _common_params(n: int, transposed: bool) -> tuple[Param, ...]:
     dilation = tuple_param("dilation", n, 1, 1)
     groups = Param("groups", Kind.INT, 1, minimum=1)
     bias = Param("bias", Kind.BOOL, True)
+    padding_mode = Param(
+        "padding_mode",
+        Kind.CHOICE,
+        "zeros",
+        choices=PADDING_MODES,
+        help="what the padding holds: zeros, or the input reflected, replicated or wrapped",
+    )
     if transposed:  # PyTorch's argument order differs between the two
-        return (*head, tuple_param("output_padding", n, 0, 0), groups, bias, dilation)
-    return (*head, dilation, groups, bias)
+        output_padding = tuple_param("output_padding", n, 0, 0)
+        return (*head, output_padding, groups, bias, dilation, padding_mode)
+    return (*head, dilation, groups, bias, padding_mode)
+
+
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
 def _check_groups(p: dict[str, Any]) -> None:
@@ -67,6 +79,12 @@ def _check_conv(n: int):
 def _check_transposed(n: int):
     def check(p: dict[str, Any]) -> None:
         _check_groups(p)
+        if p["padding_mode"] != "zeros":
+            raise ParamError(
+                "padding_mode",
+                f"{p['padding_mode']!r}: transposed convolutions take only 'zeros' "
+                "(PyTorch refuses the others)",
+            )
         triples = zip(
             expand(p["output_padding"], n), expand(p["stride"], n), expand(p["dilation"], n)
         )
@@ -112,6 +130,7 @@ def _conv(n: int, layer: str):
         dilations = expand(p["dilation"], n)
         spans = []
         uneven = False
+        mode = p["padding_mode"]
         for size, k, s, d, (before, after) in zip(
             x.shape[1:],
             kernels,
@@ -119,13 +138,15 @@ def _conv(n: int, layer: str):
             dilations,
             _paddings(p["padding"], kernels, dilations, n),
         ):
+            if mode != "zeros":
+                _check_padding_fits(mode, size, max(before, after), spatial_axes(n)[len(spans)])
             effective = d * (k - 1) + 1
             covered = size + before + after - effective
             if covered < 0:
                 raise LayerError(
                     f"kernel_size {k}{_dilated(k, d)} is larger than the padded input "
                     f"{size + before + after} ({size} + {before + after} padding) along "
-                    f"{SPATIAL_AXES[n][len(spans)]}"
+                    f"{spatial_axes(n)[len(spans)]}"
                 )
             uneven = uneven or covered % s != 0
             spans.append((size, before, after, effective, s, covered // s + 1))
@@ -160,7 +181,7 @@ def _conv_transposed(n: int, layer: str):
         kernels = expand(p["kernel_size"], n)
         geometry = list(
             zip(
-                SPATIAL_AXES[n],
+                spatial_axes(n),
                 x.shape[1:],
                 kernels,
                 expand(p["stride"], n),
@@ -199,6 +220,21 @@ def _conv_transposed(n: int, layer: str):
     return evaluate
 
 
+def _check_padding_fits(mode: str, size: int, pad: int, axis: str) -> None:
+    """PyTorch's limits on padding that reads the input: reflect mirrors inside it, so
+    the padding must be smaller than the input; circular may wrap around once."""
+    if mode == "reflect" and pad >= size:
+        raise LayerError(
+            f"padding_mode 'reflect' needs padding smaller than the input: padding {pad} "
+            f"against {size} along {axis}"
+        )
+    if mode == "circular" and pad > size:
+        raise LayerError(
+            f"padding_mode 'circular' needs padding at most the input's size: padding {pad} "
+            f"against {size} along {axis} would wrap around more than once"
+        )
+
+
 def _dilated(kernel: int, dilation: int) -> str:
     return f" (dilation {dilation} spans {dilation * (kernel - 1) + 1})" if dilation > 1 else ""
 
@@ -215,6 +251,9 @@ def _specs() -> list[LayerSpec]:
                 _conv(n, name),
                 summary=f"{n}-D convolution",
                 check=_check_conv(n),
+                torch_name=name,
+                written_as=Module(positional=("in_channels", "out_channels")),
+                weighted=True,
             )
         )
     for n in (1, 2, 3):
@@ -227,6 +266,9 @@ def _specs() -> list[LayerSpec]:
                 _conv_transposed(n, name),
                 summary=f"{n}-D transposed convolution (learned up-sampling)",
                 check=_check_transposed(n),
+                torch_name=name,
+                written_as=Module(positional=("in_channels", "out_channels")),
+                weighted=True,
             )
         )
     return specs

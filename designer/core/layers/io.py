@@ -7,13 +7,13 @@ from typing import Any
 
 from designer.core import receptive
 from designer.core.params import Kind, Param
-from designer.core.spec import LayerOutput, LayerSpec, Tensor
+from designer.core.spec import DTYPE_BYTES, LayerOutput, LayerSpec, Tensor
 
 
 def _input(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     shape = p["shape"]
     fields = receptive.input_fields(shape[1:]) if len(shape) > 1 else None
-    return LayerOutput(shape, fields)
+    return LayerOutput(shape, fields, dtype=p["dtype"])
 
 
 SPECS = [
@@ -28,9 +28,17 @@ SPECS = [
                 required=True,
                 help="channels first, without the batch: [C, H, W], [C, L], [C, D, H, W] or [F]",
             ),
+            Param(
+                "dtype",
+                Kind.CHOICE,
+                "float32",
+                choices=tuple(DTYPE_BYTES),
+                help="the values' type: int64 for token ids",
+            ),
         ),
         _input,
         summary="the network's input tensor",
         inputs=(0, 0),
+        dtypes="any",
     ),
 ]

@@ -11,9 +11,11 @@ from typing import Any
 from designer.core import receptive
 from designer.core.params import Kind, Param
 from designer.core.spec import (
+    Function,
     LayerError,
     LayerOutput,
     LayerSpec,
+    Operator,
     Tensor,
     dims,
     normalise_dim,
@@ -83,6 +85,8 @@ SPECS = [
         _add,
         summary="element-wise sum of inputs of one shape",
         inputs=(2, None),
+        written_as=Operator("+"),
+        functions=("add",),
     ),
     LayerSpec(
         "Multiply",
@@ -91,13 +95,18 @@ SPECS = [
         _multiply,
         summary="element-wise product, broadcast as torch does (a C×1×1 gate times C×H×W)",
         inputs=(2, 2),
+        written_as=Operator("*"),
+        functions=("mul",),
     ),
     LayerSpec(
         "Concat",
         "Merge",
         (Param("dim", Kind.INT, 1, help="counts the batch dimension; 1 joins channels"),),
         _concat,
-        summary="joins inputs along dim (channels by default)",
-        inputs=(2, None),
+        summary="joins inputs along dim (channels by default); one input passes through",
+        inputs=(1, None),
+        written_as=Function("torch.cat"),
+        functions=("cat", "concat"),
+        dtypes="any",
     ),
 ]

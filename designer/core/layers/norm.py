@@ -15,6 +15,7 @@ from designer.core.spec import (
     LayerError,
     LayerOutput,
     LayerSpec,
+    Module,
     Tensor,
     check_inferred,
     dims,
@@ -23,6 +24,12 @@ from designer.core.spec import (
 )
 
 _EPS = Param("eps", Kind.FLOAT, 1e-5, minimum=0, exclusive_minimum=True)
+_BIAS = Param("bias", Kind.BOOL, True, help="with affine: a learned shift beside the scale")
+
+
+def _affine_params(channels: int, p: dict[str, Any]) -> int:
+    """A learned scale per channel, and a shift unless bias is off; none without affine."""
+    return channels * (2 if p["bias"] else 1) if p["affine"] else 0
 
 
 def _batch_norm(layer: str, spatial: tuple[int, ...]):
@@ -35,7 +42,7 @@ def _batch_norm(layer: str, spatial: tuple[int, ...]):
         return LayerOutput(
             x.shape,
             x.fields,
-            params=2 * channels if p["affine"] else 0,
+            params=_affine_params(channels, p),
             buffers=2 * channels if p["track_running_stats"] else 0,
             flops=2 * numel(x.shape),
             warnings=(
@@ -76,7 +83,7 @@ def _group_norm(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     return LayerOutput(
         x.shape,
         x.fields,
-        params=2 * channels if p["affine"] else 0,
+        params=_affine_params(channels, p),
         flops=5 * numel(x.shape),
         warnings=single,
     )
@@ -107,9 +114,13 @@ def _batch_norm_spec(n: int) -> LayerSpec:
             Param("momentum", Kind.FLOAT, 0.1, minimum=0, maximum=1, nullable=True),
             Param("affine", Kind.BOOL, True),
             Param("track_running_stats", Kind.BOOL, True),
+            _BIAS,
         ),
         _batch_norm(f"BatchNorm{n}d", ranks),
         summary="normalises each channel over the batch",
+        torch_name=f"BatchNorm{n}d",
+        written_as=Module(positional=("num_features",)),
+        cancels_bias=True,
     )
 
 
@@ -123,9 +134,12 @@ SPECS = [
             Param("num_channels", Kind.INT, None, minimum=1, nullable=True, inferred=True),
             _EPS,
             Param("affine", Kind.BOOL, True),
+            _BIAS,
         ),
         _group_norm,
         summary="normalises groups of channels per sample",
+        torch_name="GroupNorm",
+        written_as=Module(positional=("num_groups", "num_channels")),
     ),
     LayerSpec(
         "LayerNorm",
@@ -144,5 +158,7 @@ SPECS = [
         ),
         _layer_norm,
         summary="normalises the trailing dimensions per sample",
+        torch_name="LayerNorm",
+        written_as=Module(positional=("normalized_shape",)),
     ),
 ]

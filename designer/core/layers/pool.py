@@ -9,15 +9,17 @@ from typing import Any
 from designer.core import receptive
 from designer.core.layers.windows import floor_warnings, kernel_param, tuple_param
 from designer.core.params import Kind, Param, ParamError, expand
+from designer.core.receptive import Fields
 from designer.core.shapes import pool_out
 from designer.core.spec import (
-    SPATIAL_AXES,
     LayerError,
     LayerOutput,
     LayerSpec,
+    Shape,
     Tensor,
     expect_rank,
     numel,
+    spatial_axes,
 )
 
 MAX_ADAPTIVE_OUTPUT = 65_536
@@ -43,7 +45,7 @@ def _pool(n: int, layer: str, is_max: bool):
         ceil_mode = p["ceil_mode"]
         spatial, spans = [], []
         for axis, size, k, s, pad, d in zip(
-            SPATIAL_AXES[n], x.shape[1:], kernels, strides, pads, dilations
+            spatial_axes(n), x.shape[1:], kernels, strides, pads, dilations
         ):
             if n == 3 and not is_max and size < k:  # aten's avg_pool3d checks it, padding aside
                 raise LayerError(
@@ -72,9 +74,20 @@ def _pool(n: int, layer: str, is_max: bool):
             fields,
             flops=(window - 1 if is_max else window) * numel(shape),
             warnings=() if ceil_mode else floor_warnings(spans, n),
+            more=_indices(shape, fields, p),
         )
 
     return evaluate
+
+
+def _indices(shape: Shape, fields: Fields | None, p: dict[str, Any]) -> tuple[Tensor, ...]:
+    """Max pooling's second output where `return_indices` asks for it: where each maximum
+    was, as int64, in the shape of the values."""
+    return (Tensor(shape, fields, "int64"),) if p.get("return_indices") else ()
+
+
+def _max_slots(p: dict[str, Any]) -> tuple[str, ...]:
+    return ("values", "indices") if p["return_indices"] else ("output",)
 
 
 def _adaptive(n: int, layer: str, is_max: bool):
@@ -94,7 +107,8 @@ def _adaptive(n: int, layer: str, is_max: bool):
                 for f, size, out in zip(x.fields, x.shape[1:], sizes)
             )
         reads = x.shape[0] * math.prod(reads_per_axis)
-        return LayerOutput(shape, fields, flops=reads - numel(shape) if is_max else reads)
+        flops = reads - numel(shape) if is_max else reads
+        return LayerOutput(shape, fields, flops=flops, more=_indices(shape, fields, p))
 
     return evaluate
 
@@ -107,9 +121,13 @@ def _specs() -> list[LayerSpec]:
             tuple_param("stride", n, None, 1, nullable=True, help="defaults to kernel_size"),
             tuple_param("padding", n, 0, 0),
         )
+        return_indices = Param(
+            "return_indices", Kind.BOOL, False, help="a second output: where each maximum was"
+        )
         max_params = (
             *common,
             tuple_param("dilation", n, 1, 1),
+            return_indices,
             Param("ceil_mode", Kind.BOOL, False),
         )
         avg_params = (
@@ -123,9 +141,9 @@ def _specs() -> list[LayerSpec]:
                 else ()
             ),
         )
-        adaptive_params = (
-            # bounded: window sizes are counted one output position at a time
-            tuple_param("output_size", n, 1, 1, required=True, maximum=MAX_ADAPTIVE_OUTPUT),
+        # bounded: window sizes are counted one output position at a time
+        output_size = tuple_param(
+            "output_size", n, 1, 1, required=True, maximum=MAX_ADAPTIVE_OUTPUT
         )
         specs += [
             LayerSpec(
@@ -135,6 +153,9 @@ def _specs() -> list[LayerSpec]:
                 _pool(n, f"MaxPool{n}d", True),
                 summary=f"{n}-D max pooling",
                 check=_check_padding(n),
+                torch_name=f"MaxPool{n}d",
+                functions=(f"max_pool{n}d", f"max_pool{n}d_with_indices"),
+                slots=_max_slots,
             ),
             LayerSpec(
                 f"AvgPool{n}d",
@@ -143,20 +164,27 @@ def _specs() -> list[LayerSpec]:
                 _pool(n, f"AvgPool{n}d", False),
                 summary=f"{n}-D average pooling",
                 check=_check_padding(n),
+                torch_name=f"AvgPool{n}d",
+                functions=(f"avg_pool{n}d",),
             ),
             LayerSpec(
                 f"AdaptiveAvgPool{n}d",
                 "Pooling",
-                adaptive_params,
+                (output_size,),
                 _adaptive(n, f"AdaptiveAvgPool{n}d", False),
                 summary=f"{n}-D average pooling to a fixed output size",
+                torch_name=f"AdaptiveAvgPool{n}d",
+                functions=(f"adaptive_avg_pool{n}d",),
             ),
             LayerSpec(
                 f"AdaptiveMaxPool{n}d",
                 "Pooling",
-                adaptive_params,
+                (output_size, return_indices),
                 _adaptive(n, f"AdaptiveMaxPool{n}d", True),
                 summary=f"{n}-D max pooling to a fixed output size",
+                torch_name=f"AdaptiveMaxPool{n}d",
+                functions=(f"adaptive_max_pool{n}d", f"adaptive_max_pool{n}d_with_indices"),
+                slots=_max_slots,
             ),
         ]
     return specs

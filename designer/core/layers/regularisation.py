@@ -21,9 +21,23 @@ def _dropout2d(inputs: list[Tensor], p: dict) -> LayerOutput:
 
 SPECS = [
     LayerSpec(
-        "Dropout", "Regularisation", _params(), pointwise(1), summary="zeroes random elements"
+        "Dropout",
+        "Regularisation",
+        _params(),
+        pointwise(1),
+        summary="zeroes random elements",
+        torch_name="Dropout",
+        functions=("dropout",),
+        shape_only=True,
     ),
     LayerSpec(
-        "Dropout2d", "Regularisation", _params(), _dropout2d, summary="zeroes random channels"
+        "Dropout2d",
+        "Regularisation",
+        _params(),
+        _dropout2d,
+        summary="zeroes random channels",
+        torch_name="Dropout2d",
+        functions=("dropout2d",),
+        shape_only=True,
     ),
 ]

@@ -13,15 +13,16 @@ from typing import Any
 from designer.core import receptive
 from designer.core.params import Kind, Param, ParamError, expand, show_value
 from designer.core.spec import (
-    LAYOUTS,
-    SPATIAL_AXES,
     LayerError,
     LayerOutput,
     LayerSpec,
+    Module,
     Tensor,
     dims,
     expect_rank,
+    layout,
     numel,
+    spatial_axes,
 )
 
 _MODE_AXES = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
@@ -37,6 +38,10 @@ def _check_upsample(p: dict[str, Any]) -> None:
         )
     if p["size"] is None and p["scale_factor"] is None:
         raise ParamError("size", "give size or scale_factor")
+    if p["recompute_scale_factor"] and p["size"] is not None:
+        raise ParamError(
+            "recompute_scale_factor", "is not meaningful with an explicit size (PyTorch refuses it)"
+        )
     if p["mode"] == "nearest" and p["align_corners"] is not None:
         raise ParamError(
             "align_corners", "can only be set with an interpolating mode, not 'nearest'"
@@ -52,7 +57,7 @@ def _upsample(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
         value = p[name]
         if isinstance(value, tuple) and len(value) != n:
             raise LayerError(
-                f"{name} {show_value(value)} has {len(value)} values for a {LAYOUTS[n]} input "
+                f"{name} {show_value(value)} has {len(value)} values for a {layout(n)} input "
                 f"({dims(x.shape)}), which has {n} spatial axes"
             )
     if p["size"] is not None:
@@ -60,7 +65,7 @@ def _upsample(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     else:
         scales = expand(p["scale_factor"], n)
         spatial = tuple(int(size * s) for size, s in zip(x.shape[1:], scales))
-        for axis, size, s, out in zip(SPATIAL_AXES[n], x.shape[1:], scales, spatial):
+        for axis, size, s, out in zip(spatial_axes(n), x.shape[1:], scales, spatial):
             if out < 1:
                 raise LayerError(
                     f"scale_factor {s:g} turns {size} into {out} along {axis}; the output must be at least 1"
@@ -142,11 +147,20 @@ SPECS = [
             ),
             Param("mode", Kind.CHOICE, "nearest", choices=tuple(_TAPS)),
             Param("align_corners", Kind.BOOL, None, nullable=True),
+            Param(
+                "recompute_scale_factor",
+                Kind.BOOL,
+                None,
+                nullable=True,
+                help="interpolate with the scale the output size implies, not the one given",
+            ),
         ),
         _upsample,
         summary="resizes by interpolation",
         check=_check_upsample,
         suggested={"scale_factor": 2.0},
+        torch_name="Upsample",
+        functions=("interpolate", "upsample"),
     ),
     LayerSpec(
         "PixelShuffle",
@@ -154,6 +168,8 @@ SPECS = [
         (Param("upscale_factor", Kind.INT, 2, minimum=1, required=True),),
         _pixel_shuffle,
         summary="C·r²×H×W → C×rH×rW (sub-pixel up-sampling)",
+        torch_name="PixelShuffle",
+        functions=("pixel_shuffle",),
     ),
     LayerSpec(
         "PixelUnshuffle",
@@ -161,6 +177,8 @@ SPECS = [
         (Param("downscale_factor", Kind.INT, 2, minimum=1, required=True),),
         _pixel_unshuffle,
         summary="C×rH×rW → C·r²×H×W",
+        torch_name="PixelUnshuffle",
+        functions=("pixel_unshuffle",),
     ),
     LayerSpec(
         "ZeroPad2d",
@@ -177,5 +195,7 @@ SPECS = [
         ),
         _zero_pad,
         summary="pads (or crops) the borders with zeros",
+        torch_name="ZeroPad2d",
+        written_as=Module(positional=("padding",)),
     ),
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from designer.core.params import Kind, Param
 from designer.core.receptive import fmt
-from designer.core.spec import SPATIAL_AXES
+from designer.core.spec import spatial_axes
 
 
 def kernel_param(n: int, default: int = 3) -> Param:
@@ -35,7 +35,7 @@ def floor_warnings(spans: list[tuple[int, int, int, int, int, int]], n: int) -> 
     ):
         return ()  # the usual case, decided before any text is built
     texts: dict[str, list[str]] = {}
-    for axis, (size, before, after, kernel, stride, out) in zip(SPATIAL_AXES[n], spans):
+    for axis, (size, before, after, kernel, stride, out) in zip(spatial_axes(n), spans):
         covered = size + before + after - kernel
         left_over = covered % stride
         if left_over == 0 or out < 1:

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.params import PADDING_WORDS, Kind, Param, show_value
-from designer.core.spec import SPATIAL_AXES
+from designer.core.spec import spatial_axes
 
 INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 
@@ -151,7 +151,7 @@ class IntTupleEditor(ParamEditor):
         super().__init__(param, parent)
         assert param.length is not None, "a tuple without a length is edited as text"
         self.spins = [_spin_box(param) for _ in range(param.length)]
-        axes = SPATIAL_AXES.get(param.length, ())
+        axes = spatial_axes(param.length) if param.length and param.length <= 3 else ()
         for spin, axis in zip(self.spins, axes):
             spin.setToolTip(f"{param.name} along {axis}")
         boxes = QWidget()

@@ -1,0 +1,59 @@
+"""Every catalog type with a torch.nn class takes exactly that class's constructor
+arguments (device and dtype aside), with PyTorch's defaults."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from torch import nn
+
+from designer.core.registry import LAYERS
+
+NOT_LAYER_ARGUMENTS = {"device", "dtype"}
+WITH_TORCH_CLASS = sorted(name for name, spec in LAYERS.items() if spec.torch_name)
+
+
+def torch_parameters(name: str) -> dict[str, inspect.Parameter]:
+    signature = inspect.signature(getattr(nn, LAYERS[name].torch_name))
+    return {
+        p.name: p
+        for p in signature.parameters.values()
+        if p.name not in NOT_LAYER_ARGUMENTS
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    }
+
+
+def test_the_catalog_names_torch_classes_that_exist() -> None:
+    assert len(WITH_TORCH_CLASS) >= 40
+    for name in WITH_TORCH_CLASS:
+        assert isinstance(getattr(nn, LAYERS[name].torch_name), type), name
+
+
+@pytest.mark.parametrize("name", WITH_TORCH_CLASS)
+def test_catalog_takes_every_constructor_argument(name: str) -> None:
+    spec = LAYERS[name]
+    assert [p.name for p in spec.params] == list(torch_parameters(name))
+
+
+@pytest.mark.parametrize("name", WITH_TORCH_CLASS)
+def test_catalog_defaults_are_pytorch_defaults(name: str) -> None:
+    """Where torch has a default, ours is the same; where it has none, ours is required
+    or inferred from the input (or, as LayerNorm's normalized_shape, follows from it)."""
+    spec = LAYERS[name]
+    for parameter in torch_parameters(name).values():
+        param = spec.by_name[parameter.name]
+        if parameter.default is inspect.Parameter.empty:
+            assert param.required or param.inferred or param.nullable, parameter.name
+        else:
+            assert param.torch_default == parameter.default, parameter.name
+
+
+def test_types_without_a_torch_class_are_operations() -> None:
+    """Input, and the merges written as expressions in exported code."""
+    assert sorted(n for n, s in LAYERS.items() if s.torch_name is None) == [
+        "Add",
+        "Concat",
+        "Input",
+        "Multiply",
+    ]

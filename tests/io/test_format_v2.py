@@ -1,0 +1,141 @@
+"""Format version 2 (contract 1b): v1 files open and save as v2, v2 round-trips unchanged,
+newer versions are refused by name, and what v2 adds (dtypes, output slots) survives."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from designer.core.propagate import analyse
+from designer.io.project import ProjectError, dumps, load, loads
+from tests.conftest import EXAMPLES
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.nnd"))
+
+
+def as_version(text: str, version: int) -> str:
+    document = json.loads(text)
+    document["version"] = version
+    return json.dumps(document)
+
+
+V1_FILES = sorted((Path(__file__).parent / "v1").glob("*.nnd"))
+
+
+def test_every_example_has_its_version_1_file() -> None:
+    assert [p.name for p in V1_FILES] == [p.name for p in EXAMPLE_FILES]
+
+
+@pytest.mark.parametrize("v1", V1_FILES, ids=lambda p: p.name)
+def test_v1_then_v2_then_v2_is_unchanged(v1: Path) -> None:
+    """The examples as version 1 wrote them open, save as the version-2 example, and that
+    saves unchanged ([6, 6] becomes 6 on the way: one spelling per value)."""
+    from_v1 = load(v1)
+    assert json.loads(v1.read_text(encoding="utf-8"))["version"] == 1
+    assert from_v1.notes == []
+    written = dumps(from_v1.arch, from_v1.extras)
+    assert json.loads(written)["version"] == 2
+    assert written == (EXAMPLES / v1.name).read_text(encoding="utf-8")
+    again = loads(written)
+    assert dumps(again.arch, again.extras) == written
+
+
+def test_a_newer_version_is_refused_by_name() -> None:
+    text = as_version((EXAMPLES / "lenet5.nnd").read_text(encoding="utf-8"), 3)
+    with pytest.raises(ProjectError) as caught:
+        loads(text)
+    assert caught.value.problems == [
+        "version: this designer reads versions 1 and 2, got 3; the file was written by a "
+        "newer designer"
+    ]
+
+
+V2_DESIGN = {
+    "format": "nn-designer-project",
+    "version": 2,
+    "name": "pool with indices",
+    "nodes": [
+        {"id": "x", "type": "Input", "params": {"dtype": "float64", "shape": [3, 8, 8]}},
+        {"id": "pool", "type": "MaxPool2d", "params": {"kernel_size": 2, "return_indices": True}},
+        {"id": "values", "type": "ReLU"},
+        {"id": "where", "type": "Flatten"},
+    ],
+    "edges": [
+        {"source": "x", "target": "pool"},
+        {"source": "pool", "target": "values"},
+        {"source": "pool", "target": "where", "output": 1},
+    ],
+}
+
+
+def test_dtypes_and_output_slots_round_trip_and_analyse() -> None:
+    text = json.dumps(V2_DESIGN)
+    project = loads(text)
+    written = dumps(project.arch, project.extras)
+    assert loads(written).arch.edges() == project.arch.edges()
+    assert '{"source": "pool", "target": "where", "output": 1}' in written
+    assert '"dtype": "float64"' in written
+    results = analyse(project.arch).results
+    assert [t.shape for t in results["pool"].outputs] == [(3, 4, 4), (3, 4, 4)]
+    assert [t.dtype for t in results["pool"].outputs] == ["float64", "int64"]
+    assert results["where"].output.dtype == "int64"
+    assert results["where"].shape == (48,)
+    # values float64 (8 bytes) and indices int64 (8 bytes), 48 each
+    assert results["pool"].memory == 48 * 8 + 48 * 8
+
+
+def test_a_default_in_another_spelling_is_not_written() -> None:
+    design = json.loads(json.dumps(V2_DESIGN))
+    design["nodes"][1]["params"] |= {"stride": [2, 2], "dilation": [1, 1], "padding": 0}
+    design["nodes"][0]["params"]["dtype"] = "float32"
+    written = dumps(loads(json.dumps(design)).arch)
+    assert '"params": {"kernel_size": 2, "stride": 2, "return_indices": true}' in written
+    assert '"dtype"' not in written
+
+
+def test_an_edge_from_a_missing_output_slot_is_an_error_on_its_target() -> None:
+    design = json.loads(json.dumps(V2_DESIGN))
+    del design["nodes"][1]["params"]["return_indices"]
+    results = analyse(loads(json.dumps(design)).arch).results
+    assert results["where"].error == "reads output 1 of pool, which has 1 output (0)"
+    assert results["values"].error is None
+
+
+def test_blocks_are_kept_with_a_note_and_their_instances_refused() -> None:
+    design = json.loads(json.dumps(V2_DESIGN))
+    design["blocks"] = [{"id": "Bottleneck", "params": {}, "nodes": [], "edges": []}]
+    project = loads(json.dumps(design))
+    assert project.notes == [
+        "blocks: this designer does not read blocks yet; they are kept as they are when "
+        "saving, and nodes that are instances of them cannot be opened"
+    ]
+    assert '"blocks": [{"id": "Bottleneck"' in dumps(project.arch, project.extras)
+    design["nodes"].append({"id": "b", "type": "Bottleneck"})
+    with pytest.raises(ProjectError) as caught:
+        loads(json.dumps(design))
+    assert caught.value.problems == [
+        "nodes[4].type: 'Bottleneck' is a block of this file; this designer does not read "
+        "blocks yet"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("key", "words"), [("repeat", "repeated nodes"), ("shares", "shared weights")]
+)
+def test_keys_not_read_yet_are_refused_by_name(key: str, words: str) -> None:
+    design = json.loads(json.dumps(V2_DESIGN))
+    design["nodes"][2][key] = 2 if key == "repeat" else "pool"
+    with pytest.raises(ProjectError) as caught:
+        loads(json.dumps(design))
+    assert caught.value.problems == [f"nodes[2].{key}: this designer does not read {words} yet"]
+
+
+@pytest.mark.parametrize("output", [-1, "1", True, 1.5])
+def test_a_malformed_output_slot_is_refused(output: object) -> None:
+    design = json.loads(json.dumps(V2_DESIGN))
+    design["edges"][2]["output"] = output
+    with pytest.raises(ProjectError) as caught:
+        loads(json.dumps(design))
+    assert caught.value.problems[0].startswith("edges[2].output: must be a non-negative int")
