@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from designer.core.analysis import DTYPE_BYTES, Settings
+from designer.core.analysis import RUN_DTYPES, Settings
 from designer.core.propagate import Engine, analyse
 from designer.export import pytorch, report
 from designer.export.verify import TorchMissing, verify
@@ -59,7 +59,7 @@ def _headless(args: list[str]) -> int:
     export_parser.add_argument(
         "--verify", action="store_true", help="run it in torch and compare every node"
     )
-    export_parser.set_defaults(batch_size=1, dtype="float32")
+    export_parser.set_defaults(batch_size=1, dtype=None)
 
     import_parser = commands.add_parser("import", help="trace a PyTorch model into a project file")
     import_parser.add_argument("model", help="FILE.py:CLASS (this runs FILE.py)")
@@ -86,7 +86,11 @@ def _headless(args: list[str]) -> int:
 def _settings_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=_positive_int, default=1, help="for memory figures")
     parser.add_argument(
-        "--dtype", choices=list(DTYPE_BYTES), default="float32", help="for memory figures"
+        "--dtype",
+        choices=RUN_DTYPES,
+        default=None,
+        help="the number format the network runs in, for memory figures "
+        "(default: each input's own dtype)",
     )
 
 

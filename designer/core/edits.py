@@ -57,25 +57,29 @@ class RemoveNode(Edit):
         record, edges = self._removed
         arch.add_node(record)
         for edge in edges:
-            arch.connect(edge.source, edge.target, edge.port)
+            arch.connect(edge.source, edge.target, edge.port, edge.output)
 
 
 @dataclass
 class Connect(Edit):
+    """Feed output slot `output` of `source` into input `port` of `target` (the first free
+    port where None)."""
+
     source: str
     target: str
     port: int | None = None
+    output: int = 0
 
     @property
     def text(self) -> str:
         return f"Connect {self.source} → {self.target}"
 
     def apply(self, arch: Architecture) -> None:
-        self.port = arch.connect(self.source, self.target, self.port).port
+        self.port = arch.connect(self.source, self.target, self.port, self.output).port
 
     def revert(self, arch: Architecture) -> None:
         assert self.port is not None, "revert before apply"
-        arch.disconnect(EdgeRecord(self.source, self.target, self.port))
+        arch.disconnect(EdgeRecord(self.source, self.target, self.port, self.output))
 
 
 @dataclass
@@ -90,7 +94,7 @@ class Disconnect(Edit):
         arch.disconnect(self.edge)
 
     def revert(self, arch: Architecture) -> None:
-        arch.connect(self.edge.source, self.edge.target, self.edge.port)
+        arch.connect(self.edge.source, self.edge.target, self.edge.port, self.edge.output)
 
 
 @dataclass

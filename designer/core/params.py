@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -49,6 +49,8 @@ class Param:
     `default` is only what the palette suggests for a new node. `length` is the tuple
     length a list must have (None: any). `nullable` admits None (PyTorch's "not set").
     `inferred` arguments follow from the input; a value written down is checked against it.
+    `from_input` computes, from the input's shape, what PyTorch needs written where the
+    design leaves the value out (in_channels; LayerNorm's normalized_shape).
     """
 
     name: str
@@ -64,6 +66,7 @@ class Param:
     exclusive_minimum: bool = False
     help: str = ""
     pytorch_default: Any = _SAME_AS_DEFAULT
+    from_input: Callable[[tuple[int, ...]], Any] | None = None
 
     @property
     def torch_default(self) -> Any:

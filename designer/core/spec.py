@@ -242,6 +242,15 @@ class LayerSpec:
             )
         return out
 
+    def filled_from_input(self, params: dict[str, Any], input_shape: Shape) -> dict[str, Any]:
+        """The arguments PyTorch needs that the design leaves to the input, with their
+        values for an input of `input_shape`."""
+        return {
+            p.name: p.from_input(input_shape)
+            for p in self.params
+            if p.from_input is not None and params.get(p.name) is None
+        }
+
     def output_names(self, params: dict[str, Any]) -> tuple[str, ...]:
         """The names of this layer's output slots, given its written params."""
         return self.slots(self.resolve(params))
@@ -271,10 +280,14 @@ def expect_rank(layer: str, x: Tensor, spatial: int | tuple[int, ...]) -> None:
     )
 
 
-def inferred_value(name: str, input_shape: Shape) -> int:
-    """An argument that follows from the input: in_features is its last dimension,
-    in_channels, num_features and num_channels its first."""
-    return input_shape[-1] if name == "in_features" else input_shape[0]
+def first_dimension(shape: Shape) -> int:
+    """in_channels, num_features, num_channels: the input's channels."""
+    return shape[0]
+
+
+def last_dimension(shape: Shape) -> int:
+    """in_features, LayerNorm's normalized_shape: the input's last dimension."""
+    return shape[-1]
 
 
 def check_inferred(params: dict[str, Any], name: str, actual: int) -> None:

@@ -78,13 +78,12 @@ MODULE_ATTRIBUTES = frozenset(
     ]
 )
 GENERATED_NAMES = frozenset({"self", "torch", "nn", "x", "model", "outputs", "annotations"})
-RESERVED = (
-    frozenset(keyword.kwlist)
-    | frozenset(keyword.softkwlist)
-    | frozenset(dir(builtins))
-    | MODULE_ATTRIBUTES
-    | GENERATED_NAMES
+# Escaped by every Namespace, whatever it reserves: generated code must stay legal Python
+# and leave the builtins it might call alone.
+LANGUAGE_NAMES = (
+    frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 )
+RESERVED = LANGUAGE_NAMES | MODULE_ATTRIBUTES | GENERATED_NAMES
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
@@ -104,11 +103,12 @@ class Namespace:
     """Hands out unique identifiers that shadow nothing (after torch.fx's _Namespace)."""
 
     def __init__(self, reserved: frozenset[str] = RESERVED) -> None:
-        self._taken = set(reserved)
+        self._reserved = frozenset(reserved) | LANGUAGE_NAMES
+        self._taken = set(self._reserved)
 
     def claim(self, text: str, fallback: str) -> str:
         stem = identifier_stem(text, fallback)
-        name = f"{stem}_" if stem in RESERVED else stem
+        name = f"{stem}_" if stem in self._reserved else stem
         counter = 2
         while name in self._taken:
             name = f"{stem}_{counter}"

@@ -10,12 +10,11 @@ torch, lives in its own module.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from designer.core.graph import Architecture
 from designer.core.problems import ProblemsError
 from designer.core.propagate import Engine
-from designer.core.spec import LayerSpec, Shape, inferred_value
+from designer.core.spec import FLOATING, Function, Module, Operator, Shape
 from designer.export import naming
 from designer.export.pysource import (
     LINE_LENGTH,
@@ -30,16 +29,7 @@ from designer.export.pysource import (
 )
 from designer.export.report import report_order
 
-MERGES = {"Add", "Multiply", "Concat"}
-# Arguments written positionally, as PyTorch's own examples do: nn.Conv2d(3, 64, ...).
-POSITIONAL = {
-    "Linear": ("in_features", "out_features"),
-    "GroupNorm": ("num_groups", "num_channels"),
-    "LayerNorm": ("normalized_shape",),
-    **{f"Conv{n}d": ("in_channels", "out_channels") for n in (1, 2, 3)},
-    **{f"ConvTranspose{n}d": ("in_channels", "out_channels") for n in (1, 2, 3)},
-    **{f"BatchNorm{n}d": ("num_features",) for n in (1, 2, 3)},
-}
+Output = tuple[str, int]  # (node id, output slot)
 
 
 class ExportError(ProblemsError):
@@ -53,7 +43,9 @@ class ExportedModule:
     source: str
     class_name: str
     input_shapes: list[Shape]
+    input_dtypes: list[str]
     module_paths: dict[str, str] = field(default_factory=dict)  # node id → "features.0"
+    outputs: list[Output] = field(default_factory=list)  # what `forward` returns, in order
 
 
 def export(arch: Architecture, engine: Engine, class_name: str | None = None) -> ExportedModule:
@@ -62,7 +54,7 @@ def export(arch: Architecture, engine: Engine, class_name: str | None = None) ->
     problems = [f"{node_id}: {r.error}" for node_id, r in engine.results.items() if r.error]
     if problems:
         raise ExportError(problems)
-    inputs = [n.id for n in arch.nodes() if n.type == "Input"]
+    inputs = arch.input_ids()
     if not inputs:
         raise ExportError(["the design has no Input node"])
     if len(inputs) == len(arch):
@@ -85,18 +77,23 @@ class _Writer:
         self.engine = engine
         self.class_name = class_name
         self.names = naming.Namespace()
-        self.variables: dict[str, str] = {}  # node id → the variable holding its output
+        self.variables: dict[Output, str] = {}  # the variable holding each output used
 
     def write(self, inputs: list[str]) -> ExportedModule:
         order = report_order(self.engine)
         if len(inputs) == 1:
-            self.variables[inputs[0]] = "x"
+            self.variables[(inputs[0], 0)] = "x"
         else:
             for node_id in inputs:
-                self.variables[node_id] = self._claim(node_id)
+                self.variables[(node_id, 0)] = self._claim(node_id)
         units = self._units(order)
-        outputs = [n for n in order if self.arch.graph.out_degree(n) == 0 and n not in inputs]
+        outputs = [
+            (node_id, slot)
+            for node_id in self.arch.outputs()
+            for slot in range(len(self.engine.results[node_id].outputs))
+        ]
         shapes = [self.engine.results[n].shape for n in inputs]
+        dtypes = [self.engine.results[n].output.dtype for n in inputs]
         paths = {}
         for unit in units.values():
             for index, node_id in enumerate(unit.nodes):
@@ -109,28 +106,35 @@ class _Writer:
             *self._forward(order, units, inputs, outputs),
             "",
             "",
-            *self._main(shapes, len(outputs)),
+            *self._main(shapes, dtypes, len(outputs)),
         ]
         source = "\n".join(lines) + "\n"
-        return ExportedModule(source, self.class_name, shapes, paths)
+        return ExportedModule(source, self.class_name, shapes, dtypes, paths, outputs)
 
-    def _claim(self, node_id: str) -> str:
-        data = self.arch.graph.nodes[node_id]
-        return self.names.claim(data["name"] or node_id, data["type"].lower())
+    def _claim(self, node_id: str, slot_name: str = "") -> str:
+        label = self.arch.label(node_id)
+        return self.names.claim(f"{label} {slot_name}", self.arch.type_of(node_id).lower())
+
+    def _slots(self, node_id: str) -> int:
+        return len(self.engine.results[node_id].outputs)
 
     def _units(self, order: list[str]) -> dict[str, _Unit]:
-        """Group straight runs: a layer joins the run before it when it is that run's
-        only consumer and takes no other input."""
-        graph = self.arch.graph
+        """Group straight runs: a module joins the run before it when it is that run's
+        only consumer, takes no other input and reads the run's one output."""
+        arch = self.arch
         units: dict[str, _Unit] = {}  # keyed by the unit's last node
         for node_id in order:
-            kind = graph.nodes[node_id]["type"]
-            if kind == "Input" or kind in MERGES:
+            spec = arch.spec(node_id)
+            if spec.inputs[1] == 0 or not isinstance(spec.written_as, Module):
                 continue
-            (source,) = list(graph.predecessors(node_id))
-            run = units.get(source)
-            if run is not None and graph.out_degree(source) == 1:
-                del units[source]
+            (edge,) = arch.in_edges(node_id)
+            run = units.get(edge.source)
+            if (
+                run is not None
+                and len(arch.consumers(edge.source)) == 1
+                and (self._slots(edge.source) == 1)
+            ):
+                del units[edge.source]
                 run.nodes.append(node_id)
                 units[node_id] = run
             else:
@@ -144,8 +148,7 @@ class _Writer:
         else for its ends."""
         if len(nodes) == 1:
             return self._claim(nodes[0])
-        graph = self.arch.graph
-        labels = [graph.nodes[n]["name"] or n for n in nodes]
+        labels = [self.arch.label(n) for n in nodes]
         prefix = _common_dotted_prefix(nodes) or _common_dotted_prefix(labels)
         return self.names.claim(prefix or f"{labels[0]} to {labels[-1]}", "block")
 
@@ -155,7 +158,8 @@ class _Writer:
         lines = [f"# {self.class_name}: generated by designer from {title}."]
         for node_id, shape in zip(inputs, shapes):
             dims = ", ".join(str(d) for d in shape)
-            lines.append(f"# Input {self.variables[node_id]}: a tensor of shape (N, {dims}).")
+            variable = self.variables[(node_id, 0)]
+            lines.append(f"# Input {variable}: a tensor of shape (N, {dims}).")
         lines += [
             f"# Parameters: {totals.params:,}. MACs per sample: {totals.macs:,}.",
             "import torch",
@@ -179,12 +183,11 @@ class _Writer:
         return lines
 
     def _module(self, node_id: str) -> Bracketed:
-        """`nn.Type(args)` with the inferred counts and the non-default arguments."""
-        kind = self.arch.graph.nodes[node_id]["type"]
+        """`nn.Type(args)` with what follows from the input and the non-default arguments."""
         spec = self.arch.spec(node_id)
-        params = spec.resolve(self.arch.graph.nodes[node_id]["params"])
-        params.update(_inferred(spec, self.engine.results[node_id].input_shapes[0], params))
-        positional = POSITIONAL.get(kind, ())
+        params = spec.resolve(self.arch.params_of(node_id))
+        params.update(spec.filled_from_input(params, self.engine.results[node_id].input_shapes[0]))
+        positional = spec.written_as.positional
         items: list[Code | Keyword] = [Code(literal(params[name])) for name in positional]
         for param in spec.params:
             if param.name in positional or param.name not in params:
@@ -192,48 +195,85 @@ class _Writer:
             value = params[param.name]
             if value != param.torch_default or param.required:
                 items.append(Keyword(param.name, Code(literal(value))))
-        return call(f"nn.{kind}", *items)
+        return call(f"nn.{spec.torch_name}", *items)
 
     def _forward(
-        self, order: list[str], units: dict[str, _Unit], inputs: list[str], outputs: list[str]
+        self,
+        order: list[str],
+        units: dict[str, _Unit],
+        inputs: list[str],
+        outputs: list[Output],
     ) -> list[str]:
-        graph = self.arch.graph
-        arguments = ["self", *(f"{self.variables[n]}: torch.Tensor" for n in inputs)]
+        arguments = ["self", *(f"{self.variables[(n, 0)]}: torch.Tensor" for n in inputs)]
         lines = _signature(arguments, len(outputs))
+        used = {(e.source, e.output) for n in order for e in self.arch.in_edges(n)}
+        used.update(outputs)
         for node_id in order:
-            kind = graph.nodes[node_id]["type"]
-            if kind == "Input" or (kind not in MERGES and node_id not in units):
+            writing = self.arch.spec(node_id).written_as
+            if node_id in inputs or (isinstance(writing, Module) and node_id not in units):
                 continue
-            if kind in MERGES:
-                variable = self._claim(node_id)
-                expr = self._merge(node_id, kind, self._feeds(node_id))
-            else:
+            if isinstance(writing, Module):
                 unit = units[node_id]
-                variable = unit.name
                 expr = call(f"self.{unit.name}", *self._feeds(unit.nodes[0]))
-            self.variables[node_id] = variable
-            lines += statement(2, f"{variable} = ", expr)
-        results = [Code(self.variables[n]) for n in outputs]
+                label = unit.name
+            else:
+                expr = self._expression(node_id, writing, self._feeds(node_id))
+                label = ""
+            targets = self._targets(node_id, label, used)
+            lines += statement(2, f"{targets} = ", expr)
+        results = [Code(self.variables[output]) for output in outputs]
         if len(results) == 1:
             lines += statement(2, "return ", results[0])
         else:
             lines += statement(2, "return ", Bracketed("(", tuple(results), ")"))
         return lines
 
+    def _targets(self, node_id: str, unit_name: str, used: set[Output]) -> str:
+        """What a statement assigns to: one variable, or one per output slot (`_` for the
+        ones nothing reads), as `values, indices = self.pool(x)`."""
+        count = self._slots(node_id)
+        if count == 1:
+            variable = unit_name or self._claim(node_id)
+            self.variables[(node_id, 0)] = variable
+            return variable
+        names = self.arch.spec(node_id).output_names(self.arch.params_of(node_id))
+        targets = []
+        for slot, slot_name in enumerate(names):
+            if (node_id, slot) in used:
+                self.variables[(node_id, slot)] = self._claim(node_id, slot_name)
+                targets.append(self.variables[(node_id, slot)])
+            else:
+                targets.append("_")
+        return ", ".join(targets)
+
     def _feeds(self, node_id: str) -> list[Code]:
-        return [Code(self.variables[source]) for _, source in self.arch.inputs(node_id)]
+        return [Code(self.variables[(e.source, e.output)]) for e in self.arch.in_edges(node_id)]
 
-    def _merge(self, node_id: str, kind: str, feeds: list[Code]) -> Chain | Bracketed:
-        if kind == "Add":
-            return Chain("+", tuple(feeds))
-        if kind == "Multiply":
-            return Chain("*", tuple(feeds))
-        dim = self.arch.resolved_params(node_id)["dim"]
-        return call("torch.cat", list_of(*feeds), Keyword("dim", Code(literal(dim))))
+    def _expression(
+        self, node_id: str, writing: Operator | Function, feeds: list[Code]
+    ) -> Chain | Bracketed:
+        """An operation with no module: `a + b`, or `torch.cat([a, b], dim=1)` with every
+        argument written out."""
+        if isinstance(writing, Operator):
+            return Chain(writing.symbol, tuple(feeds))
+        params = self.arch.resolved_params(node_id)
+        keywords = [Keyword(name, Code(literal(value))) for name, value in params.items()]
+        return call(writing.name, list_of(*feeds), *keywords)
 
-    def _main(self, shapes: list[Shape], outputs: int) -> list[str]:
-        zeros = [call("torch.zeros", *(Code(str(d)) for d in (1, *shape))) for shape in shapes]
-        lines = ['if __name__ == "__main__":', f"    model = {self.class_name}()"]
+    def _main(self, shapes: list[Shape], dtypes: list[str], outputs: int) -> list[str]:
+        zeros = [
+            call(
+                "torch.zeros",
+                *(Code(str(d)) for d in (1, *shape)),
+                *([Keyword("dtype", Code(f"torch.{dtype}"))] if dtype != "float32" else []),
+            )
+            for shape, dtype in zip(shapes, dtypes)
+        ]
+        model = f"{self.class_name}()"
+        floating = run_dtype(dtypes)
+        if floating != "float32":  # the weights in the inputs' number format
+            model += f".to(torch.{floating})"
+        lines = ['if __name__ == "__main__":', f"    model = {model}"]
         lines += statement(1, "outputs = ", call("model", *zeros))
         lines.append(
             "    print(outputs.shape)" if outputs == 1 else "    print([o.shape for o in outputs])"
@@ -241,12 +281,9 @@ class _Writer:
         return lines
 
 
-def _inferred(spec: LayerSpec, input_shape: Shape, params: dict[str, Any]) -> dict[str, Any]:
-    """The arguments PyTorch needs that the designer infers from the input."""
-    values = {p.name: inferred_value(p.name, input_shape) for p in spec.params if p.inferred}
-    if spec.name == "LayerNorm" and params["normalized_shape"] is None:
-        values["normalized_shape"] = input_shape[-1]
-    return values
+def run_dtype(dtypes: list[str]) -> str:
+    """The number format the module runs in: its first floating-point input's."""
+    return next((d for d in dtypes if d in FLOATING), "float32")
 
 
 def _signature(parameters: list[str], outputs: int) -> list[str]:

@@ -1,16 +1,23 @@
-"""The per-layer report (contract section 3) as CSV, Markdown or JSON."""
+"""The per-layer report (contract section 3) as CSV, Markdown or JSON.
+
+`row` and `cells` say what each column holds, one node at a time (the window's summary
+asks for one row when one node changes). CSV and Markdown of a whole design go through
+`_all_cells`, which writes the same text straight from the engine's results, remembering
+the text of receptive fields and shapes that many nodes share: `designer report` of a
+large design is mostly this loop.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 
-import networkx as nx
-
+from designer.core.analysis import NodeResult
 from designer.core.propagate import Engine
-from designer.core.receptive import fmt
+from designer.core.receptive import Field, Fields, fmt
 from designer.core.spec import dims
 
 COLUMNS = (
@@ -25,14 +32,21 @@ COLUMNS = (
     "rf_stride",
     "error",
 )
-EXTRA_COLUMNS = ("rf_start", "input_shapes", "memory", "non_trainable", "warnings")
+EXTRA_COLUMNS = (
+    "rf_start",
+    "input_shapes",
+    "memory",
+    "non_trainable",
+    "warnings",
+    "output_shapes",  # every output slot's shape, slot 0 first (output_shape is slot 0's)
+    "dtype",  # slot 0's dtype
+)
 FORMATS = ("csv", "markdown", "json")
 
 
 def report_order(engine: Engine) -> list[str]:
-    """Topological order, ties broken by the order of the file."""
-    graph = engine.arch.graph
-    return list(nx.lexicographical_topological_sort(graph, key=lambda n: graph.nodes[n]["seq"]))
+    """Topological order, ties broken by the order of the file (`Architecture.report_order`)."""
+    return engine.arch.report_order()
 
 
 def rows(engine: Engine) -> list[dict[str, Any]]:
@@ -62,6 +76,8 @@ def row(engine: Engine, node_id: str) -> dict[str, Any]:
         "memory": result.memory,
         "non_trainable": result.buffers,
         "warnings": list(result.warnings),
+        "output_shapes": [list(t.shape) for t in result.outputs],
+        "dtype": result.output.dtype if result.output is not None else None,
     }
 
 
@@ -74,28 +90,89 @@ def cells(row: dict[str, Any]) -> list[str]:
             out.append("x".join(fmt(v) for v in value) if value else "")
         elif key == "output_shape":
             out.append(dims(tuple(value)) if value is not None else "")
-        elif key == "input_shapes":
+        elif key in ("input_shapes", "output_shapes"):
             out.append(" ".join(dims(tuple(s)) for s in value))
         elif key == "warnings":
             out.append(" | ".join(value))
+        elif key == "dtype":
+            out.append(value or "")
         else:
             out.append(str(value))
     return out
+
+
+def _all_cells(engine: Engine) -> Iterator[list[str]]:
+    """`cells(row(engine, node_id))` of every node in report order, after a refresh."""
+    engine.refresh()
+    nodes = engine.arch.graph.nodes
+    results = engine.results
+    by_fields: dict[int, tuple[Fields, list[str]]] = {}  # id(fields) → the fields, their text
+    by_field: dict[Field, tuple[str, str, str]] = {}
+    for node_id in engine.arch.report_order():
+        data = nodes[node_id]
+        result: NodeResult = results[node_id]
+        output = result.output
+        if output is None:
+            shape = shapes = dtype = ""
+            field_cells = ["", "", ""]
+        else:
+            shape = dims(output.shape)
+            shapes = " ".join([dims(t.shape) for t in result.outputs]) if result.more else shape
+            dtype = output.dtype
+            fields = output.fields
+            if not fields:
+                field_cells = ["", "", ""]
+            else:  # a pointwise layer passes its input's fields on: the same object
+                known = by_fields.get(id(fields))
+                if known is None or known[0] is not fields:
+                    known = by_fields[id(fields)] = (fields, _field_cells(fields, by_field))
+                field_cells = known[1]
+        inputs = result.input_shapes
+        yield [
+            node_id,
+            data["name"] or "",
+            data["type"],
+            shape,
+            str(result.params),
+            str(result.macs),
+            str(result.flops),
+            field_cells[0],
+            field_cells[1],
+            result.reason,
+            field_cells[2],
+            dims(inputs[0]) if len(inputs) == 1 else " ".join([dims(s) for s in inputs]),
+            str(result.memory),
+            str(result.buffers),
+            " | ".join(result.warnings),
+            shapes,
+            dtype,
+        ]
+
+
+def _field_cells(fields: Fields, known: dict[Field, tuple[str, str, str]]) -> list[str]:
+    """The rf, rf_stride and rf_start cells of `fields`; `known` holds each axis's texts."""
+    texts = []
+    for f in fields:
+        text = known.get(f)
+        if text is None:
+            text = known[f] = (fmt(f.size), fmt(f.jump), fmt(f.start))
+        texts.append(text)
+    return ["x".join(column) for column in zip(*texts)]
 
 
 def to_csv(engine: Engine) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS + EXTRA_COLUMNS)
-    writer.writerows(cells(row) for row in rows(engine))
+    writer.writerows(_all_cells(engine))
     return buffer.getvalue()
 
 
 def to_markdown(engine: Engine) -> str:
     header = COLUMNS + EXTRA_COLUMNS
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for row in rows(engine):
-        escaped = [cell.replace("|", "\\|") for cell in cells(row)]
+    for line in _all_cells(engine):
+        escaped = [cell.replace("|", "\\|") for cell in line]
         lines.append("| " + " | ".join(escaped) + " |")
     totals = engine.totals().as_dict()
     lines.append("")

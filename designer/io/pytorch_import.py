@@ -18,69 +18,24 @@ from pathlib import Path
 from typing import Any
 
 from designer.core import registry
-from designer.core.graph import Architecture, EdgeRecord, NodeRecord
+from designer.core.graph import Architecture, Catalog, EdgeRecord, NodeRecord
 from designer.core.layout import layered_positions
 from designer.core.params import ParamError
 from designer.core.propagate import analyse
-from designer.core.spec import Shape, inferred_value
+from designer.core.spec import Function, LayerSpec, Shape
 
-# torch.nn.functional / torch function names → (layer type, {function argument: param}).
-_FUNCTIONS: dict[str, tuple[str, dict[str, str]]] = {
-    "relu": ("ReLU", {"inplace": "inplace"}),
-    "relu6": ("ReLU6", {"inplace": "inplace"}),
-    "leaky_relu": ("LeakyReLU", {"negative_slope": "negative_slope", "inplace": "inplace"}),
-    "elu": ("ELU", {"alpha": "alpha", "inplace": "inplace"}),
-    "gelu": ("GELU", {"approximate": "approximate"}),
-    "silu": ("SiLU", {"inplace": "inplace"}),
-    "sigmoid": ("Sigmoid", {}),
-    "tanh": ("Tanh", {}),
-    "hardswish": ("Hardswish", {"inplace": "inplace"}),
-    "softmax": ("Softmax", {"dim": "dim"}),
-    "log_softmax": ("LogSoftmax", {"dim": "dim"}),
-    "dropout": ("Dropout", {"p": "p", "inplace": "inplace"}),
-    "flatten": ("Flatten", {"start_dim": "start_dim", "end_dim": "end_dim"}),
-    "pixel_shuffle": ("PixelShuffle", {"upscale_factor": "upscale_factor"}),
-    "pixel_unshuffle": ("PixelUnshuffle", {"downscale_factor": "downscale_factor"}),
-    "interpolate": (
-        "Upsample",
-        {
-            "size": "size",
-            "scale_factor": "scale_factor",
-            "mode": "mode",
-            "align_corners": "align_corners",
-        },
-    ),
-}
-for _n in (1, 2, 3):
-    _FUNCTIONS[f"max_pool{_n}d"] = (
-        f"MaxPool{_n}d",
-        {k: k for k in ("kernel_size", "stride", "padding", "dilation", "ceil_mode")},
-    )
-    _FUNCTIONS[f"avg_pool{_n}d"] = (
-        f"AvgPool{_n}d",
-        {
-            k: k
-            for k in (
-                "kernel_size",
-                "stride",
-                "padding",
-                "ceil_mode",
-                "count_include_pad",
-                "divisor_override",
-            )
-        },
-    )
-    _FUNCTIONS[f"adaptive_avg_pool{_n}d"] = (
-        f"AdaptiveAvgPool{_n}d",
-        {"output_size": "output_size"},
-    )
-    _FUNCTIONS[f"adaptive_max_pool{_n}d"] = (
-        f"AdaptiveMaxPool{_n}d",
-        {"output_size": "output_size"},
-    )
-# Tensor methods that do what a layer does.
-_METHODS = {"relu", "sigmoid", "tanh", "softmax", "log_softmax", "flatten"}
-_MERGE_FUNCTIONS = {"add": "Add", "mul": "Multiply", "cat": "Concat", "concat": "Concat"}
+# Call arguments that change nothing the design describes.
+_IGNORED_ARGUMENTS = ("training", "antialias")
+
+
+class _Catalog:
+    """The catalog indexed the ways a traced model names a layer: by torch.nn class, by
+    torch function and by Tensor method (each LayerSpec says its own names)."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.by_class = {s.torch_name: s for s in catalog.values() if s.torch_name}
+        self.by_function = {f: s for s in catalog.values() for f in s.functions}
+        self.by_method = {m: s for s in catalog.values() for m in s.methods}
 
 
 class ImportFailure(Exception):
@@ -156,7 +111,10 @@ class _Mapper:
         self.input_shapes = list(input_shapes)
         self.nodes: list[NodeRecord] = []
         self.edges: list[EdgeRecord] = []
-        self.produced: dict[str, str] = {}  # fx node name → designer node id
+        self.catalog = _Catalog(registry.LAYERS)
+        # fx node name → the designer node and output slot holding its value; a layer
+        # with several outputs maps to its node with slot None until indexed by getitem
+        self.produced: dict[str, tuple[str, int | None]] = {}
         self._current: Any = None  # the fx node being mapped, for messages
 
     def build(self, graph: Any, class_name: str) -> Architecture:
@@ -177,7 +135,23 @@ class _Mapper:
                 self._function(node)
             elif node.op == "get_attr":
                 raise self._unsupported(node, f"reading the tensor self.{node.target} directly")
+            elif node.op == "output":
+                self._outputs(node)
         return Architecture.build(class_name, self.nodes, self.edges)
+
+    def _outputs(self, node: Any) -> None:
+        """A design's results are the nodes that feed nothing: a value `forward` returns
+        that also feeds other layers (or is one output of several) gets an Identity, so
+        that it is a result of the design too."""
+        import torch.fx
+
+        returned: list[Any] = []
+        torch.fx.node.map_arg(node.args, returned.append)
+        feeding = {e.source for e in self.edges}
+        for value in returned:
+            source, slot = self.produced[value.name]
+            if source in feeding or slot not in (0, None):
+                self._add(f"{value.name}_out", "Identity", {}, f"output {value.name}", [value])
 
     def _add(
         self, fx_name: str, kind: str, params: dict[str, Any], name: str | None, feeds: list[Any]
@@ -188,30 +162,33 @@ class _Mapper:
             raise Unsupported(f"{self._where(self._current)}: {kind} with {error}") from None
         self.nodes.append(NodeRecord(fx_name, kind, params, name if name != fx_name else None))
         for port, feed in enumerate(feeds):
-            self.edges.append(EdgeRecord(self.produced[feed.name], fx_name, port))
-        self.produced[fx_name] = fx_name
+            source, slot = self.produced[feed.name]
+            if slot is None:
+                raise self._unsupported(self._current, f"using all outputs of {feed.name} at once")
+            self.edges.append(EdgeRecord(source, fx_name, port, slot))
+        several = len(registry.LAYERS[kind].output_names(params)) > 1
+        self.produced[fx_name] = (fx_name, None if several else 0)
 
     def _module(self, node: Any) -> None:
         module = self.model.get_submodule(node.target)
         kind = type(module).__name__
-        spec = registry.LAYERS.get(kind)
+        spec = self.catalog.by_class.get(kind)
         if spec is None or type(module).__module__.split(".")[:2] != ["torch", "nn"]:
             raise self._unsupported(
                 node, f"{type(module).__module__}.{kind} (module {node.target})"
             )
-        if getattr(module, "padding_mode", "zeros") != "zeros":
-            raise self._unsupported(node, f"padding_mode={module.padding_mode!r} on {node.target}")
-        if getattr(module, "return_indices", False):
-            raise self._unsupported(node, f"return_indices=True on {node.target}")
         params = {}
         for param in spec.params:
             if not hasattr(module, param.name):
                 continue
             value = getattr(module, param.name)
             if param.name == "bias" and not isinstance(value, bool):
+                if value is None and getattr(module, "weight", True) is None:
+                    continue  # no affine weights at all: says nothing of the bias argument
                 value = value is not None
             params[param.name] = _plain(value)
-        self._add(node.name, kind, _tidy(spec, params), node.target, self._tensor_args(node))
+        feeds = self._tensor_args(node)
+        self._add(node.name, spec.name, _tidy(spec, params), node.target, feeds)
 
     def _function(self, node: Any) -> None:
         name = _callable_name(node.target)
@@ -220,37 +197,48 @@ class _Mapper:
         if node.op == "call_method" and name in ("view", "reshape") and _is_flatten_view(node):
             self._add(node.name, "Flatten", {}, None, [node.args[0]])
             return
-        if name in _MERGE_FUNCTIONS:
-            self._merge(node, _MERGE_FUNCTIONS[name])
+        if name == "getitem" and self._output_of(node):
             return
-        if node.op == "call_method" and name not in _METHODS:
-            raise self._unsupported(node, f"the tensor method .{name}()")
-        if name not in _FUNCTIONS:
-            raise self._unsupported(node, f"{_qualified(node.target)}()")
-        kind, renames = _FUNCTIONS[name]
-        arguments = _arguments(node)
-        if arguments.pop("return_indices", False):
-            raise self._unsupported(node, f"{name}(..., return_indices=True)")
-        arguments.pop("training", None)
-        arguments.pop("antialias", None)
-        source = arguments.pop("input", arguments.pop("self", None))
-        params = {renames[k]: _plain(v) for k, v in arguments.items() if k in renames}
-        spec = registry.LAYERS[kind]
-        self._add(node.name, kind, _tidy(spec, params), None, [source])
-
-    def _merge(self, node: Any, kind: str) -> None:
-        arguments = _arguments(node)
-        if kind == "Concat":
-            tensors = list(arguments.get("tensors", node.args[0]))
-            params = {"dim": arguments.get("dim", 1)}
+        if node.op == "call_method":
+            spec = self.catalog.by_method.get(name)
+            if spec is None:
+                raise self._unsupported(node, f"the tensor method .{name}()")
         else:
-            tensors = [a for a in node.args[:2]]
+            spec = self.catalog.by_function.get(name)
+            if spec is None:
+                raise self._unsupported(node, f"{_qualified(node.target)}()")
+        if not spec.takes_one_input:
+            self._merge(node, spec)
+            return
+        arguments = _arguments(node)
+        for ignored in _IGNORED_ARGUMENTS:
+            arguments.pop(ignored, None)
+        source = arguments.pop("input", arguments.pop("self", None))
+        params = {k: _plain(v) for k, v in arguments.items() if k in spec.by_name}
+        self._add(node.name, spec.name, _tidy(spec, params), None, [source])
+
+    def _output_of(self, node: Any) -> bool:
+        """`values, indices = pool(x)` is traced as getitem(pool, 0) and getitem(pool, 1):
+        each names one output slot of a layer with several. Whether it did."""
+        whole, index = node.args
+        producer = self.produced.get(getattr(whole, "name", None))
+        if producer is None or producer[1] is not None or not isinstance(index, int):
+            return False
+        self.produced[node.name] = (producer[0], index)
+        return True
+
+    def _merge(self, node: Any, spec: LayerSpec) -> None:
+        arguments = _arguments(node)
+        if isinstance(spec.written_as, Function):  # torch.cat(tensors, dim)
+            tensors = list(arguments.get("tensors", node.args[0]))
+        else:  # an operator: a + b
+            tensors = list(node.args[:2])
             if arguments.get("alpha", 1) != 1:
                 raise self._unsupported(node, "torch.add with alpha")
-            params = {}
+        params = {k: _plain(v) for k, v in arguments.items() if k in spec.by_name}
         if not all(hasattr(t, "op") and t.name in self.produced for t in tensors):
             raise self._unsupported(node, f"{_qualified(node.target)} with a constant operand")
-        self._add(node.name, kind, params, None, tensors)
+        self._add(node.name, spec.name, params, None, tensors)
 
     def _tensor_args(self, node: Any) -> list[Any]:
         feeds = [a for a in node.args if hasattr(a, "op")]
@@ -369,14 +357,14 @@ def _drop_agreeing_inferred(arch: Architecture) -> None:
     results = analyse(arch).results
     for node in arch.nodes():
         spec = arch.spec(node.id)
-        inferred = [p.name for p in spec.params if p.inferred and p.name in node.params]
+        inferred = [p for p in spec.params if p.inferred and p.name in node.params]
         input_shapes = results[node.id].input_shapes
         if not inferred or not input_shapes:
             continue
         params = dict(node.params)
-        for name in inferred:
-            if params[name] == inferred_value(name, input_shapes[0]):
-                del params[name]
+        for param in inferred:
+            if params[param.name] == param.from_input(input_shapes[0]):
+                del params[param.name]
         arch.set_params(node.id, params)
 
 

@@ -17,16 +17,16 @@ PASTE_OFFSET = 40.0
 
 
 def fragment(arch: Architecture, node_ids: list[str]) -> str:
-    """The selected nodes and the edges among them, as project-file text."""
+    """The selected nodes and the edges among them (on their ports and output slots), as
+    project-file text."""
     chosen = set(node_ids)
-    part = Architecture(arch.name)
-    for node in arch.nodes():
-        if node.id in chosen:
-            part.add_node(NodeRecord(node.id, node.type, node.params, node.name, node.pos))
-    for edge in arch.edges():
-        if edge.source in chosen and edge.target in chosen:
-            part.graph.add_edge(edge.source, edge.target, key=edge.port)
-    return dumps(part)
+    nodes = [
+        NodeRecord(node.id, node.type, node.params, node.name, node.pos)
+        for node in arch.nodes()
+        if node.id in chosen
+    ]
+    edges = [e for e in arch.edges() if e.source in chosen and e.target in chosen]
+    return dumps(Architecture.build(arch.name, nodes, edges, arch.catalog))
 
 
 NewId = Callable[[str, set[str]], str]  # (layer type, ids already handed out) → a free id
@@ -47,5 +47,5 @@ def paste_edit(text: str, new_id: NewId) -> tuple[Edit, list[str]] | None:
         pos = None if node.pos is None else (node.pos[0] + PASTE_OFFSET, node.pos[1] + PASTE_OFFSET)
         parts.append(AddNode(NodeRecord(fresh, node.type, node.params, node.name, pos)))
     for edge in part.edges():
-        parts.append(Connect(renamed[edge.source], renamed[edge.target], edge.port))
+        parts.append(Connect(renamed[edge.source], renamed[edge.target], edge.port, edge.output))
     return Compound(parts, "Paste"), list(renamed.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,23 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core import registry
+from designer.core.spec import LayerSpec
 
 
 class QuickInsert(QDialog):
-    """Type a few letters of a layer type, Enter inserts it (Tab on the canvas)."""
+    """Type a few letters of a layer type, Enter inserts it (Tab on the canvas). It offers
+    the types of `catalog` (the design's; the standard one by default)."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, catalog: Mapping[str, LayerSpec] | None = None
+    ) -> None:
         super().__init__(parent)
+        self.catalog = registry.LAYERS if catalog is None else catalog
         self.setWindowTitle("Insert layer")
         self.field = QLineEdit(self)
         self.field.setObjectName("quick_insert")
         self.field.setPlaceholderText("Layer type, e.g. conv2d")
-        completer = QCompleter(sorted(registry.LAYERS), self)
+        completer = QCompleter(sorted(self.catalog), self)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.field.setCompleter(completer)
@@ -43,7 +49,7 @@ class QuickInsert(QDialog):
     def chosen(self) -> str | None:
         """The layer type typed, matched without regard to case."""
         text = self.field.text().strip().lower()
-        return next((name for name in registry.LAYERS if name.lower() == text), None)
+        return next((name for name in self.catalog if name.lower() == text), None)
 
 
 class ImportDialog(QDialog):

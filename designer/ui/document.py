@@ -67,9 +67,10 @@ class Document(QObject):
     def _place_unplaced(self) -> None:
         """Files without positions (hand-written, imported) open laid out in layers; this
         is how the file is read, not an edit, so it is not an undo step."""
-        if any(pos is None for _, pos in self.arch.graph.nodes(data="pos")):
-            layout = layered_positions(self.arch.graph)
-            for node in self.arch.nodes():
+        nodes = self.arch.nodes()
+        if any(node.pos is None for node in nodes):
+            layout = layered_positions(self.arch.graph)  # the layout reads networkx itself
+            for node in nodes:
                 if node.pos is None:
                     self.arch.move(node.id, layout[node.id])
 

@@ -4,15 +4,27 @@ what it does is call the Document, the exporters and the dialogs."""
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, QRectF, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import (
+    QBuffer,
+    QByteArray,
+    QIODevice,
+    QMimeData,
+    QRectF,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+)
 from PySide6.QtGui import (
     QAction,
     QActionGroup,
     QCloseEvent,
     QGuiApplication,
     QImage,
+    QImageWriter,
     QKeySequence,
     QPainter,
 )
@@ -30,7 +42,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from designer.core.analysis import DTYPE_BYTES, Settings
+from designer.core.analysis import RUN_DTYPES, Settings
 from designer.core.edits import Compound, Disconnect, Move, RemoveNode
 from designer.core.graph import GraphError
 from designer.core.layout import layered_positions
@@ -49,6 +61,7 @@ from designer.ui.panels.summary import SummaryView
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "resources" / "examples"
 RECENT_LIMIT = 8
+AS_DESIGNED = "as designed"  # the dtype choice that keeps each tensor's own dtype
 AUTOSAVE_MS = 60_000
 
 
@@ -101,7 +114,10 @@ class MainWindow(QMainWindow):
         self.batch.setPrefix("batch ")
         self.dtype = QComboBox(self)
         self.dtype.setObjectName("dtype")
-        self.dtype.addItems(list(DTYPE_BYTES))
+        self.dtype.addItem(AS_DESIGNED, None)  # each tensor in its own dtype
+        for dtype in RUN_DTYPES:
+            self.dtype.addItem(dtype, dtype)
+        self.dtype.setToolTip("the number format memory figures assume")
         self.statusBar().addPermanentWidget(self.batch)
         self.statusBar().addPermanentWidget(self.dtype)
         self.batch.valueChanged.connect(self._settings_changed)
@@ -249,7 +265,7 @@ class MainWindow(QMainWindow):
         self.batch.setValue(document.settings.batch_size)
         self.batch.blockSignals(False)
         self.dtype.blockSignals(True)
-        self.dtype.setCurrentText(document.settings.dtype)
+        self.dtype.setCurrentIndex(self.dtype.findData(document.settings.dtype))
         self.dtype.blockSignals(False)
         self._update_totals()
         self._update_title()
@@ -278,7 +294,7 @@ class MainWindow(QMainWindow):
         self.setWindowModified(not clean)
 
     def _settings_changed(self, *_: object) -> None:
-        self.document.set_settings(Settings(self.batch.value(), self.dtype.currentText()))
+        self.document.set_settings(Settings(self.batch.value(), self.dtype.currentData()))
         self._update_totals()
 
     # files --------------------------------------------------------------------------------------
@@ -436,7 +452,7 @@ class MainWindow(QMainWindow):
         self.canvas.centre_on(node_id)
 
     def quick_insert(self) -> None:
-        dialog = QuickInsert(self)
+        dialog = QuickInsert(self, self.document.arch.catalog)
         if dialog.exec() == QDialog.DialogCode.Accepted and dialog.chosen():
             self.insert_after_selection(dialog.chosen())
 
@@ -455,7 +471,7 @@ class MainWindow(QMainWindow):
             self._push(Compound(parts, "Delete"))
 
     def select_all(self) -> None:
-        self.document.select(list(self.document.arch.graph))
+        self.document.select(self.document.arch.file_order())
 
     def copy(self) -> None:
         selected = self.document.selected()
@@ -514,8 +530,7 @@ class MainWindow(QMainWindow):
             self, "Export PyTorch code", f"{exported.class_name.lower()}.py", "Python (*.py)"
         )
         if path:
-            Path(path).write_text(exported.source, encoding="utf-8")
-            self.statusBar().showMessage(f"Wrote {path}", 4000)
+            self._write_export(Path(path), lambda p: p.write_text(exported.source, "utf-8"))
 
     def verify(self) -> None:
         from designer.export.verify import TorchMissing, verify
@@ -542,12 +557,22 @@ class MainWindow(QMainWindow):
         suffix = {"csv": "csv", "markdown": "md", "json": "json"}[fmt]
         path, _ = QFileDialog.getSaveFileName(self, "Export report", f"report.{suffix}")
         if path:
-            Path(path).write_text(report.render(self.document.engine, fmt), encoding="utf-8")
+            text = report.render(self.document.engine, fmt)
+            self._write_export(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
 
     def export_picture(self, kind: str) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export picture", f"design.{kind}")
         if path:
-            save_picture(self.scene, Path(path))
+            self._write_export(Path(path), lambda p: save_picture(self.scene, p))
+
+    def _write_export(self, path: Path, write: Callable[[Path], object]) -> None:
+        """Write one exported file; a failure is a warning, as Save's is, never a raise."""
+        try:
+            write(path)
+        except OSError as error:
+            QMessageBox.warning(self, "Cannot export", f"{path}\n\n{error.strerror or error}")
+            return
+        self.statusBar().showMessage(f"Wrote {path}", 4000)
 
     def import_model(self) -> None:
         from designer.io import pytorch_import
@@ -567,11 +592,19 @@ class MainWindow(QMainWindow):
 
 
 def save_picture(scene: DesignScene, path: Path) -> None:
-    """The whole design as PNG (at twice screen resolution) or SVG."""
+    """The whole design as PNG (at twice screen resolution) or SVG; OSError where the
+    file cannot be written.
+
+    The picture is drawn into memory and written with Python's own file calls: Qt's
+    writers only say false, or nothing at all, when a file cannot be opened.
+    """
     rect = scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
-    if path.suffix.lower() == ".svg":
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    svg = path.suffix.lower() == ".svg"
+    if svg:
         generator = QSvgGenerator()
-        generator.setFileName(str(path))
+        generator.setOutputDevice(buffer)
         generator.setSize(rect.size().toSize())
         generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
         painter = QPainter(generator)
@@ -584,8 +617,14 @@ def save_picture(scene: DesignScene, path: Path) -> None:
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     scene.render(painter, QRectF(), rect)
     painter.end()
-    if path.suffix.lower() != ".svg":
-        image.save(str(path))
+    if not svg:
+        written = {bytes(f.data()).decode().lower() for f in QImageWriter.supportedImageFormats()}
+        suffix = path.suffix[1:].lower()
+        fmt = suffix if suffix in written else "png"
+        if not image.save(buffer, fmt):
+            raise OSError(f"the picture could not be encoded as {fmt.upper()}")
+    buffer.close()
+    path.write_bytes(bytes(buffer.data().data()))
 
 
 def _bytes(count: int) -> str:

@@ -7,6 +7,7 @@ from PySide6.QtGui import QColor
 NODE_WIDTH = 210.0
 NODE_HEIGHT = 74.0
 PORT_RADIUS = 6.0
+PORT_LABEL_STRIP = 20.0  # below a node with several outputs: the slots' names
 
 CATEGORY_COLOURS = {
     "Input/Output": "#5b8def",

@@ -47,8 +47,10 @@ def test_a_newer_version_is_refused_by_name() -> None:
     with pytest.raises(ProjectError) as caught:
         loads(text)
     assert caught.value.problems == [
-        "version: this designer reads versions 1 and 2, got 3; the file was written by a "
-        "newer designer"
+        (
+            "version: this designer reads versions 1 and 2, got 3; the file was written by a "
+            "newer designer"
+        )
     ]
 
 
@@ -108,16 +110,20 @@ def test_blocks_are_kept_with_a_note_and_their_instances_refused() -> None:
     design["blocks"] = [{"id": "Bottleneck", "params": {}, "nodes": [], "edges": []}]
     project = loads(json.dumps(design))
     assert project.notes == [
-        "blocks: this designer does not read blocks yet; they are kept as they are when "
-        "saving, and nodes that are instances of them cannot be opened"
+        (
+            "blocks: this designer does not read blocks yet; they are kept as they are when "
+            "saving, and nodes that are instances of them cannot be opened"
+        )
     ]
     assert '"blocks": [{"id": "Bottleneck"' in dumps(project.arch, project.extras)
     design["nodes"].append({"id": "b", "type": "Bottleneck"})
     with pytest.raises(ProjectError) as caught:
         loads(json.dumps(design))
     assert caught.value.problems == [
-        "nodes[4].type: 'Bottleneck' is a block of this file; this designer does not read "
-        "blocks yet"
+        (
+            "nodes[4].type: 'Bottleneck' is a block of this file; this designer does not read "
+            "blocks yet"
+        )
     ]
 
 

@@ -232,7 +232,7 @@ def test_unreadable_file_changes_nothing(window, tmp_path: Path, monkeypatch) ->
     broken = tmp_path / "broken.nnd"
     broken.write_text('{"format": "nn-designer-project", "version": 7, "nodes": [], "edges": []}')
     assert not window.open_path(broken)
-    assert "version: this designer reads version 1, got 7" in shown[0]
+    assert "version: this designer reads versions 1 and 2, got 7" in shown[0]
     assert window.document.path == EXAMPLES / "lenet5.nnd"
 
 

@@ -19,6 +19,7 @@ from designer.core.spec import (
     check_inferred,
     dims,
     expect_rank,
+    first_dimension,
     numel,
     spatial_axes,
 )
@@ -31,7 +32,15 @@ def _common_params(n: int, transposed: bool) -> tuple[Param, ...]:
         else Param("padding", Kind.PADDING, 0, minimum=0, length=n)
     )
     head = (
-        Param("in_channels", Kind.INT, None, minimum=1, nullable=True, inferred=True),
+        Param(
+            "in_channels",
+            Kind.INT,
+            None,
+            minimum=1,
+            nullable=True,
+            inferred=True,
+            from_input=first_dimension,
+        ),
         Param("out_channels", Kind.INT, 16, minimum=1, required=True),
         kernel_param(n),
         tuple_param("stride", n, 1, 1),

@@ -16,6 +16,7 @@ from designer.core.spec import (
     check_inferred,
     dims,
     expect_rank,
+    last_dimension,
     normalise_dim,
     pointwise,
 )
@@ -63,7 +64,15 @@ SPECS = [
         "Linear",
         "Linear",
         (
-            Param("in_features", Kind.INT, None, minimum=1, nullable=True, inferred=True),
+            Param(
+                "in_features",
+                Kind.INT,
+                None,
+                minimum=1,
+                nullable=True,
+                inferred=True,
+                from_input=last_dimension,
+            ),
             Param("out_features", Kind.INT, 10, minimum=1, required=True),
             Param("bias", Kind.BOOL, True),
         ),

@@ -20,6 +20,8 @@ from designer.core.spec import (
     check_inferred,
     dims,
     expect_rank,
+    first_dimension,
+    last_dimension,
     numel,
 )
 
@@ -109,7 +111,15 @@ def _batch_norm_spec(n: int) -> LayerSpec:
         f"BatchNorm{n}d",
         "Normalisation",
         (
-            Param("num_features", Kind.INT, None, minimum=1, nullable=True, inferred=True),
+            Param(
+                "num_features",
+                Kind.INT,
+                None,
+                minimum=1,
+                nullable=True,
+                inferred=True,
+                from_input=first_dimension,
+            ),
             _EPS,
             Param("momentum", Kind.FLOAT, 0.1, minimum=0, maximum=1, nullable=True),
             Param("affine", Kind.BOOL, True),
@@ -131,7 +141,15 @@ SPECS = [
         "Normalisation",
         (
             Param("num_groups", Kind.INT, 8, minimum=1, required=True),
-            Param("num_channels", Kind.INT, None, minimum=1, nullable=True, inferred=True),
+            Param(
+                "num_channels",
+                Kind.INT,
+                None,
+                minimum=1,
+                nullable=True,
+                inferred=True,
+                from_input=first_dimension,
+            ),
             _EPS,
             Param("affine", Kind.BOOL, True),
             _BIAS,
@@ -151,6 +169,7 @@ SPECS = [
                 None,
                 nullable=True,
                 help="the trailing dimensions to normalise; defaults to the last one",
+                from_input=last_dimension,
             ),
             _EPS,
             Param("elementwise_affine", Kind.BOOL, True),

@@ -25,19 +25,20 @@ from designer.ui import style
 
 
 class PortItem(QGraphicsItem):
-    """An input port (index ≥ 0, on the top edge) or the output port (index -1, bottom)."""
+    """An input port (on the top edge, `index` its input port) or an output port (on the
+    bottom edge, `index` its output slot, `name` the slot's name). An output port whose slot
+    the layer no longer has (an edge still reads it) is `missing` and drawn in red."""
 
-    def __init__(self, node: NodeItem, index: int) -> None:
+    def __init__(self, node: NodeItem, index: int, output: bool = False, name: str = "") -> None:
         super().__init__(node)
         self.node = node
         self.index = index
+        self.is_output = output
+        self.name = name
+        self.missing = False
         self.setAcceptHoverEvents(True)
         self.setZValue(2)
         self._hover = False
-
-    @property
-    def is_output(self) -> bool:
-        return self.index < 0
 
     def boundingRect(self) -> QRectF:
         r = style.PORT_RADIUS + 3
@@ -53,7 +54,7 @@ class PortItem(QGraphicsItem):
     ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         r = style.PORT_RADIUS * (1.3 if self._hover else 1.0)
-        painter.setPen(QPen(style.EDGE, 1.5))
+        painter.setPen(QPen(style.ERROR if self.missing else style.EDGE, 1.5))
         painter.setBrush(QBrush(style.SELECTED if self._hover else style.NODE_FILL))
         painter.drawEllipse(QPointF(0, 0), r, r)
 
@@ -83,7 +84,8 @@ class NodeItem(QGraphicsItem):
         self.overlay: tuple[str, float] | None = None  # (text, fraction of the largest)
         self._elided: tuple[tuple, tuple[str, str, str, str]] | None = None  # see lines()
         self.input_ports: list[PortItem] = []
-        self.output_port: PortItem | None = None
+        self.output_ports: list[PortItem] = []
+        self.height = style.NODE_HEIGHT  # taller by a strip for slot names with several outputs
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -92,30 +94,43 @@ class NodeItem(QGraphicsItem):
         self.setZValue(1)
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-2, -2, style.NODE_WIDTH + 4, style.NODE_HEIGHT + 4)
+        return QRectF(-2, -2, style.NODE_WIDTH + 4, self.height + 4)
 
-    def set_ports(self, inputs: int) -> None:
-        """Ports laid out along the top (inputs, in port order) and bottom (output)."""
-        while len(self.input_ports) > inputs:
-            port = self.input_ports.pop()
-            port.setParentItem(None)
-            if port.scene():
-                port.scene().removeItem(port)
-        while len(self.input_ports) < inputs:
-            self.input_ports.append(PortItem(self, len(self.input_ports)))
-        for index, port in enumerate(self.input_ports):
-            port.setPos(style.NODE_WIDTH * (index + 1) / (inputs + 1), 0)
-        if self.output_port is None:
-            self.output_port = PortItem(self, -1)
-            self.output_port.setPos(style.NODE_WIDTH / 2, style.NODE_HEIGHT)
+    def set_ports(
+        self, inputs: int, outputs: tuple[str, ...] = ("output",), missing: int = 0
+    ) -> None:
+        """Ports laid out along the top (inputs, in port order) and the bottom (one per
+        output slot, named by `outputs`; the last `missing` of them are slots the layer does
+        not have but an edge reads). With several outputs the node grows a strip at the
+        bottom where the slot names are written above their ports."""
+        _lay_out(self, self.input_ports, inputs, False, 0.0)
+        height = style.NODE_HEIGHT + (style.PORT_LABEL_STRIP if len(outputs) > 1 else 0.0)
+        if height != self.height:
+            self.prepareGeometryChange()
+            self.height = height
+        _lay_out(self, self.output_ports, len(outputs), True, height)
+        for index, (port, name) in enumerate(zip(self.output_ports, outputs)):
+            missing_slot = index >= len(outputs) - missing
+            if port.name != name or port.missing != missing_slot:
+                port.name, port.missing = name, missing_slot
+                port.update()
+        self.update()
+
+    @property
+    def output_port(self) -> PortItem | None:
+        """The first output port (slot 0)."""
+        return self.output_ports[0] if self.output_ports else None
 
     def input_anchor(self, port: int) -> QPointF:
         if 0 <= port < len(self.input_ports):
             return self.input_ports[port].scenePos()
         return self.mapToScene(QPointF(style.NODE_WIDTH / 2, 0))
 
-    def output_anchor(self) -> QPointF:
-        return self.mapToScene(QPointF(style.NODE_WIDTH / 2, style.NODE_HEIGHT))
+    def output_anchor(self, slot: int = 0) -> QPointF:
+        """Where an edge reading output `slot` leaves the node: that slot's port."""
+        if 0 <= slot < len(self.output_ports):
+            return self.output_ports[slot].scenePos()
+        return self.mapToScene(QPointF(style.NODE_WIDTH / 2, self.height))
 
     @property
     def result(self) -> NodeResult | None:
@@ -144,7 +159,7 @@ class NodeItem(QGraphicsItem):
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
     ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(0, 0, style.NODE_WIDTH, style.NODE_HEIGHT)
+        rect = QRectF(0, 0, style.NODE_WIDTH, self.height)
         result = self.result
         blocked = result is not None and result.blocked_by is not None
         failed = result is not None and result.error is not None
@@ -154,7 +169,7 @@ class NodeItem(QGraphicsItem):
         painter.drawRoundedRect(rect, 8, 8)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QBrush(style.MUTED_TEXT if blocked else self.colour))
-        painter.drawRoundedRect(QRectF(0, 0, 6, style.NODE_HEIGHT), 3, 3)
+        painter.drawRoundedRect(QRectF(0, 0, 6, self.height), 3, 3)
         title, name, shape, detail = self.lines()
         painter.setFont(_fonts().title)
         painter.setPen(style.MUTED_TEXT if blocked else style.NODE_TEXT)
@@ -180,6 +195,22 @@ class NodeItem(QGraphicsItem):
             painter.drawRect(
                 QRectF(10, style.NODE_HEIGHT - 10, (style.NODE_WIDTH - 30) * self.overlay[1], 5)
             )
+        if len(self.output_ports) > 1:
+            self._paint_slot_names(painter)
+
+    def _paint_slot_names(self, painter: QPainter) -> None:
+        """Each output slot's name above its port, in the strip below the body."""
+        painter.setFont(_label_font())
+        top = style.NODE_HEIGHT
+        painter.setPen(QPen(style.GRID, 1))
+        painter.drawLine(QPointF(8, top), QPointF(style.NODE_WIDTH - 2, top))
+        width = style.NODE_WIDTH / (len(self.output_ports) + 0.5)
+        for port in self.output_ports:
+            painter.setPen(style.ERROR if port.missing else style.MUTED_TEXT)
+            box = QRectF(
+                port.x() - width / 2, top + 1, width, self.height - top - style.PORT_RADIUS - 2
+            )
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, port.name)
 
     def lines(self) -> tuple[str, str, str, str]:
         """What the node shows: type, name, output shape (or error), and its params and MACs
@@ -211,7 +242,7 @@ class NodeItem(QGraphicsItem):
             return f"⚠ {result.error}"
         if result.blocked_by:
             return f"waits on {result.blocked_by}"
-        return "→ " + dims(result.shape)
+        return "→ " + ", ".join(dims(t.shape) for t in result.outputs)
 
     def _detail_line(self) -> str:
         result = self.result
@@ -244,11 +275,12 @@ class EdgeItem(QGraphicsPathItem):
 
     LABEL_SIZE = QSizeF(110, 14)
 
-    def __init__(self, source: NodeItem, target: NodeItem, port: int) -> None:
+    def __init__(self, source: NodeItem, target: NodeItem, port: int, output: int = 0) -> None:
         super().__init__()
         self.source = source
         self.target = target
         self.port = port
+        self.output = output  # the source's output slot it carries
         self._label_at = QPointF()
         self._bounds = QRectF()
         self.setZValue(0)
@@ -258,12 +290,13 @@ class EdgeItem(QGraphicsPathItem):
 
     @property
     def label_text(self) -> str:
-        """The shape of the tensor it carries: its source's output, read when painting."""
+        """The shape of the tensor it carries: its source's output slot, read when painting."""
         result = self.source.result
-        return dims(result.shape) if result is not None and result.shape is not None else ""
+        tensor = None if result is None else result.slot(self.output)
+        return dims(tensor.shape) if tensor is not None else ""
 
     def update_path(self) -> None:
-        start = self.source.output_anchor()
+        start = self.source.output_anchor(self.output)
         end = self.target.input_anchor(self.port)
         bend = max(40.0, abs(end.y() - start.y()) / 2)
         path = QPainterPath(start)
@@ -318,6 +351,19 @@ def _label_font() -> QFont:
     font = QFont()
     font.setPointSizeF(font.pointSizeF() * 0.85)
     return font
+
+
+def _lay_out(node: NodeItem, ports: list[PortItem], count: int, output: bool, y: float) -> None:
+    """Make `count` ports along one edge of a node, evenly spaced, at height `y`."""
+    while len(ports) > count:
+        port = ports.pop()
+        port.setParentItem(None)
+        if port.scene():
+            port.scene().removeItem(port)
+    while len(ports) < count:
+        ports.append(PortItem(node, len(ports), output))
+    for index, port in enumerate(ports):
+        port.setPos(style.NODE_WIDTH * (index + 1) / (count + 1), y)
 
 
 def _short(number: int) -> str:

@@ -12,7 +12,6 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
-from designer.core import registry
 from designer.core.graph import Change, ChangeKind, EdgeRecord
 from designer.core.receptive import fmt
 from designer.ui import style
@@ -33,6 +32,7 @@ class DesignScene(QGraphicsScene):
         self._edges_from: dict[str, dict[EdgeRecord, EdgeItem]] = {}  # by source node
         self._edges_into: dict[str, dict[EdgeRecord, EdgeItem]] = {}  # by target node
         self.overlay: str | None = None
+        self._shifted: set[str] = set()  # nodes whose items moved since moved_nodes last looked
         self._syncing_selection = False
         self._followed: Document | None = None
         self.selectionChanged.connect(self._selection_to_document)
@@ -61,6 +61,7 @@ class DesignScene(QGraphicsScene):
         self.edges.clear()
         self._edges_from.clear()
         self._edges_into.clear()
+        self._shifted.clear()
         arch = self.document.arch
         for node in arch.nodes():
             self._add_node(node.id)
@@ -81,6 +82,11 @@ class DesignScene(QGraphicsScene):
                 if node.pos is not None and item.pos() != QPointF(*node.pos):
                     item.setPos(*node.pos)
                 item.set_label(node.name or node_id)
+            return
+        if change.kind is ChangeKind.PARAMS:  # params can change the number of output slots
+            for node_id in change.nodes:
+                if node_id in arch and node_id in self.nodes:
+                    self._update_ports(node_id)
             return
         if change.kind is not ChangeKind.STRUCTURE:
             return
@@ -136,7 +142,7 @@ class DesignScene(QGraphicsScene):
     def _add_node(self, node_id: str) -> None:
         arch = self.document.arch
         node = arch.node(node_id)
-        spec = registry.LAYERS[node.type]
+        spec = arch.spec(node_id)
         item = NodeItem(node_id, node.type, spec.category, self.document.engine.results)
         item.set_label(node.name or node_id)
         self.addItem(item)
@@ -146,16 +152,26 @@ class DesignScene(QGraphicsScene):
         self._update_ports(node_id)
 
     def _update_ports(self, node_id: str) -> None:
-        spec = self.document.arch.spec(node_id)
+        """Input ports as the layer takes them (one free port more where it takes any
+        number), and one output port per output slot, named; a slot the layer no longer
+        has keeps its port while an edge reads it."""
+        arch = self.document.arch
+        spec = arch.spec(node_id)
+        edges = arch.edges_of(node_id)
         fewest, most = spec.inputs
-        connected = len(self.document.arch.inputs(node_id))
+        connected = sum(1 for e in edges if e.target == node_id)
         count = most if most is not None else max(fewest, connected + 1)
-        self.nodes[node_id].set_ports(count)
-        for edge_item in self._edges_into.get(node_id, {}).values():
-            edge_item.update_path()
+        names = spec.output_names(arch.params_of(node_id))
+        read = max((e.output for e in edges if e.source == node_id), default=0)
+        missing = max(0, read + 1 - len(names))
+        names += tuple(f"output {i}" for i in range(len(names), len(names) + missing))
+        item = self.nodes[node_id]
+        item.set_ports(count, names, missing)
+        for edge in self._edges_at(node_id):
+            self.edges[edge].update_path()
 
     def _add_edge(self, edge: EdgeRecord) -> None:
-        item = EdgeItem(self.nodes[edge.source], self.nodes[edge.target], edge.port)
+        item = EdgeItem(self.nodes[edge.source], self.nodes[edge.target], edge.port, edge.output)
         self.addItem(item)
         self.edges[edge] = item
         self._edges_from.setdefault(edge.source, {})[edge] = item
@@ -175,17 +191,23 @@ class DesignScene(QGraphicsScene):
 
     def node_moved(self, item: NodeItem) -> None:
         """Keep the edges of a node that is being dragged attached to it."""
+        self._shifted.add(item.node_id)
         for edge in self._edges_at(item.node_id):
             self.edges[edge].update_path()
 
     def moved_nodes(self) -> dict[str, tuple[float, float]]:
-        """Nodes whose item no longer sits where the design says: dragged, not yet saved."""
+        """Nodes whose item no longer sits where the design says: dragged, not yet saved.
+        Only items that moved since the last call are looked at."""
         arch = self.document.arch
         moved = {}
-        for node_id, item in self.nodes.items():
+        for node_id in self._shifted:
+            item = self.nodes.get(node_id)
+            if item is None or node_id not in arch:
+                continue
             pos = (round(item.pos().x(), 2), round(item.pos().y(), 2))
-            if arch.graph.nodes[node_id]["pos"] != pos:
+            if arch.node(node_id).pos != pos:
                 moved[node_id] = pos
+        self._shifted.clear()
         return moved
 
     # selection ----------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QPainterPath, QPen, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
-from designer.core import registry
 from designer.core.edits import AddNode, Compound, Connect, Move
 from designer.core.graph import GraphError, NodeRecord
 from designer.core.params import ParamError
@@ -59,7 +58,7 @@ class CanvasView(QGraphicsView):
             event.ignore()
             return
         type_name = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8")
-        if type_name not in registry.LAYERS:
+        if type_name not in self.design_scene.document.arch.catalog:
             self.message.emit(f"Unknown layer type {type_name!r}")
             return
         at = self.mapToScene(event.position().toPoint())
@@ -70,7 +69,7 @@ class CanvasView(QGraphicsView):
         """Add a layer (and connect it after `after`) as one undo step; returns its id."""
         document = self.design_scene.document
         node_id = document.new_node_id(type_name)
-        spec = registry.LAYERS[type_name]
+        spec = document.arch.spec_of(type_name)
         record = NodeRecord(
             node_id, type_name, spec.starting_params(), pos=(round(pos[0], 2), round(pos[1], 2))
         )
@@ -142,8 +141,9 @@ class CanvasView(QGraphicsView):
         if target_node is None:
             return
         port = target_port.index if target_port else None
+        edit = Connect(start.node.node_id, target_node.node_id, port, output=start.index)
         try:
-            self.design_scene.document.push(Connect(start.node.node_id, target_node.node_id, port))
+            self.design_scene.document.push(edit)
         except (GraphError, ParamError) as error:
             self.message.emit(f"Not connected: {error}")
 

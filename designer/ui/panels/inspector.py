@@ -27,7 +27,6 @@ from designer.core.edits import Rename, SetParams
 from designer.core.graph import Change
 from designer.core.params import Param, ParamError
 from designer.core.receptive import fmt
-from designer.core.registry import LAYERS
 from designer.core.spec import LayerSpec, dims
 from designer.ui.document import Document
 from designer.ui.panels.param_editors import ParamEditor, make_editor, tooltip
@@ -87,6 +86,17 @@ def human_bytes(number: int) -> str:
     return f"{value:.3g} {unit}" if value < 1000 else f"{value:,.0f} {unit}"
 
 
+def output_text(result: NodeResult, slots: tuple[str, ...]) -> str:
+    """A result's outputs for the inspector: `512x63x63` (with `, int64` where the dtype
+    is not float32), or with several slots one `name: shape, dtype` line per slot."""
+    outputs = result.outputs
+    if len(outputs) == 1:
+        (tensor,) = outputs
+        return dims(tensor.shape) + ("" if tensor.dtype == "float32" else f", {tensor.dtype}")
+    names = list(slots[: len(outputs)]) + [f"output {i}" for i in range(len(slots), len(outputs))]
+    return "\n".join(f"{name}: {dims(t.shape)}, {t.dtype}" for name, t in zip(names, outputs))
+
+
 class ResultRows:
     """The node's results as rows of a form: shapes, counts, receptive field, memory and
     warnings."""
@@ -110,9 +120,14 @@ class ResultRows:
             form.addRow(caption, self.labels[key])
         self.labels["buffers"].setToolTip("buffers such as BatchNorm's running statistics")
 
-    def show_result(self, result: NodeResult | None, document: Document) -> None:
-        """Fill the rows from a result; None (not analysed yet) blanks them. Only labels
-        whose text or colour changes are touched: each change relays out the form."""
+    def show_result(
+        self, result: NodeResult | None, document: Document, slots: tuple[str, ...] = ("output",)
+    ) -> None:
+        """Fill the rows from a result; None (not analysed yet) blanks them. `slots` names
+        the output slots: with several, the output row lists each, `name: shape, dtype`,
+        one a line; one output shows its shape, and its dtype where it is not float32.
+        Only labels whose text or colour changes are touched: each change relays out
+        the form."""
         texts = dict.fromkeys(self.labels, NONE)
         colours: dict[str, str | None] = dict.fromkeys(self.labels)
         memory_tip = ""
@@ -123,7 +138,7 @@ class ResultRows:
                 texts["output"] = result.reason
                 colours["output"] = ERROR_COLOUR if result.error else QUIET_COLOUR
             else:
-                texts["output"] = dims(result.shape)
+                texts["output"] = output_text(result, slots)
                 for key in ("params", "buffers", "macs", "flops"):
                     texts[key] = count(getattr(result, key))
                 if result.fields:
@@ -132,9 +147,10 @@ class ResultRows:
                     texts["rf"] = f"{sizes}, stride {strides}"
                 settings = document.settings
                 texts["memory"] = human_bytes(result.memory)
+                number_format = settings.dtype or "each tensor's own dtype"
                 memory_tip = (
                     f"{result.memory:,} bytes: the output for a batch of {settings.batch_size} "
-                    f"in {settings.dtype}"
+                    f"in {number_format}"
                 )
                 if result.warnings:
                     texts["warnings"] = "\n".join(result.warnings)
@@ -281,7 +297,7 @@ class Inspector(QWidget):
         node_id = self._node_id
         arch = self._document.arch
         record = arch.node(node_id)
-        spec = LAYERS[record.type]
+        spec = arch.spec(node_id)
         self._id.setText(node_id)
         self._type.setText(record.type)
         self._type.setToolTip(spec.summary)
@@ -300,7 +316,9 @@ class Inspector(QWidget):
             result = self._document.result(self._node_id)
         except KeyError:  # added but not analysed yet: analysis_changed follows
             result = None
-        self._results.show_result(result, self._document)
+        arch = self._document.arch
+        slots = arch.spec(self._node_id).output_names(arch.params_of(self._node_id))
+        self._results.show_result(result, self._document, slots)
 
     # user edits ---------------------------------------------------------------------------
 

@@ -169,9 +169,12 @@ class IntTupleEditor(ParamEditor):
         self.same.toggled.connect(self._on_same)
 
     def value(self) -> int | tuple[int, ...]:
-        if self.same.isChecked() or len(self.spins) == 1:
-            return self.spins[0].value()
-        return tuple(spin.value() for spin in self.spins)
+        """One int with "same for all axes", or where every axis holds the same number
+        (the canonical form: [5, 5] is 5), so unticking the box alone changes nothing."""
+        values = tuple(spin.value() for spin in self.spins)
+        if self.same.isChecked() or len(set(values)) == 1:
+            return values[0]
+        return values
 
     def _show(self, value: int | tuple[int, ...]) -> None:
         single = isinstance(value, int)

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.graph import Change, ChangeKind
+from designer.core.spec import Tensor, dims
 from designer.export import report
 from designer.ui.document import Document
 
@@ -88,8 +89,12 @@ class Line(NamedTuple):
     tooltip: str  # the error and the warnings, one a line
 
 
-def _line(row: dict[str, Any], waiting: bool) -> Line:
+def _line(row: dict[str, Any], waiting: bool, outputs: tuple[Tensor, ...] = ()) -> Line:
+    """A report row as the table shows it; a node with several output slots shows every
+    slot's shape in output_shape, slot 0 first: `3x4x4, 3x4x4`."""
     cells = report.cells(row)
+    if len(outputs) > 1:
+        cells[SHAPE_COLUMN] = ", ".join(dims(t.shape) for t in outputs)
     keys: list[Any] = list(cells)
     for column in INTEGER_COLUMNS:
         keys[column] = row[HEADERS[column]]
@@ -213,7 +218,7 @@ class SummaryModel(QAbstractTableModel):
         result = engine.results[node_id]
         # report.rows would analyse and lay out every node: one row is what changed
         row = report.row(engine, node_id)
-        return _line(row, result.blocked_by is not None and not result.error)
+        return _line(row, result.blocked_by is not None and not result.error, result.outputs)
 
     def _sorted(self) -> list[str]:
         if self._sort_column < 0:
@@ -277,7 +282,7 @@ class SummaryModel(QAbstractTableModel):
         self.beginResetModel()
         self._stale = False
         document = self._document
-        self._order = report.report_order(document.engine) if document is not None else []
+        self._order = document.arch.report_order() if document is not None else []
         self._lines = {n: line for n, line in self._lines.items() if n in document.arch}
         self._rows = self._sorted()
         self._index = {node_id: row for row, node_id in enumerate(self._rows)}
