@@ -79,6 +79,11 @@ class Param:
             if self.nullable:
                 return None
             raise ParamError(self.name, f"must be {self.describe()}, got null")
+        if _beyond_int64(value):
+            raise ParamError(
+                self.name,
+                f"{show_value(value)} is more than PyTorch can hold (at most 2**63 − 1)",
+            )
         checker = _CHECKERS[self.kind]
         result = checker(self, value)
         if result is _INVALID:
@@ -137,6 +142,16 @@ _INVALID = object()
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+INT64_MAX = 2**63 - 1  # torch's sizes and counts are int64
+
+
+def _beyond_int64(value: Any) -> bool:
+    """An int, or a list holding one, that no torch size or argument can be."""
+    if isinstance(value, (list, tuple)):
+        return any(_beyond_int64(v) for v in value)
+    return _is_int(value) and not -INT64_MAX - 1 <= value <= INT64_MAX
 
 
 def _is_number(value: Any) -> bool:
@@ -228,10 +243,14 @@ def show_value(value: Any) -> str:
         return repr(value) if len(value) <= _TEXT_LIMIT else repr(value[:_TEXT_LIMIT]) + "…"
     if isinstance(value, dict):
         return "an object"
-    return str(value)
+    text = str(value)
+    if len(text) > _DIGITS_LIMIT and _is_int(value):
+        return f"{text[:_DIGITS_LIMIT]}… ({len(text.lstrip('-'))} digits)"
+    return text
 
 
 _LIST_LIMIT = 8
+_DIGITS_LIMIT = 24
 _TEXT_LIMIT = 60
 
 
