@@ -50,7 +50,8 @@ class Param:
     length a list must have (None: any). `nullable` admits None (PyTorch's "not set").
     `inferred` arguments follow from the input; a value written down is checked against it.
     `from_input` computes, from the input's shape, what PyTorch needs written where the
-    design leaves the value out (in_channels; LayerNorm's normalized_shape).
+    design leaves the value out (in_channels; LayerNorm's normalized_shape). A list of a
+    param with `holes` may hold null for an axis that keeps its size (adaptive pooling).
     """
 
     name: str
@@ -67,6 +68,7 @@ class Param:
     help: str = ""
     pytorch_default: Any = _SAME_AS_DEFAULT
     from_input: Callable[[tuple[int, ...]], Any] | None = None
+    holes: bool = False
 
     @property
     def torch_default(self) -> Any:
@@ -107,6 +109,8 @@ class Param:
         plural = plural.replace("a positive number", "positive numbers")
         count = f"{self.length} " if self.length else ""
         text = f"{scalar} or a list of {count}{plural}"
+        if self.holes:
+            text += " (null for an axis that keeps its size)"
         if self.kind is Kind.PADDING:
             text += ", 'same' or 'valid'"
         return text
@@ -183,12 +187,16 @@ def _check_sequence(param: Param, value: Any, element_ok) -> Any:
         return _INVALID
     if not all(element_ok(v) for v in value):
         return _INVALID
-    if param.length is not None and len(set(value)) == 1:
+    if param.length is not None and len(set(value)) == 1 and value[0] is not None:
         return value[0]  # [3, 3] is 3: one spelling, so a default is a default however written
     return tuple(value)
 
 
 def _check_int_tuple(param: Param, value: Any) -> Any:
+    if param.holes and isinstance(value, (list, tuple)):
+        return _check_sequence(
+            param, value, lambda v: v is None or (_is_int(v) and param.in_range(v))
+        )
     return _check_sequence(param, value, lambda v: _is_int(v) and param.in_range(v))
 
 

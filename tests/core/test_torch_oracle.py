@@ -128,12 +128,13 @@ def declared(param: Param) -> Strategy:
         exclude = param.exclusive_minimum and lo == param.minimum
         scalar = st.floats(lo, hi, exclude_min=exclude)
     lengths = (param.length, param.length) if param.length else (1, 3)
+    element = mostly(scalar, st.none(), odds=4) if param.holes else scalar
     values = {
         Kind.INT: scalar,
         Kind.FLOAT: scalar,
         Kind.BOOL: st.booleans(),
         Kind.CHOICE: st.sampled_from(param.choices),
-        Kind.INT_TUPLE: scalar | st.lists(scalar, min_size=lengths[0], max_size=lengths[1]),
+        Kind.INT_TUPLE: scalar | st.lists(element, min_size=lengths[0], max_size=lengths[1]),
         Kind.FLOAT_TUPLE: scalar | st.lists(scalar, min_size=lengths[0], max_size=lengths[1]),
     }
     if param.kind is Kind.PADDING:

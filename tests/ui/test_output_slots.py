@@ -11,9 +11,9 @@ from pathlib import Path
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox, QWidget
 
-from designer.core.edits import AddNode, SetParams
+from designer.core.edits import AddNode, Connect, SetParams
 from designer.core.graph import EdgeRecord, NodeRecord
 from designer.export import report
 from designer.io.project import load
@@ -358,3 +358,25 @@ def test_new_params_have_working_editors(qtbot, window) -> None:
         assert box.isChecked()
         box.click()
         assert document.arch.params_of(node_id)["bias"] is False
+
+
+def test_an_adaptive_pool_axis_can_keep_its_size(qtbot, window) -> None:
+    """output_size (None, 3): the spin box below 1 reads "keep", and is null in the file."""
+    document = window.document
+    document.push(AddNode(NodeRecord("input", "Input", {"shape": [2, 5, 7]})))
+    document.push(AddNode(NodeRecord("pool", "AdaptiveAvgPool2d", {"output_size": 3})))
+    document.push(Connect("input", "pool"))
+    document.select(["pool"])
+    editor = window.inspector.findChild(QWidget, "param_output_size")
+    editor.findChild(QCheckBox, "same").click()  # axes apart
+    first = editor.findChildren(QSpinBox)[0]
+    first.setValue(first.minimum())
+    assert first.text() == "keep"
+    assert document.arch.params_of("pool")["output_size"] == (None, 3)
+    assert document.result("pool").shape == (2, 5, 3)
+    document.select(["input"])
+    document.select(["pool"])  # shown again from the model
+    assert (
+        window.inspector.findChild(QWidget, "param_output_size").findChildren(QSpinBox)[0].text()
+        == "keep"
+    )

@@ -94,7 +94,10 @@ def _adaptive(n: int, layer: str, is_max: bool):
     def evaluate(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
         (x,) = inputs
         expect_rank(layer, x, n)
-        sizes = expand(p["output_size"], n)
+        sizes = tuple(
+            size if out is None else out
+            for size, out in zip(x.shape[1:], expand(p["output_size"], n))
+        )
         shape = (x.shape[0], *sizes)
         reads_per_axis = [
             sum(math.ceil((i + 1) * size / out) - (i * size) // out for i in range(out))
@@ -143,7 +146,7 @@ def _specs() -> list[LayerSpec]:
         )
         # bounded: window sizes are counted one output position at a time
         output_size = tuple_param(
-            "output_size", n, 1, 1, required=True, maximum=MAX_ADAPTIVE_OUTPUT
+            "output_size", n, 1, 1, required=True, maximum=MAX_ADAPTIVE_OUTPUT, holes=n > 1
         )
         specs += [
             LayerSpec(

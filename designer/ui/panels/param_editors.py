@@ -151,6 +151,10 @@ class IntTupleEditor(ParamEditor):
         super().__init__(param, parent)
         assert param.length is not None, "a tuple without a length is edited as text"
         self.spins = [_spin_box(param) for _ in range(param.length)]
+        if param.holes:  # the value below the range shows as "keep": null, the input's size
+            for spin in self.spins:
+                spin.setMinimum(spin.minimum() - 1)
+                spin.setSpecialValueText("keep")
         axes = spatial_axes(param.length) if param.length and param.length <= 3 else ()
         for spin, axis in zip(self.spins, axes):
             spin.setToolTip(f"{param.name} along {axis}")
@@ -171,16 +175,20 @@ class IntTupleEditor(ParamEditor):
     def value(self) -> int | tuple[int, ...]:
         """One int with "same for all axes", or where every axis holds the same number
         (the canonical form: [5, 5] is 5), so unticking the box alone changes nothing."""
-        values = tuple(spin.value() for spin in self.spins)
-        if self.same.isChecked() or len(set(values)) == 1:
+        values = tuple(self._number(spin) for spin in self.spins)
+        if values[0] is not None and (self.same.isChecked() or len(set(values)) == 1):
             return values[0]
         return values
+
+    def _number(self, spin: QSpinBox) -> int | None:
+        kept = self.param.holes and spin.value() == spin.minimum()
+        return None if kept else spin.value()
 
     def _show(self, value: int | tuple[int, ...]) -> None:
         single = isinstance(value, int)
         self.same.setChecked(single)
         for spin, number in zip(self.spins, (value,) * len(self.spins) if single else value):
-            spin.setValue(number)
+            spin.setValue(spin.minimum() if number is None else number)
         self._mirror()
 
     def _on_same(self) -> None:
