@@ -28,7 +28,7 @@ from designer.core.propagate import analyse
 from designer.export import report
 from designer.io.project import Project, loads
 from designer.ui.document import Document
-from designer.ui.panels.summary import ERROR_COLUMN, ROW_TINTS, SummaryView, runs
+from designer.ui.panels.summary import ERROR_COLUMN, HEADERS, ROW_TINTS, SummaryView, runs
 from tests.conftest import EXAMPLES
 
 PARAMS = report.COLUMNS.index("params")
@@ -183,7 +183,8 @@ def test_warnings_are_tooltips(qtbot) -> None:
     document.push(SetParams.with_param(document.arch, "n1", "kernel_size", 40))
     document.push(SetParams.with_param(document.arch, "n1", "padding", 20))
     view = make_view(qtbot, document)
-    warnings = [(r, row[-1]) for r, row in enumerate(table(view)) if row[-1]]
+    column = HEADERS.index("warnings")
+    warnings = [(r, row[column]) for r, row in enumerate(table(view)) if row[column]]
     assert warnings
     for r, text in warnings:
         tip = view.summary.index(r, 0).data(Qt.ItemDataRole.ToolTipRole)
