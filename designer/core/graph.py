@@ -106,19 +106,57 @@ class Architecture:
         `canonical` records already hold checked params in canonical form (the loader has
         examined them), so they are not validated again. Edges are added in bulk and the
         graph is checked for cycles once, by a topological sort, instead of once per edge
-        as `connect` does.
+        as `connect` does. Canonical nodes are added in bulk too, as `add_node` would add
+        them one by one (no one listens to a new design yet), and nodes that share one params
+        dict (the loader gives equal params one) share the work of writing them.
         """
         arch = cls(name, catalog)
-        for record in nodes:
-            arch.add_node(record, canonical=canonical)
-        arch.graph.add_edges_from(
-            (e.source, e.target, e.port, {"output": e.output} if e.output else {}) for e in edges
-        )
+        if canonical:
+            _add_nodes(arch.graph, arch._canonical_nodes(nodes))
+        else:
+            for record in nodes:
+                arch.add_node(record)
+        _add_edges(arch.graph, edges)
         if len(topological_order(arch.graph)) == len(arch.graph):
             return arch
         cycle = nx.find_cycle(arch.graph)
         path = " → ".join([str(u) for u, *_ in cycle] + [str(cycle[0][0])])
         raise GraphError(f"the edges make a cycle: {clip_text(path)}")
+
+    def _canonical_nodes(self, records: Iterable[NodeRecord]) -> list[tuple[str, dict]]:
+        """`add_node(record, canonical=True)`'s checks and node data for each record, for
+        `build` to add at once; raises the GraphError that `add_node` would."""
+        added: dict[str, dict[str, Any]] = {}
+        written: dict[tuple[str, int], tuple[dict[str, Any], dict[str, Any], str]] = {}
+        next_seq = self._next_seq
+        for record in records:
+            node_id, kind, params, seq = record.id, record.type, record.params, record.seq
+            if not isinstance(node_id, str) or not node_id:
+                raise GraphError("a node id must be a non-empty string")
+            if node_id in added:
+                raise GraphError(f"a node with id {clip_text(repr(node_id))} exists already")
+            known = written.get((kind, id(params)))
+            if known is None or known[0] is not params:  # kept alive: ids stay unique
+                try:
+                    spec = self.spec_of(kind)
+                except KeyError as error:
+                    raise GraphError(error.args[0]) from None
+                explicit = spec.explicit(params)
+                known = written[(kind, id(params))] = (params, explicit, signature(kind, explicit))
+            if seq is None:
+                seq = next_seq
+            if seq >= next_seq:
+                next_seq = seq + 1
+            added[node_id] = {
+                "type": kind,
+                "params": dict(known[1]),
+                "signature": known[2],
+                "name": record.name,
+                "pos": record.pos,
+                "seq": seq,
+            }
+        self._next_seq = next_seq
+        return list(added.items())
 
     # reading ----------------------------------------------------------------------------
 
@@ -328,6 +366,55 @@ class Architecture:
 
 def _edge(source: str, target: str, port: int, data: dict[str, Any]) -> EdgeRecord:
     return EdgeRecord(source, target, port, data.get("output", 0))
+
+
+def _add_nodes(graph: nx.MultiDiGraph, nodes: list[tuple[str, dict[str, Any]]]) -> None:
+    """`graph.add_nodes_from(nodes)` into an empty graph, each data dict kept as the node's
+    own (networkx would copy it twice, and raise and catch a TypeError per node to find
+    that the item is a pair)."""
+    if len(graph):
+        graph.add_nodes_from(nodes)
+        return
+    succ, pred, data = graph._succ, graph._pred, graph._node
+    new_neighbours = graph.adjlist_inner_dict_factory
+    for node, attributes in nodes:
+        succ[node] = new_neighbours()
+        pred[node] = new_neighbours()
+        data[node] = attributes
+    _forget_cached(graph)
+
+
+def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[EdgeRecord]) -> None:
+    """`graph.add_edges_from` of the records (port as key, `output` where not 0), written
+    into networkx's adjacency dicts directly: `add_edges_from` of a MultiDiGraph goes
+    through `add_edge` and three view objects per edge, most of a large file's load time.
+    An edge to a node the graph lacks goes through `add_edge`, which adds the node."""
+    succ, pred = graph._succ, graph._pred
+    new_keys, new_data = graph.edge_key_dict_factory, graph.edge_attr_dict_factory
+    for edge in edges:
+        source, target, port = edge.source, edge.target, edge.port
+        if source not in succ or target not in succ:
+            if edge.output:
+                graph.add_edge(source, target, key=port, output=edge.output)
+            else:
+                graph.add_edge(source, target, key=port)
+            continue
+        keys = succ[source].get(target)
+        if keys is None:
+            keys = succ[source][target] = pred[target][source] = new_keys()
+        data = keys.get(port)
+        if data is None:
+            data = keys[port] = new_data()
+        if edge.output:
+            data["output"] = edge.output
+    _forget_cached(graph)
+
+
+def _forget_cached(graph: nx.MultiDiGraph) -> None:
+    """What networkx (3.3 and later) remembers about a graph, forgotten as its own edits do."""
+    cache = getattr(graph, "__networkx_cache__", None)
+    if cache:
+        cache.clear()
 
 
 def topological_order(graph: nx.MultiDiGraph, by_seq: bool = False) -> list[str]:

@@ -161,10 +161,25 @@ def _field_cells(fields: Fields, known: dict[Field, tuple[str, str, str]]) -> li
 
 
 def to_csv(engine: Engine) -> str:
+    """The csv module's text; a row with nothing to quote is joined with commas directly."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS + EXTRA_COLUMNS)
-    writer.writerows(_all_cells(engine))
+    commas = len(COLUMNS + EXTRA_COLUMNS) - 1
+    lines = []
+    for line_cells in _all_cells(engine):
+        line = ",".join(line_cells)
+        if line.count(",") == commas and '"' not in line and "\n" not in line and "\r" not in line:
+            lines.append(line)
+        else:  # a comma, quote or line break in a cell (a name, say): the csv module quotes it
+            lines.append(_csv_line(line_cells))
+    lines.append("")
+    return buffer.getvalue() + "\n".join(lines)
+
+
+def _csv_line(line_cells: list[str]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow(line_cells)
     return buffer.getvalue()
 
 

@@ -1,4 +1,4 @@
-"""Project files (contract section 1): load with full validation, save atomically.
+"""Project files (docs/file-format.md): load with full validation, save atomically.
 
 Loading parses JSON and nothing else: no code in a file is ever run. Every problem is
 collected with its place in the file (`nodes[3].params.kernel_size: ...`), so one round of
@@ -12,6 +12,7 @@ import codecs
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ from typing import Any
 
 from designer.core import registry
 from designer.core.graph import Architecture, EdgeRecord, GraphError, NodeRecord
-from designer.core.params import show_value
+from designer.core.params import ParamError, show_value
 from designer.core.problems import ProblemsError
+from designer.core.spec import LayerSpec
 
 FORMAT = "nn-designer-project"
 VERSION = 2  # what this designer writes
@@ -29,6 +31,9 @@ READS = (1, 2)  # what it opens; version 2 only adds to version 1
 _TOP_LEVEL = ("format", "version", "name", "nodes", "edges")
 _NODE_KEYS = ("id", "type", "name", "params", "pos")
 _EDGE_KEYS = ("source", "target", "port", "output")
+_NODE_KEY_SET = frozenset(_NODE_KEYS)
+_EDGE_KEY_SET = frozenset(_EDGE_KEYS)
+_NUMBER_TYPES = frozenset((int, float))
 # Version-2 keys this designer does not read yet. Dropping them would change the design's
 # numbers, so a node that carries one is refused, naming the key.
 _NOT_YET = {
@@ -67,6 +72,14 @@ def loads(text: str) -> Project:
     """Parse and check a project held in a string."""
     if not text.strip():
         raise ProjectError(["the file is empty" if not text else "the file holds only white space"])
+    document = _plain_parse(text)
+    if document is _CAREFUL:
+        document = _careful_parse(text)
+    return _Reader(document).read()
+
+
+def _careful_parse(text: str) -> Any:
+    """The document, or a ProjectError naming the syntax error or every refused value."""
     try:
         document = json.loads(
             text,
@@ -82,7 +95,7 @@ def loads(text: str) -> Project:
     problems = _refusals(document)
     if problems:
         raise ProjectError(problems)
-    return _Reader(document).read()
+    return document
 
 
 def _encoding_problem(data: bytes, start: int) -> str:
@@ -167,6 +180,88 @@ def _lone_surrogate(text: str) -> str | None:
     return None
 
 
+# The careful parse above calls Python for every object and number, then visits every
+# value: several times the cost of the parse itself. Nearly every file has nothing to
+# refuse, and that can be shown for much less, so `_plain_parse` tries first: the parser
+# calls Python only for floats (and NaN or Infinity), and `_census` visits only the
+# document's objects and lists, to count their keys and their depth. Anything it cannot
+# rule out sends the text to the careful parse, which then says what `loads` always said.
+
+_CAREFUL = object()  # `_plain_parse`'s answer where the careful parse must look
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800-\udfff; a false alarm costs time
+
+
+class _Unusual(Exception):
+    """Raised by the plain parse's hooks: the careful parse has something to say."""
+
+
+def _unusual(_: str) -> Any:
+    raise _Unusual
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value - value:  # inf - inf is nan, which is true; a finite number gives 0.0
+        raise _Unusual
+    return value
+
+
+def _distinct(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Unusual
+    return result
+
+
+def _plain_parse(text: str) -> Any:
+    """The document where it holds nothing to refuse, else _CAREFUL (so also where the text
+    is not valid JSON: the careful parse words the error)."""
+    if _SURROGATE_ESCAPE.search(text):
+        return _CAREFUL
+    try:
+        text.encode("utf-8")  # a lone surrogate in a str given to `loads`
+        document = json.loads(text, parse_constant=_unusual, parse_float=_finite)
+    except (ValueError, RecursionError, _Unusual):  # JSONDecodeError, an int too long, …
+        return _CAREFUL
+    keys = _census(document)
+    if keys is None:
+        return _CAREFUL
+    if keys != text.count(":"):  # a key given twice, or a colon inside a string
+        try:  # the parser compares each object's keys
+            document = json.loads(
+                text, object_pairs_hook=_distinct, parse_constant=_unusual, parse_float=_finite
+            )
+        except (ValueError, RecursionError, _Unusual):
+            return _CAREFUL
+    return document
+
+
+def _census(document: Any) -> int | None:
+    """How many keys the document's objects hold, or None where lists and objects nest
+    `_MAX_DEPTH` levels deep. One level at a time: no path is kept, nothing is said."""
+    keys = 0
+    level = [document]
+    for _ in range(_MAX_DEPTH + 1):
+        if not level:
+            return keys
+        below: list[Any] = []
+        add = below.append
+        for container in level:
+            if type(container) is dict:
+                keys += len(container)
+                values = container.values()
+            elif type(container) is list:
+                values = container
+            else:  # a document that is not a container
+                continue
+            for value in values:
+                kind = type(value)
+                if kind is dict or kind is list:
+                    add(value)
+        level = below
+    return None  # a list or object at depth _MAX_DEPTH: the careful parse refuses it
+
+
 def _refusals(document: Any) -> list[str]:
     """Every _Refused, lone surrogate and over-deep nesting, in file order, by place.
 
@@ -218,6 +313,7 @@ class _Reader:
         self.notes: list[str] = []
         self.faulty_ids: set[str] = set()  # nodes already reported: edges to them say nothing
         self.block_ids: set[str] = set()  # blocks of the file, not read yet
+        self.examined: dict[tuple[str, str], tuple[dict, list[ParamError]]] = {}
 
     def read(self) -> Project:
         doc = self.document
@@ -287,22 +383,73 @@ class _Reader:
     def _read_nodes(self, raw: list[Any]) -> list[NodeRecord]:
         records: list[NodeRecord] = []
         first_place: dict[str, int] = {}
+        plain = self._plain_node
         for index, item in enumerate(raw):
-            place = f"nodes[{index}]"
-            if not isinstance(item, dict):
-                self.problems.append(f"{place}: must be an object, got {_kind(item)}")
-                continue
-            record = self._read_node(place, item)
-            if record is None:
-                continue
+            record = plain(item)
+            if record is None:  # something to say about it: the thorough check says it
+                place = f"nodes[{index}]"
+                if not isinstance(item, dict):
+                    self.problems.append(f"{place}: must be an object, got {_kind(item)}")
+                    continue
+                record = self._read_node(place, item)
+                if record is None:
+                    continue
             if record.id in first_place:
                 self.problems.append(
-                    f"{place}.id: duplicate id {record.id!r} (also nodes[{first_place[record.id]}])"
+                    f"nodes[{index}].id: duplicate id {record.id!r} "
+                    f"(also nodes[{first_place[record.id]}])"
                 )
                 continue
             first_place[record.id] = index
             records.append(record)
         return records
+
+    def _plain_node(self, item: Any) -> NodeRecord | None:
+        """The node where `_check_node` would find nothing to say about it, else None.
+        Only the common case, checked quickly and without a word: the rest goes the long way."""
+        if type(item) is not dict or not _NODE_KEY_SET.issuperset(item):
+            return None
+        node_id = item.get("id")
+        type_name = item.get("type")
+        if type(node_id) is not str or not node_id or type(type_name) is not str:
+            return None
+        spec = registry.LAYERS.get(type_name)
+        name = item.get("name")
+        if spec is None or (name is not None and type(name) is not str):
+            return None
+        pos = item.get("pos")
+        if pos is not None:  # `_is_point`, for the types JSON gives
+            if type(pos) is not list or len(pos) != 2:
+                return None
+            x, y = pos
+            if type(x) not in _NUMBER_TYPES or type(y) not in _NUMBER_TYPES:
+                return None
+            try:
+                if not (math.isfinite(x) and math.isfinite(y)):
+                    return None
+            except OverflowError:  # an int too large for a float
+                return None
+            pos = (x, y)
+        params = item.get("params")
+        if params is None:
+            params = {}
+        elif type(params) is not dict:
+            return None
+        canonical, problems = self._examine(spec, params)
+        if problems:
+            return None
+        return NodeRecord(node_id, type_name, canonical, name, pos)
+
+    def _examine(self, spec: LayerSpec, params: dict[str, Any]) -> tuple[dict, list[ParamError]]:
+        """`spec.examine(params)`, once per distinct params of a layer type: a design repeats
+        its blocks, so most nodes share their params with another. The repr tells apart all
+        that JSON values can differ in (1, 1.0 and true; "1" and 1), and canonical params
+        hold only immutable values, so one answer serves every node that asks it."""
+        key = (spec.name, repr(params))
+        known = self.examined.get(key)
+        if known is None:
+            known = self.examined[key] = spec.examine(params)
+        return known
 
     def _read_node(self, place: str, item: dict[str, Any]) -> NodeRecord | None:
         node_id = item.get("id")
@@ -322,7 +469,7 @@ class _Reader:
         if spec is None:
             if "type" not in item:
                 self.problems.append(f"{place}.type: missing")
-            elif type_name in self.block_ids:
+            elif isinstance(type_name, str) and type_name in self.block_ids:
                 self.problems.append(
                     f"{place}.type: {type_name!r} is a block of this file; this designer does "
                     "not read blocks yet"
@@ -345,7 +492,7 @@ class _Reader:
             self.problems.append(f"{place}.params: must be an object, got {_kind(params)}")
             ok = False
         elif spec is not None:
-            canonical, problems = spec.examine(params)
+            canonical, problems = self._examine(spec, params)
             for problem in problems:
                 param_place = _member(f"{place}.params", problem.param)
                 self.problems.append(f"{param_place}: {problem.message}")
@@ -366,30 +513,82 @@ class _Reader:
     def _read_edges(self, raw: list[Any], nodes: dict[str, NodeRecord]) -> list[EdgeRecord]:
         edges: list[EdgeRecord] = []
         fed: dict[tuple[str, int], int] = {}
+        # The ends an edge may name without a word said (a node read without fault), each
+        # with whether it takes several inputs (then its edges must say which port).
+        layers = registry.LAYERS
+        several = {
+            node_id: layers[record.type].takes_several_inputs
+            for node_id, record in nodes.items()
+            if node_id not in self.faulty_ids
+        }
+        plain = self._plain_edge
         for index, item in enumerate(raw):
-            place = f"edges[{index}]"
-            if not isinstance(item, dict):
-                self.problems.append(f"{place}: must be an object, got {_kind(item)}")
-                continue
-            ends = [self._endpoint(place, item, key, nodes) for key in ("source", "target")]
-            port = self._port(place, item, ends[1], nodes)
-            output = self._output(place, item)
-            for key in item:
-                if key not in _EDGE_KEYS:
-                    self.notes.append(f"{_member(place, key)}: not read by this version; dropped")
-            source, target = ends
-            if source is None or target is None or port is None or output is None:
-                continue
-            if source == target:
-                self.problems.append(f"{place}: {source!r} cannot feed itself")
-                continue
-            if (target, port) in fed:
-                other = fed[(target, port)]
-                self.problems.append(self._port_taken(place, target, port, other, nodes))
-                continue
-            fed[(target, port)] = index
-            edges.append(EdgeRecord(source, target, port, output))
+            edge = plain(item, several, fed)
+            if edge is None:  # something to say about it: the thorough check says it
+                self._read_edge(index, item, nodes, fed, edges)
+            else:
+                fed[(edge.target, edge.port)] = index
+                edges.append(edge)
         return edges
+
+    def _plain_edge(
+        self, item: Any, several: dict[str, bool], fed: dict[tuple[str, int], int]
+    ) -> EdgeRecord | None:
+        """The edge where `_read_edge` would find nothing to say about it, else None. Only
+        the common case, checked quickly and without a word: the rest goes the long way."""
+        if type(item) is not dict or not _EDGE_KEY_SET.issuperset(item):
+            return None
+        source = item.get("source")
+        target = item.get("target")
+        if (
+            type(source) is not str
+            or type(target) is not str
+            or source == target
+            or source not in several
+            or target not in several
+        ):
+            return None
+        port = item.get("port")
+        if port is None and "port" not in item and not several[target]:
+            port = 0
+        output = item.get("output", 0)
+        if type(port) is not int or port < 0 or type(output) is not int or output < 0:
+            return None
+        if (target, port) in fed:
+            return None
+        return EdgeRecord(source, target, port, output)
+
+    def _read_edge(
+        self,
+        index: int,
+        item: Any,
+        nodes: dict[str, NodeRecord],
+        fed: dict[tuple[str, int], int],
+        edges: list[EdgeRecord],
+    ) -> None:
+        """One edge, every problem with it said; appended to `edges` where it has none."""
+        place = f"edges[{index}]"
+        if not isinstance(item, dict):
+            self.problems.append(f"{place}: must be an object, got {_kind(item)}")
+            return
+        ends = [self._endpoint(place, item, key, nodes) for key in ("source", "target")]
+        port = self._port(place, item, ends[1], nodes)
+        output = self._output(place, item)
+        for key in item:
+            if key not in _EDGE_KEYS:
+                self.notes.append(f"{_member(place, key)}: not read by this version; dropped")
+        source, target = ends
+        if source is None or target is None or port is None or output is None:
+            return
+        if source == target:
+            self.problems.append(f"{place}: {source!r} cannot feed itself")
+            return
+        if (target, port) in fed:
+            other = fed[(target, port)]
+            self.problems.append(self._port_taken(place, target, port, other, nodes))
+            return
+        fed[(target, port)] = index
+        edges.append(EdgeRecord(source, target, port, output))
 
     def _output(self, place: str, item: dict[str, Any]) -> int | None:
         """The source's output slot (version 2); whether the source has it is for the
@@ -460,14 +659,19 @@ def _kind(value: Any) -> str:
 
 
 def _is_point(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for v in value
-        )
-    )
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    x, y = value
+    return _is_coordinate(x) and _is_coordinate(y)
+
+
+def _is_coordinate(value: Any) -> bool:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float: no place on a canvas
+        return False
 
 
 # saving ---------------------------------------------------------------------------------
