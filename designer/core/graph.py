@@ -202,6 +202,10 @@ class Architecture:
         """The params written for a node (defaults left out); do not change the dict."""
         return self._data(node_id)["params"]
 
+    def name_of(self, node_id: str) -> str | None:
+        """The node's display name, if it has one."""
+        return self._data(node_id)["name"]
+
     def label(self, node_id: str) -> str:
         """What a person calls the node: its name, else its id."""
         return self._data(node_id)["name"] or node_id

@@ -57,13 +57,13 @@ def rows(engine: Engine) -> list[dict[str, Any]]:
 
 def row(engine: Engine, node_id: str) -> dict[str, Any]:
     """One node's report row from the engine's current results (no refresh)."""
-    data = engine.arch.graph.nodes[node_id]
+    arch = engine.arch
     result = engine.results[node_id]
     fields = result.fields
     return {
         "id": node_id,
-        "name": data["name"] or "",
-        "type": data["type"],
+        "name": arch.name_of(node_id) or "",
+        "type": arch.type_of(node_id),
         "output_shape": list(result.shape) if result.shape is not None else None,
         "params": result.params,
         "macs": result.macs,
@@ -104,12 +104,11 @@ def cells(row: dict[str, Any]) -> list[str]:
 def _all_cells(engine: Engine) -> Iterator[list[str]]:
     """`cells(row(engine, node_id))` of every node in report order, after a refresh."""
     engine.refresh()
-    nodes = engine.arch.graph.nodes
+    arch = engine.arch
     results = engine.results
     by_fields: dict[int, tuple[Fields, list[str]]] = {}  # id(fields) → the fields, their text
     by_field: dict[Field, tuple[str, str, str]] = {}
-    for node_id in engine.arch.report_order():
-        data = nodes[node_id]
+    for node_id in arch.report_order():
         result: NodeResult = results[node_id]
         output = result.output
         if output is None:
@@ -130,8 +129,8 @@ def _all_cells(engine: Engine) -> Iterator[list[str]]:
         inputs = result.input_shapes
         yield [
             node_id,
-            data["name"] or "",
-            data["type"],
+            arch.name_of(node_id) or "",
+            arch.type_of(node_id),
             shape,
             str(result.params),
             str(result.macs),
