@@ -114,22 +114,60 @@ def merged_fields(
     inputs: Sequence[tuple], shape: tuple[int, ...]
 ) -> tuple[Fields | None, tuple[str, ...]]:
     """The fields of a merge's output of `shape` from its (shape, fields, …) inputs, and a
-    warning where inputs of the output's full size do not align."""
+    warning where inputs of the output's full size do not align.
+
+    Along an axis where an input has length 1 and the output more (a squeeze-and-
+    excitation gate of C×1×1 times C×H×W), that input is broadcast: every output unit
+    sees its one unit, so it widens the field to cover that unit's field from every
+    output unit, but the units' spacing and centres are those of the inputs that run
+    along the axis.
+    """
     if len(shape) < 2:
         return None, ()
     with_fields = [x for x in inputs if x[1] is not None]
     if not with_fields:
         return None, ()
-    merged, aligned = merge([x[1] for x in with_fields])
+    spatial = shape[1:]
+    full_size = [x[1] for x in with_fields if x[0][1:] == spatial]
+    if any(_broadcast(x[0][1:], spatial) for x in with_fields):
+        merged = _merged_broadcast(with_fields, spatial)
+        aligned = len(full_size) < 2 or merge(full_size)[1]
+    else:  # the usual case
+        merged, aligned = merge([x[1] for x in with_fields])
     if aligned:
         return merged, ()
-    full_size = [x[1] for x in with_fields if x[0][1:] == shape[1:]]
     if len(full_size) > 1 and not merge(full_size)[1]:
         reason = describe_misalignment(full_size)
         return merged, (
             f"paths not aligned: the inputs have {reason}, so merged units look at different places",
         )
     return merged, ()
+
+
+def _broadcast(spatial: tuple[int, ...], out: tuple[int, ...]) -> bool:
+    """Whether an input of these spatial lengths is broadcast along some output axis."""
+    return any(n == 1 < m for n, m in zip(spatial, out))
+
+
+def _merged_broadcast(inputs: Sequence[tuple], spatial: tuple[int, ...]) -> Fields:
+    """Axis by axis: the largest field of the inputs that run along the axis, widened to
+    reach every unit of the field of the inputs broadcast along it."""
+    merged = []
+    for axis, length in enumerate(spatial):
+        spread = [x[1][axis] for x in inputs if x[0][axis + 1] == 1 < length]
+        running = [x[1][axis] for x in inputs if not x[0][axis + 1] == 1 < length]
+        ((field,), _) = merge([(f,) for f in running])
+        first, last = field.centre, field.centre + (length - 1) * field.jump
+        reach = 0.0
+        for broadcast in spread:
+            low, high = broadcast.start, broadcast.start + broadcast.size - 1
+            reach = max(
+                reach, abs(low - first), abs(high - first), abs(low - last), abs(high - last)
+            )
+        if 2 * reach + 1 > field.size:
+            field = Field(2 * reach + 1, field.jump, field.centre, field.extent)
+        merged.append(field)
+    return shared(tuple(merged))
 
 
 def describe_misalignment(inputs: list[Fields]) -> str:

@@ -186,3 +186,187 @@ def test_residual_downsampling_block() -> None:
     assert_fields_match_gradient(arch, "add")
     assert_fields_match_gradient(arch, "pool")
     assert [f.size for f in analyse(arch).results["pool"].fields] == [11, 11]
+
+
+def assert_clipped_fields_match_gradient(
+    arch: Architecture, target: str, exact: bool = True
+) -> None:
+    """As `assert_fields_match_gradient`, for fields that may reach past the input (a gate
+    that sees all of it): each unit's field, clipped to the input, against its support.
+    Units at both ends and in the middle of every axis are measured.
+
+    Where a broadcast gate does not see the whole input (a strided stem whose floor drops
+    the last rows) the support of a unit is its own window joined to the gate's fixed
+    one, which one (size, stride, centre) per axis cannot say exactly: there (`exact`
+    False) the field must contain the support."""
+    engine = analyse(arch)
+    result = engine.results[target]
+    shape = engine.results["input"].shape
+    x = torch.ones((1, *shape), dtype=torch.float64, requires_grad=True)
+    torch.set_default_dtype(torch.float64)
+    try:
+        values, _ = torch_graph.run(arch, {"input": x}, replace=_measurable)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    out = values[target]
+    assert tuple(out.shape[1:]) == result.shape
+    lengths = result.shape[1:]
+    for picks in {
+        (0,) * len(lengths),
+        tuple(n // 2 for n in lengths),
+        tuple(n - 1 for n in lengths),
+    }:
+        (gradient,) = torch.autograd.grad(out[(0, slice(None), *picks)].sum(), x, retain_graph=True)
+        support = gradient[0].abs().sum(dim=0)
+        for axis, (field, unit, size) in enumerate(zip(result.fields, picks, shape[1:])):
+            start = field.start + unit * field.jump
+            expected = (max(0, start), min(size - 1, start + field.size - 1))
+            others = tuple(d for d in range(support.dim()) if d != axis)
+            touched = (support.sum(dim=others) if others else support).nonzero().flatten()
+            measured = (int(touched[0]), int(touched[-1]))
+            if exact:
+                assert measured == expected, (axis, picks)
+            else:
+                assert expected[0] <= measured[0] <= measured[1] <= expected[1], (axis, picks)
+
+
+def _build(nodes: list[tuple[str, str, dict]], edges: list[tuple[str, str, int]]) -> Architecture:
+    arch = Architecture("gated")
+    for node_id, kind, params in nodes:
+        arch.add_node(NodeRecord(node_id, kind, params))
+    for source, target, port in edges:
+        arch.connect(source, target, port)
+    return arch
+
+
+def _squeeze_excitation(shape: list[int], stride: int, padding: int = 1) -> Architecture:
+    """input → strided conv → SE gate (global pool, 1×1 convs, sigmoid) × the features →
+    conv → residual add with the gated features."""
+    return _build(
+        [
+            ("input", "Input", {"shape": shape}),
+            (
+                "stem",
+                "Conv2d",
+                {"out_channels": 4, "kernel_size": 3, "stride": stride, "padding": padding},
+            ),
+            ("squeeze", "AdaptiveAvgPool2d", {"output_size": 1}),
+            ("reduce", "Conv2d", {"out_channels": 2, "kernel_size": 1}),
+            ("relu", "ReLU", {}),
+            ("expand", "Conv2d", {"out_channels": 4, "kernel_size": 1}),
+            ("gate", "Sigmoid", {}),
+            ("scale", "Multiply", {}),
+            ("conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+            ("add", "Add", {}),
+        ],
+        [
+            ("input", "stem", 0),
+            ("stem", "squeeze", 0),
+            ("squeeze", "reduce", 0),
+            ("reduce", "relu", 0),
+            ("relu", "expand", 0),
+            ("expand", "gate", 0),
+            ("stem", "scale", 0),
+            ("gate", "scale", 1),
+            ("scale", "conv", 0),
+            ("conv", "add", 0),
+            ("scale", "add", 1),
+        ],
+    )
+
+
+def test_a_squeeze_excitation_gate_keeps_the_stride_of_the_features() -> None:
+    """Square and not: the gated units stay `stride` apart, centred where the stem's are,
+    and see the whole input (the gate does); the residual add is aligned."""
+    for shape, stride in (([2, 23, 23], 2), ([2, 17, 31], 3), ([2, 9, 40], 1)):
+        arch = _squeeze_excitation(shape, stride)
+        results = analyse(arch).results
+        assert [f.jump for f in results["scale"].fields] == [stride, stride]
+        assert [f.centre for f in results["scale"].fields] == [0, 0]  # the stem's
+        assert results["add"].warnings == ()
+        for node in ("scale", "conv", "add"):
+            assert_clipped_fields_match_gradient(arch, node)
+
+
+def test_a_gate_that_misses_rows_still_contains_the_support() -> None:
+    """A stem without padding whose stride drops the last rows: the gate does not see
+    them, and no unit does."""
+    arch = _squeeze_excitation([2, 17, 30], 3, padding=0)
+    assert [f.jump for f in analyse(arch).results["scale"].fields] == [3, 3]
+    for node in ("scale", "conv", "add"):
+        assert_clipped_fields_match_gradient(arch, node, exact=False)
+
+
+def test_a_cbam_style_block_gates_channels_then_positions() -> None:
+    """A channel gate (C×1×1) and a spatial gate (1×H×W from a 7×7 conv) in turn."""
+    arch = _build(
+        [
+            ("input", "Input", {"shape": [2, 21, 27]}),
+            (
+                "stem",
+                "Conv2d",
+                {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1},
+            ),
+            ("pool", "AdaptiveAvgPool2d", {"output_size": 1}),  # a max's gradient is one pixel
+            ("mlp", "Conv2d", {"out_channels": 4, "kernel_size": 1}),
+            ("channel_gate", "Sigmoid", {}),
+            ("channels", "Multiply", {}),
+            ("spatial", "Conv2d", {"out_channels": 1, "kernel_size": 7, "padding": 3}),
+            ("spatial_gate", "Sigmoid", {}),
+            ("positions", "Multiply", {}),
+        ],
+        [
+            ("input", "stem", 0),
+            ("stem", "pool", 0),
+            ("pool", "mlp", 0),
+            ("mlp", "channel_gate", 0),
+            ("stem", "channels", 0),
+            ("channel_gate", "channels", 1),
+            ("channels", "spatial", 0),
+            ("spatial", "spatial_gate", 0),
+            ("channels", "positions", 0),
+            ("spatial_gate", "positions", 1),
+        ],
+    )
+    results = analyse(arch).results
+    assert [f.jump for f in results["positions"].fields] == [2, 2]
+    assert results["positions"].warnings == ()
+    assert_clipped_fields_match_gradient(arch, "channels")
+    assert_clipped_fields_match_gradient(arch, "positions")
+
+
+def test_an_attention_gate() -> None:
+    """Attention U-Net's gate: the skip and a wider-seeing gating signal (here a dilated
+    conv, at the skip's resolution), each through a 1×1 conv, added, to a 1×H×W gate
+    that scales the skip. (Up-sampled gating signals put units at fractional centres,
+    which this measurement of whole pixels cannot check.)"""
+    arch = _build(
+        [
+            ("input", "Input", {"shape": [2, 24, 16]}),
+            ("skip", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+            (
+                "up",
+                "Conv2d",
+                {"out_channels": 4, "kernel_size": 3, "padding": 2, "dilation": 2},
+            ),
+            ("theta", "Conv2d", {"out_channels": 2, "kernel_size": 1}),
+            ("phi", "Conv2d", {"out_channels": 2, "kernel_size": 1}),
+            ("sum", "Add", {}),
+            ("psi", "Conv2d", {"out_channels": 1, "kernel_size": 1}),
+            ("gate", "Sigmoid", {}),
+            ("gated", "Multiply", {}),
+        ],
+        [
+            ("input", "skip", 0),
+            ("skip", "up", 0),
+            ("skip", "theta", 0),
+            ("up", "phi", 0),
+            ("theta", "sum", 0),
+            ("phi", "sum", 1),
+            ("sum", "psi", 0),
+            ("psi", "gate", 0),
+            ("skip", "gated", 0),
+            ("gate", "gated", 1),
+        ],
+    )
+    assert_clipped_fields_match_gradient(arch, "gated")
