@@ -273,7 +273,9 @@ class _Writer:
         floating = run_dtype(dtypes)
         if floating != "float32":  # the weights in the inputs' number format
             model += f".to(torch.{floating})"
-        lines = ['if __name__ == "__main__":', f"    model = {model}"]
+        # eval(): the design describes inference (a BatchNorm after global pooling sees
+        # one value per channel, which training mode refuses at batch 1)
+        lines = ['if __name__ == "__main__":', f"    model = {model}.eval()"]
         lines += statement(1, "outputs = ", call("model", *zeros))
         lines.append(
             "    print(outputs.shape)" if outputs == 1 else "    print([o.shape for o in outputs])"

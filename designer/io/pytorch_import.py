@@ -14,6 +14,7 @@ import importlib.util
 import operator
 import re
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from designer.core.graph import Architecture, Catalog, EdgeRecord, NodeRecord
 from designer.core.layout import layered_positions
 from designer.core.params import ParamError
 from designer.core.propagate import analyse
-from designer.core.spec import Function, LayerSpec, Shape
+from designer.core.spec import Function, LayerSpec, Shape, dims
 
 # Call arguments that change nothing the design describes.
 _IGNORED_ARGUMENTS = ("training", "antialias")
@@ -70,9 +71,19 @@ def load_class(path: Path, class_name: str) -> type:
 
 
 def import_model(
-    path: Path, class_name: str, input_shapes: list[Shape], arguments: dict[str, Any] | None = None
+    path: Path,
+    class_name: str,
+    input_shapes: list[Shape],
+    arguments: dict[str, Any] | None = None,
+    notes: list[str] | None = None,
 ) -> Architecture:
-    """Build the class with `arguments`, trace it, and return it as an Architecture."""
+    """Build the class with `arguments`, trace it, and return it as an Architecture.
+
+    The model is traced in eval() mode, since a design describes inference (training-only
+    branches such as drop-connect's random masks vanish), with `forward`'s arguments
+    beyond the inputs fixed at their defaults. What the user should know about the import
+    (parameters of modules forward never calls; a trace that does not compute what the
+    model does) is appended to `notes`."""
     try:
         import torch
         import torch.fx
@@ -87,28 +98,127 @@ def import_model(
         ) from None
     if not isinstance(model, torch.nn.Module):
         raise ImportFailure(f"{class_name} is not a torch.nn.Module")
-    tracer = torch.fx.Tracer()
-    tracer.record_stack_traces = True
+    model.eval()
+    fixed = _fixed_arguments(model, class_name, len(input_shapes))
+    graph = _trace(model, class_name, fixed, stack_traces=False)
     try:
-        graph = tracer.trace(model)
-    except Exception as error:  # noqa: BLE001 (the user's code may raise anything)
-        raise ImportFailure(
-            f"torch.fx cannot trace {class_name}: {type(error).__name__}: {error}"
-        ) from None
-    arch = _Mapper(model, path, input_shapes).build(graph, class_name)
+        arch = _Mapper(model, path, input_shapes, fixed).build(graph, class_name)
+    except Unsupported:
+        # Where the user's code is, from a second trace that records it: recording costs
+        # more than tracing and mapping together, so only a refusal pays for it.
+        graph = _trace(model, class_name, fixed, stack_traces=True)
+        _Mapper(model, path, input_shapes, fixed).build(graph, class_name)
+        raise
     _drop_agreeing_inferred(arch)
+    if notes is not None:
+        notes += _unused_parameters(model, graph)
+        notes += _mistraced(model, arch, class_name, input_shapes)
     for node_id, pos in layered_positions(arch.graph).items():
         arch.move(node_id, pos)
     return arch
 
 
+def _fixed_arguments(model: Any, class_name: str, inputs: int) -> dict[str, Any]:
+    """`forward`'s arguments beyond the inputs, at their defaults (`scale=None` in every
+    torchsr model): traced as constants, so that fx can follow an `if` on them."""
+    import inspect
+
+    parameters = list(inspect.signature(model.forward).parameters.values())
+    fixed = {}
+    for parameter in parameters[inputs:]:
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        if parameter.default is parameter.empty:
+            raise ImportFailure(
+                f"{class_name}.forward takes {len(parameters)} arguments, but "
+                f"{inputs} --input shape(s) were given and {parameter.name!r} has no default"
+            )
+        fixed[parameter.name] = parameter.default
+    return fixed
+
+
+def _trace(model: Any, class_name: str, fixed: dict[str, Any], stack_traces: bool) -> Any:
+    import torch.fx
+
+    tracer = torch.fx.Tracer()
+    tracer.record_stack_traces = stack_traces
+    try:
+        return tracer.trace(model, concrete_args=fixed or None)
+    except Exception as error:  # noqa: BLE001 (the user's code may raise anything)
+        raise ImportFailure(
+            f"torch.fx cannot trace {class_name}: {type(error).__name__}: {error}"
+        ) from None
+
+
+def _unused_parameters(model: Any, graph: Any) -> list[str]:
+    """A note on parameters of modules `forward` never calls, which the design leaves out
+    (users compare with `sum(p.numel() for p in model.parameters())`)."""
+    used = [n.target for n in graph.nodes if n.op in ("call_module", "get_attr")]
+    unused: dict[str, int] = {}
+    for name, parameter in model.named_parameters():
+        if not any(name == u or name.startswith(f"{u}.") for u in used):
+            owner = name.rpartition(".")[0] or name
+            top = owner.split(".")[0]
+            unused[top] = unused.get(top, 0) + parameter.numel()
+    if not unused:
+        return []
+    where = ", ".join(f"{name} ({count:,})" for name, count in unused.items())
+    total = sum(unused.values())
+    return [f"{total:,} parameters are in modules forward never calls, not in the design: {where}"]
+
+
+def _mistraced(model: Any, arch: Architecture, class_name: str, shapes: list[Shape]) -> list[str]:
+    """A note where torch.fx's trace does not compute what the model's forward does
+    (MONAI's BasicUNet: `torch.jit.isinstance` drops a concatenation): the outputs of a
+    real forward pass against the design's."""
+    import torch
+
+    dtypes = [arch.spec(n).resolve(arch.params_of(n))["dtype"] for n in arch.input_ids()]
+    zeros = [torch.zeros(1, *s, dtype=getattr(torch, d)) for s, d in zip(shapes, dtypes)]
+    try:
+        with torch.no_grad():
+            returned = model(*zeros)
+    except Exception:  # noqa: BLE001 (the user's code may raise anything)
+        return []
+    real = [tuple(t.shape[1:]) for t in _tensors(returned)]
+    results = analyse(arch).results
+    designed = [t.shape for n in arch.outputs() for t in results[n].outputs]
+    if real == designed:
+        return []
+    note = (
+        f"torch.fx's trace of {class_name} does not compute what its forward does: forward "
+        f"returns {_shapes_text(real)}, the trace {_shapes_text(designed)}. The design "
+        "follows the trace; code that fx cannot follow (torch.jit.isinstance, branches on "
+        "values) is the likely cause, not your model"
+    )
+    return [note]
+
+
+def _shapes_text(shapes: list[Shape]) -> str:
+    return ", ".join(dims(s) for s in shapes) or "nothing"
+
+
+def _tensors(value: Any) -> list[Any]:
+    """The tensors in a forward's result, in order (a tensor, a tuple or list, a dict)."""
+    if hasattr(value, "shape"):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors(item)]
+    return []
+
+
 class _Mapper:
     """Walks an fx graph, turning each tensor-producing node into a designer node."""
 
-    def __init__(self, model: Any, path: Path, input_shapes: list[Shape]) -> None:
+    def __init__(
+        self, model: Any, path: Path, input_shapes: list[Shape], fixed: dict[str, Any]
+    ) -> None:
         self.model = model
         self.path = path
         self.input_shapes = list(input_shapes)
+        self.fixed = len(fixed)  # placeholders of arguments traced as constants
         self.nodes: list[NodeRecord] = []
         self.edges: list[EdgeRecord] = []
         self.catalog = _Catalog(registry.LAYERS)
@@ -116,25 +226,28 @@ class _Mapper:
         # with several outputs maps to its node with slot None until indexed by getitem
         self.produced: dict[str, tuple[str, int | None]] = {}
         self._current: Any = None  # the fx node being mapped, for messages
+        self.attributes: dict[str, str] = {}  # fx get_attr node name → attribute path
 
     def build(self, graph: Any, class_name: str) -> Architecture:
         placeholders = [n for n in graph.nodes if n.op == "placeholder"]
-        if len(placeholders) != len(self.input_shapes):
+        inputs = placeholders[: len(placeholders) - self.fixed]
+        if len(inputs) != len(self.input_shapes):
             raise ImportFailure(
-                f"{class_name}.forward takes {len(placeholders)} input(s), "
+                f"{class_name}.forward takes {len(inputs)} input(s), "
                 f"but {len(self.input_shapes)} --input shape(s) were given"
             )
         shapes = iter(self.input_shapes)
         for node in graph.nodes:
             self._current = node
             if node.op == "placeholder":
-                self._add(node.name, "Input", {"shape": list(next(shapes))}, node.target, [])
+                if node in inputs:
+                    self._add(node.name, "Input", {"shape": list(next(shapes))}, node.target, [])
             elif node.op == "call_module":
                 self._module(node)
-            elif node.op in ("call_function", "call_method"):
+            elif node.op in ("call_function", "call_method") and not _checks_a_constant(node):
                 self._function(node)
             elif node.op == "get_attr":
-                raise self._unsupported(node, f"reading the tensor self.{node.target} directly")
+                self.attributes[node.name] = node.target  # a weight a function call may use
             elif node.op == "output":
                 self._outputs(node)
         return Architecture.build(class_name, self.nodes, self.edges)
@@ -214,8 +327,27 @@ class _Mapper:
         for ignored in _IGNORED_ARGUMENTS:
             arguments.pop(ignored, None)
         source = arguments.pop("input", arguments.pop("self", None))
+        name = None
+        if spec.weighted:
+            name = self._own_weights(node, arguments)
         params = {k: _plain(v) for k, v in arguments.items() if k in spec.by_name}
-        self._add(node.name, spec.name, _tidy(spec, params), None, [source])
+        self._add(node.name, spec.name, _tidy(spec, params), name, [source])
+
+    def _own_weights(self, node: Any, arguments: dict[str, Any]) -> str:
+        """`F.conv2d(x, self.weight, self.bias, …)` in a Conv2d subclass (a static-same-
+        padding conv, a fixed mean shift) is the layer whose weight it reads: the counts
+        and kernel come from the weight's shape, the bias from whether one is given. The
+        node is named after the module that owns the weight."""
+        weight, bias = arguments.pop("weight", None), arguments.pop("bias", None)
+        if getattr(weight, "name", None) not in self.attributes:
+            raise self._unsupported(node, f"{_qualified(node.target)}() on a computed weight")
+        path = self.attributes[weight.name]
+        shape = tuple(self.model.get_parameter(path).shape)
+        arguments["out_channels" if len(shape) > 2 else "out_features"] = shape[0]
+        if len(shape) > 2:
+            arguments["kernel_size"] = shape[2:]
+        arguments["bias"] = bias is not None
+        return path.rpartition(".")[0] or path
 
     def _output_of(self, node: Any) -> bool:
         """`values, indices = pool(x)` is traced as getitem(pool, 0) and getitem(pool, 1):
@@ -252,14 +384,36 @@ class _Mapper:
         return Unsupported(f"{self._where(node)}: {what} is not something the designer can express")
 
     def _where(self, node: Any) -> str:
-        """'model.py line 12' from the trace's record of the user's code."""
-        frames = re.findall(r'File "([^"]+)", line (\d+)', node.stack_trace or "")
-        mine = [
-            line
-            for file, line in frames
-            if Path(file) == self.path.resolve() or file == str(self.path)
-        ]
-        return f"{self.path.name} line {mine[-1]}" if mine else f"{self.path.name} ({node.name})"
+        """Where the model's own code makes this call: the innermost frame of the trace's
+        record outside torch (a model library's activ.py, not the wrapper calling it), as
+        'activ.py line 47 (return x * F.relu6(x + 3.0) / 6.0)'."""
+        import torch
+
+        torch_dir = Path(torch.__file__).resolve().parent
+        frames = re.findall(r'File "([^"]+)", line (\d+)[^\n]*\n +(.*)', node.stack_trace or "")
+        outside = [f for f in frames if torch_dir not in Path(f[0]).resolve().parents]
+        if not outside:
+            return f"{self.path.name} ({node.name})"
+        file, line, code = outside[-1]
+        return f"{_shown_path(Path(file), self.path)} line {line} ({code.strip()})"
+
+
+def _checks_a_constant(node: Any) -> bool:
+    """fx's check that an argument traced as a constant keeps its value: no layer."""
+    from torch.fx._symbolic_trace import _assert_is_none
+
+    return node.target is _assert_is_none
+
+
+def _shown_path(file: Path, model_file: Path) -> str:
+    """The user's own file by its name; a library's file by its path inside the folder
+    it is imported from (pytorchcv/models/common/activ.py)."""
+    if file.resolve() == model_file.resolve():
+        return model_file.name
+    for folder in sorted((Path(p).resolve() for p in sys.path if p), key=lambda p: -len(p.parts)):
+        if folder in file.resolve().parents:
+            return file.resolve().relative_to(folder).as_posix()
+    return file.name
 
 
 def _arguments(node: Any) -> dict[str, Any]:
@@ -272,6 +426,8 @@ def _arguments(node: Any) -> dict[str, Any]:
             return torch.Tensor
         if isinstance(value, (list, tuple)) and value and all(hasattr(v, "op") for v in value):
             return list[torch.Tensor]
+        if isinstance(value, (list, tuple)) and value and all(type(v) is int for v in value):
+            return typing.List[int]  # noqa: UP006 (the form torch's schema matching knows)
         return type(value)
 
     target = getattr(torch.Tensor, node.target) if node.op == "call_method" else node.target

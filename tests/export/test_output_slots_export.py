@@ -100,3 +100,25 @@ def test_a_default_in_another_spelling_is_not_exported() -> None:
     arch.connect("x", "conv")
     assert arch.node("conv").params == {"out_channels": 4, "kernel_size": 3}
     assert "nn.Conv2d(2, 4, kernel_size=3)" in export(arch, analyse(arch)).source
+
+
+def test_the_exported_main_runs_in_eval_mode(tmp_path: Path) -> None:
+    """A BatchNorm after global pooling sees one value per channel: training mode refuses
+    that at batch 1, so the file's own __main__ must run the module in eval()."""
+    import subprocess
+    import sys
+
+    arch = Architecture("pooled norm")
+    arch.add_node(NodeRecord("x", "Input", {"shape": [3, 8, 8]}))
+    arch.add_node(NodeRecord("pool", "AdaptiveAvgPool2d", {"output_size": 1}))
+    arch.add_node(NodeRecord("bn", "BatchNorm2d"))
+    arch.add_node(NodeRecord("flat", "Flatten"))
+    for source, target in (("x", "pool"), ("pool", "bn"), ("bn", "flat")):
+        arch.connect(source, target)
+    exported = export(arch, analyse(arch), "PooledNorm")
+    assert "model = PooledNorm().eval()" in exported.source
+    script = tmp_path / "pooled.py"
+    script.write_text(exported.source)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "torch.Size([1, 3])"

@@ -90,11 +90,17 @@ def test_a_channel_count_written_in_code_is_checked(tmp_path: Path) -> None:
     [
         (
             "WithLSTM",
-            r"torch_models.py line \d+: torch.nn.modules.rnn.LSTM \(module lstm\) is not something",
+            (
+                r"torch_models.py line \d+ \(return self.lstm\(x\)\): torch.nn.modules.rnn.LSTM "
+                r"\(module lstm\) is not something"
+            ),
         ),
         (
             "WithTopK",
-            r"torch_models.py line \d+: torch.topk\(\) is not something the designer can express",
+            (
+                r"torch_models.py line \d+ \(.*topk.*\): torch.topk\(\) is not something the designer "
+                r"can express"
+            ),
         ),
     ],
 )

@@ -262,6 +262,7 @@ def _specs() -> list[LayerSpec]:
                 check=_check_conv(n),
                 torch_name=name,
                 written_as=Module(positional=("in_channels", "out_channels")),
+                functions=(f"conv{n}d",),
                 weighted=True,
             )
         )
