@@ -170,14 +170,19 @@ def _unused_parameters(model: Any, graph: Any) -> list[str]:
 def _mistraced(model: Any, arch: Architecture, class_name: str, shapes: list[Shape]) -> list[str]:
     """A note where torch.fx's trace does not compute what the model's forward does
     (MONAI's BasicUNet: `torch.jit.isinstance` drops a concatenation): the outputs of a
-    real forward pass against the design's."""
+    real forward pass against the design's. The pass runs on PyTorch's meta device, which
+    computes shapes and no values (a real ResNet-18 pass would cost more than the whole
+    import), so it comes last: the model is no use afterwards."""
     import torch
 
     dtypes = [arch.spec(n).resolve(arch.params_of(n))["dtype"] for n in arch.input_ids()]
-    zeros = [torch.zeros(1, *s, dtype=getattr(torch, d)) for s, d in zip(shapes, dtypes)]
+    meta = torch.device("meta")
+    zeros = [
+        torch.zeros(1, *s, dtype=getattr(torch, d), device=meta) for s, d in zip(shapes, dtypes)
+    ]
     try:
         with torch.no_grad():
-            returned = model(*zeros)
+            returned = model.to(meta)(*zeros)
     except Exception:  # noqa: BLE001 (the user's code may raise anything)
         return []
     real = [tuple(t.shape[1:]) for t in _tensors(returned)]
