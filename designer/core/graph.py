@@ -57,6 +57,7 @@ class NodeRecord:
     name: str | None = None
     pos: tuple[float, float] | None = None
     seq: int | None = None
+    shares: str | None = None  # the node whose weights this one uses: one module, two calls
 
 
 @dataclass(frozen=True, order=True)
@@ -113,6 +114,9 @@ class Architecture:
         arch = cls(name, catalog)
         if canonical:
             _add_nodes(arch.graph, arch._canonical_nodes(nodes))
+            for node_id, data in arch.graph.nodes(data=True):
+                if data.get("shares") is not None:
+                    arch._check_sharing(node_id, data["type"], data["params"], data["shares"])
         else:
             for record in nodes:
                 arch.add_node(record)
@@ -155,6 +159,8 @@ class Architecture:
                 "pos": record.pos,
                 "seq": seq,
             }
+            if record.shares is not None:
+                added[node_id]["shares"] = record.shares
         self._next_seq = next_seq
         return list(added.items())
 
@@ -169,7 +175,13 @@ class Architecture:
     def node(self, node_id: str) -> NodeRecord:
         data = self._data(node_id)
         return NodeRecord(
-            node_id, data["type"], dict(data["params"]), data["name"], data["pos"], data["seq"]
+            node_id,
+            data["type"],
+            dict(data["params"]),
+            data["name"],
+            data["pos"],
+            data["seq"],
+            data.get("shares"),
         )
 
     def nodes(self) -> list[NodeRecord]:
@@ -276,6 +288,8 @@ class Architecture:
         except KeyError as error:
             raise GraphError(error.args[0]) from None
         params = spec.explicit(record.params) if canonical else spec.validate(record.params)
+        if record.shares is not None:
+            self._check_sharing(record.id, record.type, params, record.shares)
         seq = self._next_seq if record.seq is None else record.seq
         self._next_seq = max(self._next_seq, seq + 1)
         self.graph.add_node(
@@ -286,13 +300,46 @@ class Architecture:
             name=record.name,
             pos=record.pos,
             seq=seq,
+            **({"shares": record.shares} if record.shares is not None else {}),
         )
         self._announce(ChangeKind.STRUCTURE, [record.id])
-        return NodeRecord(record.id, record.type, dict(params), record.name, record.pos, seq)
+        return NodeRecord(
+            record.id, record.type, dict(params), record.name, record.pos, seq, record.shares
+        )
+
+    def _check_sharing(self, node_id: str, kind: str, params: dict[str, Any], owner: str) -> None:
+        """A node may use the weights of another of its type and params, which uses its
+        own: one module, called twice."""
+        if owner not in self.graph:
+            raise GraphError(f"{node_id!r} shares the weights of {owner!r}, which is not there")
+        data = self._data(owner)
+        if data.get("shares") is not None:
+            raise GraphError(
+                f"{node_id!r} shares the weights of {owner!r}, which uses {data['shares']!r}'s: "
+                f"share {data['shares']!r}'s"
+            )
+        if data["type"] != kind or data["params"] != params:
+            raise GraphError(
+                f"{node_id!r} shares the weights of {owner!r}, so it must be the same layer: "
+                f"{data['type']} {data['params']} against {kind} {params}"
+            )
+
+    def owner_of(self, node_id: str) -> str | None:
+        """The node whose weights this one uses, if it shares another's."""
+        return self._data(node_id).get("shares")
+
+    def sharers(self, node_id: str) -> list[str]:
+        """The nodes that use this node's weights, in file order."""
+        return [n for n in self.file_order() if self.graph.nodes[n].get("shares") == node_id]
 
     def remove_node(self, node_id: str) -> tuple[NodeRecord, list[EdgeRecord]]:
         """Remove a node with its edges; returns both, to put them back."""
         record = self.node(node_id)
+        if sharing := self.sharers(node_id):
+            raise GraphError(
+                f"{node_id!r} holds the weights {', '.join(map(repr, sharing))} use: "
+                "remove those first"
+            )
         edges = self.edges_of(node_id)
         neighbours = {e.source for e in edges} | {e.target for e in edges}
         self.graph.remove_node(node_id)
@@ -338,12 +385,17 @@ class Architecture:
         self._announce(ChangeKind.STRUCTURE, [edge.source, edge.target])
 
     def set_params(self, node_id: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Replace a node's written params after validation (ParamError if refused)."""
+        """Replace a node's written params after validation (ParamError if refused); nodes
+        that share weights are one layer, so they change together."""
         data = self._data(node_id)
         canonical = self.spec_of(data["type"]).validate(params)
-        data["params"] = canonical
-        data["signature"] = signature(data["type"], canonical)
-        self._announce(ChangeKind.PARAMS, [node_id])
+        owner = data.get("shares") or node_id
+        group = [owner, *self.sharers(owner)]
+        for member in group:
+            member_data = self._data(member)
+            member_data["params"] = dict(canonical)
+            member_data["signature"] = signature(data["type"], canonical)
+        self._announce(ChangeKind.PARAMS, group)
         return canonical
 
     def rename(self, node_id: str, name: str | None) -> None:

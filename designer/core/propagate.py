@@ -207,6 +207,8 @@ class Engine:
                 new_tuple(Tensor, (t.shape, replay(t.fields, x.fields), t.dtype)) for t in out.more
             )
             result = result._replace(more=more)
+        if "shares" in data:  # its weights are counted once, on the node that holds them
+            result = result._replace(params=0, buffers=0)
         return result._replace(warnings=result.warnings + extra) if extra else result
 
     def _evaluate_several(
@@ -247,6 +249,8 @@ class Engine:
             extra += (oversized_field_warning(fields),)
         tensor = new_tuple(Tensor, (out.shape, fields, out.dtype))
         result = new_tuple(NodeResult, (tensor, *known.tail))
+        if "shares" in data:  # its weights are counted once, on the node that holds them
+            result = result._replace(params=0, buffers=0)
         return result._replace(warnings=result.warnings + extra) if extra else result
 
 

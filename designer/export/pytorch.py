@@ -46,6 +46,7 @@ class ExportedModule:
     input_dtypes: list[str]
     module_paths: dict[str, str] = field(default_factory=dict)  # node id → "features.0"
     outputs: list[Output] = field(default_factory=list)  # what `forward` returns, in order
+    calls: dict[str, int] = field(default_factory=dict)  # node → its call of a shared module
 
 
 def export(arch: Architecture, engine: Engine, class_name: str | None = None) -> ExportedModule:
@@ -78,6 +79,10 @@ class _Writer:
         self.class_name = class_name
         self.names = naming.Namespace()
         self.variables: dict[Output, str] = {}  # the variable holding each output used
+        # nodes that call another's module (shared weights), and the modules called twice,
+        # which stand alone: a module inside an nn.Sequential cannot be called on its own
+        self.owners = {n: o for n in arch.file_order() if (o := arch.owner_of(n)) is not None}
+        self.shared = set(self.owners.values())
 
     def write(self, inputs: list[str]) -> ExportedModule:
         order = report_order(self.engine)
@@ -98,6 +103,12 @@ class _Writer:
         for unit in units.values():
             for index, node_id in enumerate(unit.nodes):
                 paths[node_id] = f"{unit.name}.{index}" if len(unit.nodes) > 1 else unit.name
+        calls: dict[str, int] = {}  # a node's call of a module called more than once
+        for owner in self.shared:
+            group = [n for n in order if n == owner or self.owners.get(n) == owner]
+            for index, node_id in enumerate(group):
+                paths[node_id] = paths[owner]
+                calls[node_id] = index
         lines = [
             *self._header(inputs, shapes),
             f"class {self.class_name}(nn.Module):",
@@ -109,7 +120,7 @@ class _Writer:
             *self._main(shapes, dtypes, len(outputs)),
         ]
         source = "\n".join(lines) + "\n"
-        return ExportedModule(source, self.class_name, shapes, dtypes, paths, outputs)
+        return ExportedModule(source, self.class_name, shapes, dtypes, paths, outputs, calls)
 
     def _claim(self, node_id: str, slot_name: str = "") -> str:
         label = self.arch.label(node_id)
@@ -127,12 +138,16 @@ class _Writer:
             spec = arch.spec(node_id)
             if spec.inputs[1] == 0 or not isinstance(spec.written_as, Module):
                 continue
+            if node_id in self.owners:  # it calls another node's module
+                continue
             (edge,) = arch.in_edges(node_id)
             run = units.get(edge.source)
             if (
                 run is not None
                 and len(arch.consumers(edge.source)) == 1
-                and (self._slots(edge.source) == 1)
+                and self._slots(edge.source) == 1
+                and node_id not in self.shared
+                and edge.source not in self.shared
             ):
                 del units[edge.source]
                 run.nodes.append(node_id)
@@ -210,9 +225,15 @@ class _Writer:
         used.update(outputs)
         for node_id in order:
             writing = self.arch.spec(node_id).written_as
-            if node_id in inputs or (isinstance(writing, Module) and node_id not in units):
+            owner = self.owners.get(node_id)
+            if node_id in inputs or (
+                isinstance(writing, Module) and node_id not in units and owner is None
+            ):
                 continue
-            if isinstance(writing, Module):
+            if owner is not None:  # the same module again, on another input
+                expr = call(f"self.{units[owner].name}", *self._feeds(node_id))
+                label = ""
+            elif isinstance(writing, Module):
                 unit = units[node_id]
                 expr = call(f"self.{unit.name}", *self._feeds(unit.nodes[0]))
                 label = unit.name

@@ -232,6 +232,7 @@ class _Mapper:
         self.produced: dict[str, tuple[str, int | None]] = {}
         self._current: Any = None  # the fx node being mapped, for messages
         self.attributes: dict[str, str] = {}  # fx get_attr node name → attribute path
+        self.holders: dict[str, str] = {}  # module path → the node of its first call
 
     def build(self, graph: Any, class_name: str) -> Architecture:
         placeholders = [n for n in graph.nodes if n.op == "placeholder"]
@@ -272,13 +273,20 @@ class _Mapper:
                 self._add(f"{value.name}_out", "Identity", {}, f"output {value.name}", [value])
 
     def _add(
-        self, fx_name: str, kind: str, params: dict[str, Any], name: str | None, feeds: list[Any]
+        self,
+        fx_name: str,
+        kind: str,
+        params: dict[str, Any],
+        name: str | None,
+        feeds: list[Any],
+        shares: str | None = None,
     ) -> None:
         try:
             params = registry.LAYERS[kind].validate(params)
         except ParamError as error:
             raise Unsupported(f"{self._where(self._current)}: {kind} with {error}") from None
-        self.nodes.append(NodeRecord(fx_name, kind, params, name if name != fx_name else None))
+        name = name if name != fx_name else None
+        self.nodes.append(NodeRecord(fx_name, kind, params, name, shares=shares))
         for port, feed in enumerate(feeds):
             source, slot = self.produced[feed.name]
             if slot is None:
@@ -306,7 +314,11 @@ class _Mapper:
                 value = value is not None
             params[param.name] = _plain(value)
         feeds = self._tensor_args(node)
-        self._add(node.name, spec.name, _tidy(spec, params), node.target, feeds)
+        shares = None
+        if any(True for _ in module.parameters()):  # a module with weights called again
+            shares = self.holders.setdefault(node.target, node.name)
+            shares = None if shares == node.name else shares
+        self._add(node.name, spec.name, _tidy(spec, params), node.target, feeds, shares)
 
     def _function(self, node: Any) -> None:
         name = _callable_name(node.target)

@@ -92,3 +92,22 @@ def test_the_command_says_the_notes(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "designer: note: 4,452 parameters are in modules forward never calls" in (
         capsys.readouterr().err
     )
+
+
+def test_a_module_called_three_times_is_counted_once_and_exported_tied(tmp_path: Path) -> None:
+    arch = pytorch_import.import_model(MODELS, "Recursive", [(3, 8, 8)])
+    blocks = [n for n in arch.nodes() if n.type == "Conv2d" and n.id != "entry"]
+    assert [n.shares for n in blocks] == [None, blocks[0].id, blocks[0].id]
+    assert all(n.shares is None for n in arch.nodes() if n.type == "ReLU")  # no weights
+    engine = analyse(arch)
+    assert engine.totals().params == torch_params("Recursive")
+    assert [engine.results[n.id].params for n in blocks] == [8 * 8 * 9 + 8, 0, 0]
+    exported = export(arch, engine, "Recursive")
+    assert exported.source.count("nn.Conv2d(8, 8") == 1
+    assert exported.source.count("self.block(") == 3
+    assert verify(exported, arch, engine) == []
+    namespace: dict = {}
+    exec(compile(exported.source, "<recursive>", "exec"), namespace)  # noqa: S102
+    assert sum(p.numel() for p in namespace["Recursive"]().parameters()) == torch_params(
+        "Recursive"
+    )

@@ -113,3 +113,19 @@ class LibraryShift(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return shifted(self.conv(x))
+
+
+class Recursive(nn.Module):
+    """CARN-M: one block called three times, its weights shared."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entry = nn.Conv2d(3, 8, 3, padding=1)
+        self.block = nn.Conv2d(8, 8, 3, padding=1)
+        self.act = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.act(self.entry(x))
+        for _ in range(3):
+            x = self.act(self.block(x))
+        return x
