@@ -11,9 +11,11 @@ from designer.core.layers import (
     linear,
     merge,
     norm,
+    padding,
     pool,
     regularisation,
     resize,
+    tensor,
 )
 from designer.core.params import clip_text, did_you_mean
 from designer.core.spec import LayerSpec
@@ -26,15 +28,26 @@ CATEGORIES = (
     "Normalisation",
     "Activation",
     "Resize",
+    "Padding",
     "Merge",
+    "Tensor ops",
     "Regularisation",
 )
 
-LAYERS: dict[str, LayerSpec] = {
-    spec.name: spec
-    for family in (io, conv, pool, linear, norm, activation, resize, merge, regularisation)
-    for spec in family.SPECS
-}
+FAMILIES = (
+    io,
+    conv,
+    pool,
+    linear,
+    norm,
+    activation,
+    resize,
+    padding,
+    merge,
+    tensor,
+    regularisation,
+)
+LAYERS: dict[str, LayerSpec] = {spec.name: spec for family in FAMILIES for spec in family.SPECS}
 
 
 def get(type_name: str) -> LayerSpec:
