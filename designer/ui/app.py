@@ -34,5 +34,6 @@ def _release_clipboard() -> None:
     """Layers copied from this process are dropped at exit: PySide crashes on quitting
     while the clipboard still holds MIME data it created."""
     clipboard = QApplication.clipboard()
-    if clipboard.mimeData().hasFormat(FRAGMENT_MIME):
+    data = clipboard.mimeData() if clipboard is not None else None
+    if data is not None and data.hasFormat(FRAGMENT_MIME):
         clipboard.clear()

@@ -19,6 +19,7 @@ from designer.core.graph import Architecture
 from designer.core.layout import layered_positions
 from designer.core.propagate import Engine
 from designer.io.project import Project, dumps, load, save
+from designer.ui.style import elide
 
 
 class EditCommand(QUndoCommand):
@@ -26,7 +27,7 @@ class EditCommand(QUndoCommand):
     never reaches the stack), hence the first redo, which Qt calls on push, is skipped."""
 
     def __init__(self, document: Document, edit: Edit) -> None:
-        super().__init__(edit.text)
+        super().__init__(elide(edit.text))  # History lists it: an id can be a megabyte
         self._document = document
         self._edit = edit
         self._applied = True
@@ -36,11 +37,11 @@ class EditCommand(QUndoCommand):
             self._applied = False
             return
         self._edit.apply(self._document.arch)
-        self._document.refresh()
+        self._document.refresh_or_recover()
 
     def undo(self) -> None:
         self._edit.revert(self._document.arch)
-        self._document.refresh()
+        self._document.refresh_or_recover()
 
 
 class Document(QObject):
@@ -50,6 +51,7 @@ class Document(QObject):
     analysis_changed = Signal(object)  # set of node ids whose results changed or went away
     selection_changed = Signal(list)  # the selected node ids
     path_changed = Signal(object)  # Path or None
+    problem = Signal(str)  # something went wrong that the user should hear of (one line)
 
     def __init__(self, project: Project | None = None, path: Path | None = None) -> None:
         super().__init__()
@@ -67,12 +69,11 @@ class Document(QObject):
     def _place_unplaced(self) -> None:
         """Files without positions (hand-written, imported) open laid out in layers; this
         is how the file is read, not an edit, so it is not an undo step."""
-        nodes = self.arch.nodes()
-        if any(node.pos is None for node in nodes):
+        unplaced = [n for n, pos in self.arch.graph.nodes(data="pos") if pos is None]
+        if unplaced:
             layout = layered_positions(self.arch.graph)  # the layout reads networkx itself
-            for node in nodes:
-                if node.pos is None:
-                    self.arch.move(node.id, layout[node.id])
+            for node_id in unplaced:
+                self.arch.move(node_id, layout[node_id])
 
     @classmethod
     def open(cls, path: Path) -> Document:
@@ -81,12 +82,50 @@ class Document(QObject):
 
     # editing ------------------------------------------------------------------------------
 
-    def push(self, edit: Edit) -> None:
+    def push(self, edit: Edit) -> bool:
         """Apply an edit as one undo step. GraphError or ParamError if refused, and then
-        nothing has changed."""
+        nothing has changed. An edit whose analysis fails is reverted, `problem` says so
+        and False is returned: the design and the undo stack never disagree."""
         edit.apply(self.arch)
-        self.refresh()
+        try:
+            self.refresh()
+        except Exception as error:  # noqa: BLE001 (any failure of the analysis reverts the edit)
+            try:
+                edit.revert(self.arch)
+            finally:
+                self._reanalyse()
+            self.problem.emit(
+                f"{elide(edit.text)} was undone: the analysis failed ({describe(error)})"
+            )
+            return False
         self.undo_stack.push(EditCommand(self, edit))
+        return True
+
+    def refresh_or_recover(self) -> None:
+        """`refresh` after an undo or a redo; if it fails, analyse everything again and
+        say so (the step itself is done: the design is what the stack says)."""
+        try:
+            self.refresh()
+        except Exception as error:  # noqa: BLE001 (any failure: analysed again from scratch)
+            self._reanalyse()
+            self.problem.emit(f"The analysis failed and was redone ({describe(error)})")
+
+    def _reanalyse(self) -> None:
+        """Every node analysed again after a failed refresh, which may have stopped half
+        way; every view hears that every result may have changed."""
+        engine = self.engine
+        gone = {n for n in engine.results if n not in self.arch}
+        for node_id in gone:
+            del engine.results[node_id]
+        engine.set_settings(engine.settings)  # marks every node for evaluation
+        try:
+            engine.refresh()
+        finally:
+            self.analysis_changed.emit(set(self.arch.graph) | gone)
+            kept = [n for n in self._selection if n in self.arch]
+            if kept != self._selection:
+                self._selection = kept
+                self.selection_changed.emit(list(kept))
 
     def refresh(self) -> None:
         changed = self.engine.refresh()
@@ -106,7 +145,7 @@ class Document(QObject):
 
     def set_settings(self, settings: Settings) -> None:
         self.engine.set_settings(settings)
-        self.refresh()
+        self.refresh_or_recover()
 
     # reading ------------------------------------------------------------------------------
 
@@ -151,3 +190,10 @@ class Document(QObject):
     def snapshot(self) -> str:
         """The design as file text, for autosave."""
         return dumps(self.arch, self.extras)
+
+
+def describe(error: BaseException, limit: int = 300) -> str:
+    """An exception in one short line: its message (an OSError's reason), else its type."""
+    text = getattr(error, "strerror", None) or str(error) or type(error).__name__
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

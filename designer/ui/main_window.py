@@ -3,8 +3,10 @@ what it does is call the Document, the exporters and the dialogs."""
 
 from __future__ import annotations
 
+import gc
 import importlib.util
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -54,10 +56,11 @@ from designer.ui.canvas.items import EdgeItem
 from designer.ui.canvas.scene import OVERLAYS, DesignScene
 from designer.ui.canvas.view import CanvasView
 from designer.ui.dialogs import ImportDialog, QuickInsert
-from designer.ui.document import Document
+from designer.ui.document import Document, describe
 from designer.ui.panels.inspector import Inspector
 from designer.ui.panels.palette import Palette
 from designer.ui.panels.summary import SummaryView
+from designer.ui.style import elide
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "resources" / "examples"
 RECENT_LIMIT = 8
@@ -74,6 +77,7 @@ class MainWindow(QMainWindow):
         self.document = document or Document()
         self._followed: Document | None = None
         self.autosaver = autosaver or autosave.Autosaver()
+        self._autosave_failing = False  # said once until an autosave works again
         self.scene = DesignScene(self.document)
         self.canvas = CanvasView(self.scene)
         self.setCentralWidget(self.canvas)
@@ -244,7 +248,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.palette.activated_type.connect(self.insert_after_selection)
         self.summary.node_activated.connect(self.canvas.centre_on)
-        self.canvas.message.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.canvas.message.connect(self.say)
         self.canvas.quick_insert_requested.connect(self.quick_insert)
 
     def _follow(self, document: Document) -> None:
@@ -257,10 +261,12 @@ class MainWindow(QMainWindow):
             self._followed.analysis_changed.disconnect(self._update_totals)
             self._followed.undo_stack.cleanChanged.disconnect(self._update_modified)
             self._followed.path_changed.disconnect(self._update_title)
+            self._followed.problem.disconnect(self.say)
         self._followed = document
         document.analysis_changed.connect(self._update_totals)
         document.undo_stack.cleanChanged.connect(self._update_modified)
         document.path_changed.connect(self._update_title)
+        document.problem.connect(self.say)
         self.batch.blockSignals(True)
         self.batch.setValue(document.settings.batch_size)
         self.batch.blockSignals(False)
@@ -272,6 +278,10 @@ class MainWindow(QMainWindow):
         self.canvas.fit()
 
     # status -------------------------------------------------------------------------------------
+
+    def say(self, text: str, timeout: int = 6000) -> None:
+        """A one-line message in the status bar (clipped: a message can quote a name)."""
+        self.statusBar().showMessage(elide(" ".join(text.split()), 300), timeout)
 
     def _update_totals(self, *_: object) -> None:
         totals = self.document.totals()
@@ -315,11 +325,19 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             return False
         try:
-            document = Document.open(path)
+            with _collector_paused():
+                document = Document.open(path)
         except ProjectError as error:
-            QMessageBox.warning(self, "Cannot open", f"{path}\n\n" + "\n".join(error.problems))
+            problems = [elide(p, 300) for p in error.problems[:20]]
+            more = len(error.problems) - len(problems)
+            problems += [f"… and {more} more"] if more > 0 else []
+            QMessageBox.warning(self, "Cannot open", f"{path}\n\n" + "\n".join(problems))
             return False
-        self._replace(document)
+        except Exception as error:  # noqa: BLE001 (reading or analysing it raised anything else)
+            QMessageBox.warning(self, "Cannot open", f"{path}\n\n{describe(error)}")
+            return False
+        with _collector_paused():
+            self._replace(document)
         self._remember(path)
         return True
 
@@ -366,32 +384,65 @@ class MainWindow(QMainWindow):
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
 
-    def autosave_now(self) -> None:
-        if self.document.modified:
-            self.autosaver.write(self.document.snapshot(), self.document.path)
-        else:
+    def autosave_now(self) -> bool:
+        """Write (or, with nothing unsaved, drop) this session's autosave. A folder that
+        cannot be written is said once in the status bar and tried again next time."""
+        if not self.document.modified:
             self.autosaver.discard()
+            return True
+        document = self.document
+        try:
+            self.autosaver.write(document.arch, document.extras, document.path)
+        except OSError as error:
+            if not self._autosave_failing:
+                self._autosave_failing = True
+                self.say(
+                    f"Autosave failed ({describe(error)}: {self.autosaver.folder}); "
+                    "trying again every minute",
+                    30_000,
+                )
+            return False
+        if self._autosave_failing:
+            self._autosave_failing = False
+            self.say("Autosave works again", 4000)
+        return True
 
     def offer_recovery(self) -> None:
-        """After a crash, offer the unsaved work it left behind."""
-        for recovery in autosave.leftovers(self.autosaver.folder):
+        """After a crash, offer the unsaved work it left behind, one design at a time:
+        restored, kept for the next start, or discarded."""
+        buttons = QMessageBox.StandardButton
+        for recovery in autosave.leftovers(self.autosaver.folder, self.autosaver.session):
             where = recovery.original or "an unsaved design"
             answer = QMessageBox.question(
                 self,
                 "Recover unsaved work",
-                f"designer closed without saving changes to {where}. Restore them?",
+                f"designer closed without saving changes to {where}. Restore them?\n\n"
+                "No keeps them for the next start; Discard deletes them.",
+                buttons.Yes | buttons.No | buttons.Discard,
+                buttons.Yes,
             )
-            if answer == QMessageBox.StandardButton.Yes:
-                try:
-                    document = Document.open(recovery.snapshot)
-                except ProjectError:
-                    autosave.forget(recovery)
-                    continue
-                document.path = recovery.original
-                self._replace(document)
-                document.undo_stack.resetClean()
-                self._update_title()
-            autosave.forget(recovery)
+            if answer == buttons.Discard:
+                autosave.forget(recovery)
+                continue
+            if answer != buttons.Yes or not self.maybe_save():
+                continue
+            try:
+                document = Document(recovery.load(), recovery.original)
+            except Exception as error:  # noqa: BLE001 (an unreadable autosave is said and kept)
+                problems = getattr(error, "problems", None) or [describe(error)]
+                QMessageBox.warning(
+                    self,
+                    "Cannot recover",
+                    f"{recovery.snapshot}\n\n{elide(problems[0], 300)}\n\n"
+                    "The autosave is left where it is.",
+                )
+                continue
+            self._replace(document)
+            document.undo_stack.resetClean()
+            self._update_title()
+            if self.autosave_now():  # this session holds the work now: the old copy goes
+                self.autosaver.adopt(recovery)
+            return  # the others wait for the next start: one design per window
 
     def _remember(self, path: Path) -> None:
         settings = QSettings()
@@ -428,11 +479,12 @@ class MainWindow(QMainWindow):
 
     def _push(self, edit) -> bool:
         try:
-            self.document.push(edit)
+            return self.document.push(edit)
         except (GraphError, ParamError) as error:
-            self.statusBar().showMessage(str(error), 6000)
-            return False
-        return True
+            self.say(str(error))
+        except Exception as error:  # noqa: BLE001 (a bug somewhere: said, not raised out of a slot)
+            self.say(f"{edit.text} failed: {describe(error)}")
+        return False
 
     def insert_after_selection(self, type_name: str) -> None:
         """Add a layer below the selected node and feed it from there."""
@@ -447,7 +499,7 @@ class MainWindow(QMainWindow):
         try:
             node_id = self.canvas.add_layer(type_name, pos, after)
         except (GraphError, ParamError) as error:
-            self.statusBar().showMessage(str(error), 6000)
+            self.say(str(error))
             return
         self.canvas.centre_on(node_id)
 
@@ -489,13 +541,20 @@ class MainWindow(QMainWindow):
 
     def paste(self) -> None:
         data = QGuiApplication.clipboard().mimeData()
-        if data.hasFormat(clipboard.FRAGMENT_MIME):
-            text = bytes(data.data(clipboard.FRAGMENT_MIME)).decode("utf-8")
-        else:
-            text = data.text()
-        pasted = clipboard.paste_edit(text, self.document.new_node_id)
+        if data is None:
+            self.say("The clipboard is empty", 4000)
+            return
+        try:
+            if data.hasFormat(clipboard.FRAGMENT_MIME):
+                text = bytes(data.data(clipboard.FRAGMENT_MIME)).decode("utf-8")
+            else:
+                text = data.text()
+            pasted = clipboard.paste_edit(text, self.document.new_node_id)
+        except Exception as error:  # noqa: BLE001 (the loader's, a decoding error, anything: said)
+            self.say(f"Cannot paste: {describe(error)}")
+            return
         if pasted is None:
-            self.statusBar().showMessage("The clipboard holds no layers", 4000)
+            self.say("The clipboard holds no layers", 4000)
             return
         edit, node_ids = pasted
         if self._push(edit):
@@ -625,6 +684,20 @@ def save_picture(scene: DesignScene, path: Path) -> None:
             raise OSError(f"the picture could not be encoded as {fmt.upper()}")
     buffer.close()
     path.write_bytes(bytes(buffer.data().data()))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a design is read and its items made:
+    they are hundreds of thousands of new objects and no cycles, and each full collection
+    walks every object there is (a quarter of a 50,000-node open went to it)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _bytes(count: int) -> str:

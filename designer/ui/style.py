@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtGui import QColor
 
 NODE_WIDTH = 210.0
 NODE_HEIGHT = 74.0
 PORT_RADIUS = 6.0
 PORT_LABEL_STRIP = 20.0  # below a node with several outputs: the slots' names
+LONGEST_TEXT = 200  # characters of an id or a name that labels, tooltips and cells show
+FARTHEST = 1e7  # the canvas places nodes within ±FARTHEST; a design may say farther
 
 CATEGORY_COLOURS = {
     "Input/Output": "#5b8def",
@@ -37,3 +41,23 @@ OVERLAY_BAR = QColor("#2f6fde")
 
 def category_colour(category: str) -> QColor:
     return QColor(CATEGORY_COLOURS.get(category, "#7a7a7a"))
+
+
+def elide(text: str, limit: int = LONGEST_TEXT) -> str:
+    """At most `limit` characters: the middle of a longer text becomes an ellipsis, so
+    painting and measuring never handle megabytes of a pasted name."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 1) // 2
+    return text[:half] + "…" + text[len(text) - (limit - 1 - half) :]
+
+
+def placed(pos: tuple[float, float]) -> tuple[float, float]:
+    """Where the canvas shows a node: its position clamped to ±FARTHEST on each axis (a
+    position of 3e9 overflows Qt's integer coordinates, and 1e20 makes curves and grids
+    take seconds); what is not a number shows at 0."""
+    x, y = pos
+    return (
+        0.0 if math.isnan(x) else min(max(x, -FARTHEST), FARTHEST),
+        0.0 if math.isnan(y) else min(max(y, -FARTHEST), FARTHEST),
+    )

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QEvent, QSettings, QStandardPaths
 from PySide6.QtWidgets import QApplication
 
 from designer.ui.autosave import Autosaver
@@ -32,4 +32,7 @@ def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:
     main.close()
     main.deleteLater()
     QApplication.clipboard().clear()  # clipboard data still held at exit crashes PySide
-    QApplication.processEvents()  # delete it now, while Qt is whole, not at interpreter exit
+    QApplication.processEvents()
+    # delete it now, while Qt is whole, not at interpreter exit: processEvents outside an
+    # event loop leaves deferred deletions pending, and every window of the run would stay
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)

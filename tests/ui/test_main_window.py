@@ -239,21 +239,27 @@ def test_unreadable_file_changes_nothing(window, tmp_path: Path, monkeypatch) ->
 def test_autosave_and_recovery(window, monkeypatch) -> None:
     from PySide6.QtWidgets import QMessageBox
 
+    from designer.ui.autosave import NOTE_KEY
+
     window.open_path(EXAMPLES / "lenet5.nnd")
     window.document.push(SetParams.with_param(window.document.arch, "output", "out_features", 7))
     window.autosave_now()
     snapshot = window.autosaver.snapshot
-    assert load(snapshot).arch.node("output").params["out_features"] == 7
-    note = snapshot.with_suffix(".json")
-    note.write_text(
-        note.read_text().replace(str(snapshot.stem), "999999")
-    )  # a process that is gone
+    assert load(snapshot).arch.node("output").params["out_features"] == 7  # a project file
+    # the same snapshot as another session wrote it, one that is gone
+    crashed = snapshot.with_name("0123456789abcdef.nnd")
+    text = snapshot.read_text().replace(window.autosaver.session, "0123456789abcdef")
+    assert f'"{NOTE_KEY}"' in text and "0123456789abcdef" in text
+    crashed.write_text(text)
     monkeypatch.setattr(QMessageBox, "question", lambda *args: QMessageBox.StandardButton.Yes)
     window.document.undo_stack.setClean()
     window.offer_recovery()
     assert window.document.arch.node("output").params["out_features"] == 7
     assert window.document.path == EXAMPLES / "lenet5.nnd"
     assert window.isWindowModified()
+    assert NOTE_KEY not in window.document.extras
+    assert not crashed.exists()  # the work is this session's autosave now
+    assert load(snapshot).arch.node("output").params["out_features"] == 7
 
 
 def test_pictures(window, tmp_path: Path) -> None:

@@ -4,21 +4,35 @@ It listens to the Document's signals. Items read the engine's results when they 
 an analysis change only repaints the changed items that are on screen; structural edits
 add and remove items. Edge items are indexed by the node they leave and the node they
 enter, so rewiring a node costs its own edges, not a scan of every edge in the design.
+
+Opening a design builds every item in one pass over the graph (no per-node queries of
+the Architecture), sets each item's place before it joins the scene, and works out the
+scene's extent from the positions rather than asking every item for its bounds. Nodes
+are shown within ±style.FARTHEST of the origin whatever the design says (see
+`style.placed`), and the scene grows to take in nodes that move or arrive beyond it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsScene,
+    QGraphicsSceneHelpEvent,
+    QGraphicsSceneMouseEvent,
+    QToolTip,
+)
 
 from designer.core.graph import Change, ChangeKind, EdgeRecord
 from designer.core.receptive import fmt
 from designer.ui import style
 from designer.ui.canvas.items import EdgeItem, NodeItem
 from designer.ui.document import Document
+from designer.ui.style import placed
 
 OVERLAYS = ("params", "macs", "memory", "receptive field")
+MARGIN = 400.0  # room around the design to scroll into
 
 
 class DesignScene(QGraphicsScene):
@@ -55,7 +69,7 @@ class DesignScene(QGraphicsScene):
         ]
 
     def rebuild(self) -> None:
-        """All items anew."""
+        """All items anew, in one pass over the graph."""
         self.clear()
         self.nodes.clear()
         self.edges.clear()
@@ -63,25 +77,121 @@ class DesignScene(QGraphicsScene):
         self._edges_into.clear()
         self._shifted.clear()
         arch = self.document.arch
-        for node in arch.nodes():
-            self._add_node(node.id)
-        for edge in arch.edges():
-            self._add_edge(edge)
-        self.setSceneRect(self.itemsBoundingRect().adjusted(-400, -400, 400, 400))
+        graph = arch.graph
+        catalog = arch.catalog
+        results = self.document.engine.results
+        edges: list[EdgeRecord] = []
+        connected: dict[str, int] = {}  # inputs wired, by node
+        read: dict[str, int] = {}  # the highest output slot an edge reads, by node
+        for source, target, port, data in graph.edges(keys=True, data=True):
+            output = data.get("output", 0)
+            edges.append(EdgeRecord(source, target, port, output))
+            connected[target] = connected.get(target, 0) + 1
+            if output > read.get(source, 0):
+                read[source] = output
+        names_of: dict[tuple[str, str], tuple[str, ...]] = {}  # by (type, signature)
+        add, nodes = self.addItem, self.nodes
+        xs: list[float] = []
+        ys: list[float] = []
+        where: dict[str, tuple[float, float]] = {}
+        for node_id, data in sorted(graph.nodes(data=True), key=lambda item: item[1]["seq"]):
+            type_name = data["type"]
+            spec = catalog[type_name]
+            fewest, most = spec.inputs
+            count = most if most is not None else max(fewest, connected.get(node_id, 0) + 1)
+            key = (type_name, data.get("signature") or repr(sorted(data["params"].items())))
+            names = names_of.get(key)
+            if names is None:
+                names = names_of[key] = tuple(spec.output_names(data["params"]))
+            missing = max(0, read.get(node_id, 0) + 1 - len(names))
+            if missing:
+                names += tuple(f"output {i}" for i in range(len(names), len(names) + missing))
+            item = NodeItem(
+                node_id,
+                type_name,
+                spec.category,
+                results,
+                data["name"] or node_id,
+                count,
+                names,
+                missing,
+            )
+            pos = data["pos"]
+            if pos is not None:
+                x, y = placed(pos)
+                item.setPos(x, y)
+                xs.append(x)
+                ys.append(y)
+                where[node_id] = (x, y)
+            add(item)
+            nodes[node_id] = item
+        origin = (0.0, 0.0)
+        for edge in edges:
+            source, target = nodes[edge.source], nodes[edge.target]
+            sx, sy = where.get(edge.source, origin)
+            tx, ty = where.get(edge.target, origin)
+            ends = (
+                sx + source.output_dx(edge.output),
+                sy + source.height,
+                tx + target.input_dx(edge.port),
+                ty,
+            )
+            self._add_edge(edge, ends)
+        self.setSceneRect(self._extent(xs, ys))
+
+    @staticmethod
+    def _extent(xs: list[float], ys: list[float]) -> QRectF:
+        """The nodes at these positions (and the origin, where unplaced nodes sit), with
+        room around them."""
+        left, right = min(xs, default=0.0), max(xs, default=0.0)
+        top, bottom = min(ys, default=0.0), max(ys, default=0.0)
+        left, top = min(left, 0.0), min(top, 0.0)
+        right = max(right, 0.0) + style.NODE_WIDTH
+        bottom = max(bottom, 0.0) + style.NODE_HEIGHT + style.PORT_LABEL_STRIP
+        return QRectF(left, top, right - left, bottom - top).adjusted(
+            -MARGIN, -MARGIN, MARGIN, MARGIN
+        )
+
+    def design_rect(self) -> QRectF:
+        """The box around every node (null for an empty design), from the nodes' places:
+        asking 100,000 items for their bounds takes a second."""
+        if not self.nodes:
+            return QRectF()
+        xs, ys = [], []
+        for item in self.nodes.values():
+            at = item.pos()
+            xs.append(at.x())
+            ys.append(at.y())
+        tallest = max(item.height for item in self.nodes.values())
+        return QRectF(min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)).adjusted(
+            -2, -12, style.NODE_WIDTH + 2, tallest + 12
+        )
+
+    def _take_in(self, item: NodeItem) -> None:
+        """Grow the scene to hold a node that moved or arrived beyond it."""
+        rect = self.sceneRect()
+        box = item.sceneBoundingRect()
+        if not rect.contains(box):
+            self.setSceneRect(rect.united(box.adjusted(-MARGIN, -MARGIN, MARGIN, MARGIN)))
 
     # following the document -----------------------------------------------------------------
 
     def _on_graph_changed(self, change: Change) -> None:
         arch = self.document.arch
         if change.kind is ChangeKind.COSMETIC:
+            data_of = arch.graph.nodes
             for node_id in change.nodes:
                 item = self.nodes.get(node_id)
                 if item is None or node_id not in arch:
                     continue
-                node = arch.node(node_id)
-                if node.pos is not None and item.pos() != QPointF(*node.pos):
-                    item.setPos(*node.pos)
-                item.set_label(node.name or node_id)
+                data = data_of[node_id]
+                if data["pos"] is not None:
+                    at = QPointF(*placed(data["pos"]))
+                    if item.pos() != at:
+                        item.setPos(at)
+                        self._take_in(item)
+                        self._follow_node(node_id)
+                item.set_label(data["name"] or node_id)
             return
         if change.kind is ChangeKind.PARAMS:  # params can change the number of output slots
             for node_id in change.nodes:
@@ -143,12 +253,14 @@ class DesignScene(QGraphicsScene):
         arch = self.document.arch
         node = arch.node(node_id)
         spec = arch.spec(node_id)
-        item = NodeItem(node_id, node.type, spec.category, self.document.engine.results)
-        item.set_label(node.name or node_id)
+        item = NodeItem(
+            node_id, node.type, spec.category, self.document.engine.results, node.name or node_id
+        )
+        if node.pos is not None:
+            item.setPos(*placed(node.pos))
         self.addItem(item)
         self.nodes[node_id] = item
-        if node.pos is not None:
-            item.setPos(*node.pos)
+        self._take_in(item)
         self._update_ports(node_id)
 
     def _update_ports(self, node_id: str) -> None:
@@ -170,8 +282,12 @@ class DesignScene(QGraphicsScene):
         for edge in self._edges_at(node_id):
             self.edges[edge].update_path()
 
-    def _add_edge(self, edge: EdgeRecord) -> None:
-        item = EdgeItem(self.nodes[edge.source], self.nodes[edge.target], edge.port, edge.output)
+    def _add_edge(
+        self, edge: EdgeRecord, ends: tuple[float, float, float, float] | None = None
+    ) -> None:
+        item = EdgeItem(
+            self.nodes[edge.source], self.nodes[edge.target], edge.port, edge.output, ends
+        )
         self.addItem(item)
         self.edges[edge] = item
         self._edges_from.setdefault(edge.source, {})[edge] = item
@@ -189,23 +305,44 @@ class DesignScene(QGraphicsScene):
         """The edge items' records leaving or entering a node."""
         return [*self._edges_from.get(node_id, ()), *self._edges_into.get(node_id, ())]
 
+    def _follow_node(self, node_id: str) -> None:
+        """The edges of a node that moved, to its new place."""
+        for edge in self._edges_at(node_id):
+            self.edges[edge].update_path()
+
     def node_moved(self, item: NodeItem) -> None:
         """Keep the edges of a node that is being dragged attached to it."""
         self._shifted.add(item.node_id)
-        for edge in self._edges_at(item.node_id):
-            self.edges[edge].update_path()
+        self._follow_node(item.node_id)
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        """Qt drags the selected nodes (items say nothing of it: a Python `itemChange` on
+        every item costs seconds when a large design opens); their edges follow here."""
+        super().mouseMoveEvent(event)
+        grabber = self.mouseGrabberItem()
+        if not isinstance(grabber, NodeItem):
+            return
+        dragged = {grabber, *self.selectedItems()} if grabber.isSelected() else {grabber}
+        for item in dragged:
+            if isinstance(item, NodeItem) and item.scene() is self:
+                self.node_moved(item)
+                self._take_in(item)
 
     def moved_nodes(self) -> dict[str, tuple[float, float]]:
         """Nodes whose item no longer sits where the design says: dragged, not yet saved.
-        Only items that moved since the last call are looked at."""
+        Only items that moved since the last call are looked at. A node the design places
+        beyond what the canvas shows counts as moved only when it was dragged from where
+        it shows."""
         arch = self.document.arch
+        data_of = arch.graph.nodes
         moved = {}
         for node_id in self._shifted:
             item = self.nodes.get(node_id)
             if item is None or node_id not in arch:
                 continue
             pos = (round(item.pos().x(), 2), round(item.pos().y(), 2))
-            if arch.node(node_id).pos != pos:
+            now = data_of[node_id]["pos"]
+            if now is None or (now != pos and placed(now) != (item.pos().x(), item.pos().y())):
                 moved[node_id] = pos
         self._shifted.clear()
         return moved
@@ -248,15 +385,23 @@ class DesignScene(QGraphicsScene):
             item.update()
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        """The grid, one line every 40 units; zoomed far out, every 80, 160, … so that a
+        repaint never draws more than a few hundred lines."""
         painter.fillRect(rect, style.BACKGROUND)
         step = 40
+        while max(rect.width(), rect.height()) / step > 400:
+            step *= 2
         painter.setPen(style.GRID)
-        left = int(rect.left()) - int(rect.left()) % step
-        top = int(rect.top()) - int(rect.top()) % step
-        for x in range(left, int(rect.right()), step):
-            painter.drawLine(x, int(rect.top()), x, int(rect.bottom()))
-        for y in range(top, int(rect.bottom()), step):
-            painter.drawLine(int(rect.left()), y, int(rect.right()), y)
+        left = rect.left() - rect.left() % step
+        top = rect.top() - rect.top() % step
+        x = left
+        while x < rect.right():
+            painter.drawLine(QLineF(x, rect.top(), x, rect.bottom()))
+            x += step
+        y = top
+        while y < rect.bottom():
+            painter.drawLine(QLineF(rect.left(), y, rect.right(), y))
+            y += step
 
 
 def _statistic(kind: str, result) -> tuple[float, str]:

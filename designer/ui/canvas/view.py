@@ -6,7 +6,7 @@ design as it was and says why through `message`.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QPainterPath, QPen, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
@@ -62,7 +62,13 @@ class CanvasView(QGraphicsView):
             self.message.emit(f"Unknown layer type {type_name!r}")
             return
         at = self.mapToScene(event.position().toPoint())
-        self.add_layer(type_name, (at.x() - style.NODE_WIDTH / 2, at.y() - style.NODE_HEIGHT / 2))
+        try:
+            self.add_layer(
+                type_name, (at.x() - style.NODE_WIDTH / 2, at.y() - style.NODE_HEIGHT / 2)
+            )
+        except (GraphError, ParamError) as error:
+            self.message.emit(f"Not added: {error}")
+            return
         event.acceptProposedAction()
 
     def add_layer(self, type_name: str, pos: tuple[float, float], after: str | None = None) -> str:
@@ -87,7 +93,7 @@ class CanvasView(QGraphicsView):
             self._pan_from = event.position()
             self.setCursor(Qt.CursorShape.ClosedHandCursor)
             return
-        item = self.itemAt(event.position().toPoint())
+        item = self._port_or_item(event.position().toPoint())
         if (
             event.button() == Qt.MouseButton.LeftButton
             and isinstance(item, PortItem)
@@ -126,12 +132,30 @@ class CanvasView(QGraphicsView):
             port, wire = self._wire
             self._wire = None
             self.scene().removeItem(wire)
-            self._finish_wire(port, self.items(event.position().toPoint()))
+            at = event.position().toPoint()
+            self._finish_wire(port, self.items(at), self.mapToScene(at))
             return
         super().mouseReleaseEvent(event)
         self._commit_moves()
 
-    def _finish_wire(self, start: PortItem, under: list) -> None:
+    def _port_or_item(self, at: QPoint) -> object:
+        """The item under a point of the viewport; over a node's port, the port (a node
+        makes its port items when first asked)."""
+        item = self.itemAt(at)
+        if isinstance(item, NodeItem):
+            port = item.port_at(self.mapToScene(at))
+            if port is not None:
+                return port
+        return item
+
+    def _finish_wire(self, start: PortItem, under: list, at: QPointF | None = None) -> None:
+        if at is not None:
+            for item in under:
+                if isinstance(item, NodeItem):
+                    port = item.port_at(at)
+                    if port is not None and port not in under:
+                        under = [port, *under]
+                    break
         target_port = next((i for i in under if isinstance(i, PortItem) and not i.is_output), None)
         target_node = (
             target_port.node
@@ -152,9 +176,12 @@ class CanvasView(QGraphicsView):
         moved = self.design_scene.moved_nodes()
         if moved:
             edits = [Move(node_id, pos) for node_id, pos in moved.items()]
-            self.design_scene.document.push(
-                Compound(edits, "Move" if len(edits) > 1 else edits[0].text)
-            )
+            try:
+                self.design_scene.document.push(
+                    Compound(edits, "Move" if len(edits) > 1 else edits[0].text)
+                )
+            except (GraphError, ParamError) as error:
+                self.message.emit(f"Not moved: {error}")
 
     # zoom ---------------------------------------------------------------------------------
 
@@ -169,9 +196,10 @@ class CanvasView(QGraphicsView):
     def fit(self) -> None:
         """The whole design in view, but never so small that it cannot be read: a tall
         network is shown from its top at a readable size instead."""
-        rect = self.scene().itemsBoundingRect().adjusted(-40, -40, 40, 40)
-        if rect.isEmpty():
+        design = self.design_scene.design_rect()
+        if design.isNull():
             return
+        rect = design.adjusted(-40, -40, 40, 40)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         scale = self.transform().m11()
         if scale > 1.25:

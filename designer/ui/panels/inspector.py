@@ -24,12 +24,13 @@ from PySide6.QtWidgets import (
 
 from designer.core.analysis import NodeResult
 from designer.core.edits import Rename, SetParams
-from designer.core.graph import Change
+from designer.core.graph import Change, GraphError
 from designer.core.params import Param, ParamError
 from designer.core.receptive import fmt
 from designer.core.spec import LayerSpec, dims
-from designer.ui.document import Document
+from designer.ui.document import Document, describe
 from designer.ui.panels.param_editors import ParamEditor, make_editor, tooltip
+from designer.ui.style import elide
 
 ERROR_COLOUR = "#c62828"
 WARNING_COLOUR = "#b45309"
@@ -97,6 +98,15 @@ def output_text(result: NodeResult, slots: tuple[str, ...]) -> str:
     return "\n".join(f"{name}: {dims(t.shape)}, {t.dtype}" for name, t in zip(names, outputs))
 
 
+def _clip_lines(text: str, lines: int = 12) -> str:
+    """A label's text with each line elided and at most `lines` lines: a reason or a
+    warning can quote a node id of any length."""
+    if len(text) <= 200 and text.count("\n") < lines:
+        return text
+    kept = [elide(line) for line in text.split("\n")[:lines]]
+    return "\n".join(kept) + ("\n…" if text.count("\n") >= lines else "")
+
+
 class ResultRows:
     """The node's results as rows of a form: shapes, counts, receptive field, memory and
     warnings."""
@@ -156,8 +166,9 @@ class ResultRows:
                     texts["warnings"] = "\n".join(result.warnings)
                     colours["warnings"] = WARNING_COLOUR
         for key, label in self.labels.items():
-            if label.text() != texts[key]:
-                label.setText(texts[key])
+            text = _clip_lines(texts[key])
+            if label.text() != text:
+                label.setText(text)
             _paint(label, colours[key])
         if self.labels["memory"].toolTip() != memory_tip:
             self.labels["memory"].setToolTip(memory_tip)
@@ -171,6 +182,7 @@ class Inspector(QWidget):
         self.setObjectName("inspector")
         self._document: Document | None = None
         self._node_id: str | None = None
+        self._shown_name = ""  # the name field's text as loaded: unchanged, it renames nothing
         self._form_type: str | None = None
         self._editors: dict[str, ParamEditor] = {}
         self._errors: dict[str, QLabel] = {}
@@ -298,11 +310,13 @@ class Inspector(QWidget):
         arch = self._document.arch
         record = arch.node(node_id)
         spec = arch.spec(node_id)
-        self._id.setText(node_id)
+        self._id.setText(elide(node_id))
         self._type.setText(record.type)
         self._type.setToolTip(spec.summary)
-        if self._name.text() != (record.name or ""):
-            self._name.setText(record.name or "")
+        self._shown_name = elide(record.name or "")  # a longer name shows, not edited, elided
+        self._name.setReadOnly(self._shown_name != (record.name or ""))
+        if self._name.text() != self._shown_name:
+            self._name.setText(self._shown_name)
         if record.type != self._form_type:
             self._build_form(spec)
         for error in self._errors.values():
@@ -322,13 +336,25 @@ class Inspector(QWidget):
 
     # user edits ---------------------------------------------------------------------------
 
+    def _showing(self) -> bool:
+        """Whether the form shows a node of the design now. An editor can finish editing
+        after its node went away (deleted, its creation undone, another document):
+        its value then goes nowhere."""
+        return self._node_id is not None and self._node_id in self._document.arch
+
     def _on_edit(self, param: Param, value: Any) -> None:
         """Push the new value; if the layer refuses it, say why and show the old one."""
+        if not self._showing() or param.name not in self._errors:
+            return
         try:
             self._document.push(self._set_params(param, value))
-        except ParamError as error:
+        except (ParamError, GraphError, ValueError, TypeError) as error:
             label = self._errors[param.name]
-            label.setText(error.message if error.param == param.name else str(error))
+            if isinstance(error, ParamError):
+                text = error.message if error.param == param.name else str(error)
+            else:
+                text = describe(error)
+            label.setText(_clip_lines(text))
             label.show()
             current = self._document.arch.resolved_params(self._node_id)[param.name]
             self._editors[param.name].set_value(current)
@@ -343,8 +369,13 @@ class Inspector(QWidget):
         return SetParams.with_param(arch, node_id, param.name, value)
 
     def _on_rename(self) -> None:
-        if self._node_id is None:
+        if not self._showing():
             return
         text = self._name.text()
-        if text != (self._document.arch.node(self._node_id).name or ""):
+        if text == self._shown_name or text == (self._document.arch.node(self._node_id).name or ""):
+            return
+        try:
             self._document.push(Rename(self._node_id, text or None))
+        except (GraphError, ValueError) as error:
+            self._document.problem.emit(f"Not renamed: {describe(error)}")
+            self._name.setText(self._shown_name)

@@ -94,20 +94,66 @@ def _spin_box(param: Param) -> QSpinBox:
     return box
 
 
+def _wide_line() -> QLineEdit:
+    """The field that stands in for spin boxes while a value is beyond what they hold
+    (a QSpinBox is a C int: out_channels of 3,000,000,000 would not fit)."""
+    line = QLineEdit()
+    line.setObjectName("wide")
+    line.setToolTip("beyond what a spin box holds: type a whole number")
+    line.hide()
+    return line
+
+
+def _fits(spin: QSpinBox, value: Any) -> bool:
+    return (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and spin.minimum() <= value <= spin.maximum()
+    )
+
+
+def _integers(text: str, holes: bool = False) -> tuple[int | None, ...] | str:
+    """ "5, 3000000000" as numbers ("keep" for None where the param has holes); the text
+    itself where it does not parse, so the layer's check refuses it with its message."""
+    tokens = [t for t in re.split(r"[\s,]+", text.strip().strip("[]()")) if t]
+    numbers: list[int | None] = []
+    for token in tokens:
+        if holes and token.lower() in ("keep", "none", "null"):
+            numbers.append(None)
+            continue
+        try:
+            numbers.append(int(token))
+        except ValueError:
+            return text
+    return tuple(numbers) if numbers else text
+
+
 class IntEditor(ParamEditor):
-    """Kind.INT: a spin box with the declared range."""
+    """Kind.INT: a spin box with the declared range; a line edit instead while the value
+    is one the spin box cannot hold."""
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(param, parent)
         self.spin = _spin_box(param)
-        _row(self, self.spin)
+        self.wide = _wide_line()
+        _row(self, self.spin, self.wide)
         self.spin.valueChanged.connect(self._commit)
+        self.wide.editingFinished.connect(self._commit)
 
-    def value(self) -> int:
-        return self.spin.value()
+    def value(self) -> int | str:
+        if self.wide.isHidden():
+            return self.spin.value()
+        numbers = _integers(self.wide.text())
+        return numbers[0] if isinstance(numbers, tuple) and len(numbers) == 1 else numbers
 
     def _show(self, value: int) -> None:
-        self.spin.setValue(value)
+        fits = _fits(self.spin, value)
+        self.spin.setVisible(fits)
+        self.wide.setVisible(not fits)
+        if fits:
+            self.spin.setValue(value)
+        elif self.wide.text() != str(value):
+            self.wide.setText(str(value))
 
 
 class BoolEditor(ParamEditor):
@@ -168,14 +214,28 @@ class IntTupleEditor(ParamEditor):
         self.same.setObjectName("same")
         self.same.setVisible(param.length > 1)
         layout.addWidget(self.same)
+        self.wide = _wide_line()
+        layout.addWidget(self.wide)
         for spin in self.spins:
             spin.valueChanged.connect(self._commit)
         self.same.toggled.connect(self._on_same)
+        self.wide.editingFinished.connect(self._commit)
 
-    def value(self) -> int | tuple[int, ...]:
+    def value(self) -> Any:
         """One int with "same for all axes", or where every axis holds the same number
         (the canonical form: [5, 5] is 5), so unticking the box alone changes nothing."""
-        values = tuple(self._number(spin) for spin in self.spins)
+        if self.wide.isHidden():
+            values = tuple(self._number(spin) for spin in self.spins)
+        else:
+            values = _integers(self.wide.text(), self.param.holes)
+            if isinstance(values, str):
+                return values
+            if len(values) != len(self.spins) and len(values) != 1:
+                return values
+            values = values * len(self.spins) if len(values) == 1 else values
+            if len(set(values)) == 1 and values[0] is not None:
+                return values[0]
+            return values
         if values[0] is not None and (self.same.isChecked() or len(set(values)) == 1):
             return values[0]
         return values
@@ -186,8 +246,24 @@ class IntTupleEditor(ParamEditor):
 
     def _show(self, value: int | tuple[int, ...]) -> None:
         single = isinstance(value, int)
+        numbers = (value,) * len(self.spins) if single else tuple(value)
+        fits = all(
+            number is None or _fits(spin, number) for spin, number in zip(self.spins, numbers)
+        )
+        self.spins[0].parentWidget().setVisible(fits)
+        self.same.setVisible(fits and len(self.spins) > 1)
+        self.wide.setVisible(not fits)
+        if not fits:
+            text = (
+                str(value)
+                if single
+                else ", ".join("keep" if n is None else str(n) for n in numbers)
+            )
+            if self.wide.text() != text:
+                self.wide.setText(text)
+            return
         self.same.setChecked(single)
-        for spin, number in zip(self.spins, (value,) * len(self.spins) if single else value):
+        for spin, number in zip(self.spins, numbers):
             spin.setValue(spin.minimum() if number is None else number)
         self._mirror()
 
@@ -258,7 +334,7 @@ class TextEditor(ParamEditor):
         return "e.g. 0.5" if self.param.kind is Kind.FLOAT else "e.g. 2 or 2, 3"
 
     def _number(self, text: str) -> int | float:
-        integral = self.param.kind in (Kind.INT_TUPLE, Kind.SHAPE)
+        integral = self.param.kind in (Kind.INT, Kind.INT_TUPLE, Kind.SHAPE)
         return int(text) if integral else float(text)
 
     def value(self) -> Any:

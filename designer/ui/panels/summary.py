@@ -42,6 +42,7 @@ from designer.core.graph import Change, ChangeKind
 from designer.core.spec import Tensor, dims
 from designer.export import report
 from designer.ui.document import Document
+from designer.ui.style import elide
 
 HEADERS = report.COLUMNS + report.EXTRA_COLUMNS
 INTEGER_COLUMNS = frozenset(
@@ -49,6 +50,9 @@ INTEGER_COLUMNS = frozenset(
 )
 FIELD_COLUMNS = frozenset(HEADERS.index(key) for key in ("rf", "rf_stride", "rf_start"))
 SHAPE_COLUMN = HEADERS.index("output_shape")
+NAME_COLUMNS = frozenset(HEADERS.index(key) for key in ("id", "name"))
+NAME_LIMIT = 200  # characters of an id or name a cell shows (the rest elided in the middle)
+CELL_LIMIT = 2_000  # of any other cell: warnings are long, but never megabytes
 ERROR_COLUMN = HEADERS.index("error")
 
 ERROR_TEXT = QColor(190, 20, 20)
@@ -95,7 +99,10 @@ def _line(row: dict[str, Any], waiting: bool, outputs: tuple[Tensor, ...] = ()) 
     cells = report.cells(row)
     if len(outputs) > 1:
         cells[SHAPE_COLUMN] = ", ".join(dims(t.shape) for t in outputs)
-    keys: list[Any] = list(cells)
+    keys: list[Any] = list(cells)  # sorting reads whole names; the cells show them elided
+    cells = [
+        elide(cell, NAME_LIMIT if i in NAME_COLUMNS else CELL_LIMIT) for i, cell in enumerate(cells)
+    ]
     for column in INTEGER_COLUMNS:
         keys[column] = row[HEADERS[column]]
     for column in FIELD_COLUMNS:  # by the first spatial dimension; none sorts first
@@ -104,7 +111,7 @@ def _line(row: dict[str, Any], waiting: bool, outputs: tuple[Tensor, ...] = ()) 
     shape = row["output_shape"]
     keys[SHAPE_COLUMN] = prod(shape) if shape is not None else -1  # by element count
     state = "waiting" if waiting else "error" if row["error"] else ""
-    tooltip = "\n".join(filter(None, [row["error"], *row["warnings"]]))
+    tooltip = "\n".join(elide(line, 300) for line in filter(None, [row["error"], *row["warnings"]]))
     return Line(cells, keys, state, tooltip)
 
 
