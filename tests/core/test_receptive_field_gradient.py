@@ -38,7 +38,9 @@ def _measurable(kind: str, module: nn.Module) -> nn.Module:
     return module
 
 
-def assert_fields_match_gradient(arch: Architecture, target: str) -> None:
+def _measured(arch: Architecture, target: str) -> tuple:
+    """The engine's result for `target`, the input shape, and torch's input and output
+    for it, with every path's gradient made positive (see `_measurable`)."""
     engine = analyse(arch)
     result = engine.results[target]
     shape = engine.results["input"].shape
@@ -50,6 +52,11 @@ def assert_fields_match_gradient(arch: Architecture, target: str) -> None:
         torch.set_default_dtype(torch.float32)
     out = values[target]
     assert tuple(out.shape[1:]) == result.shape
+    return result, shape, x, out
+
+
+def assert_fields_match_gradient(arch: Architecture, target: str) -> None:
+    result, shape, x, out = _measured(arch, target)
     index, expected_starts = [], []
     for axis, (field, length, size) in enumerate(zip(result.fields, result.shape[1:], shape[1:])):
         inside = [
@@ -199,17 +206,7 @@ def assert_clipped_fields_match_gradient(
     the last rows) the support of a unit is its own window joined to the gate's fixed
     one, which one (size, stride, centre) per axis cannot say exactly: there (`exact`
     False) the field must contain the support."""
-    engine = analyse(arch)
-    result = engine.results[target]
-    shape = engine.results["input"].shape
-    x = torch.ones((1, *shape), dtype=torch.float64, requires_grad=True)
-    torch.set_default_dtype(torch.float64)
-    try:
-        values, _ = torch_graph.run(arch, {"input": x}, replace=_measurable)
-    finally:
-        torch.set_default_dtype(torch.float32)
-    out = values[target]
-    assert tuple(out.shape[1:]) == result.shape
+    result, shape, x, out = _measured(arch, target)
     lengths = result.shape[1:]
     for picks in {
         (0,) * len(lengths),
