@@ -114,6 +114,12 @@ def test_the_mistake_works_when_channels_are_inferred() -> None:
     assert sizes == [28, 24, 20, 16]
 
 
+def test_the_shipped_mistake_shows_on_its_first_layer() -> None:
+    _, engine = example("mistake-template-as-written")
+    assert engine.results["conv1"].error == "in_channels is 1 in the design, but the input has 3"
+    assert engine.totals().errors == 1
+
+
 def test_the_mistake_is_flagged_when_in_channels_is_written_down() -> None:
     text = (EXAMPLES / "mistake-template.nnd").read_text()
     text = text.replace(
