@@ -378,14 +378,21 @@ class _Mapper:
 
     def _merge(self, node: Any, spec: LayerSpec) -> None:
         arguments = _arguments(node)
+        params = {
+            k: _plain(v) for k, v in arguments.items() if k in spec.by_name and not _is_node(v)
+        }
         if isinstance(spec.written_as, Function):  # torch.cat(tensors, dim)
             tensors = list(arguments.get("tensors", node.args[0]))
-        else:  # an operator: a + b
-            tensors = list(node.args[:2])
+        else:  # an operator: a + b, or x * 0.2 with a number as `other`
+            operands = list(node.args[:2])
             if arguments.get("alpha", 1) != 1:
                 raise self._unsupported(node, "torch.add with alpha")
-        params = {k: _plain(v) for k, v in arguments.items() if k in spec.by_name}
-        if not all(hasattr(t, "op") and t.name in self.produced for t in tensors):
+            tensors = [a for a in operands if _is_node(a)]
+            numbers = [a for a in operands if isinstance(a, (int, float)) and not _is_node(a)]
+            commutes = spec.written_as.symbol in ("+", "*")
+            if len(tensors) == 1 and len(numbers) == 1 and (commutes or _is_node(operands[0])):
+                params["other"] = float(numbers[0])
+        if not tensors or not all(_is_node(t) and t.name in self.produced for t in tensors):
             raise self._unsupported(node, f"{_qualified(node.target)} with a constant operand")
         self._add(node.name, spec.name, params, None, tensors)
 
@@ -464,13 +471,28 @@ def _arguments(node: Any) -> dict[str, Any]:
     return dict(normalized.kwargs)
 
 
+def _is_node(value: Any) -> bool:
+    """Whether a traced call's argument is a value of the graph (not a constant)."""
+    return hasattr(value, "op")
+
+
+_OPERATORS = {
+    operator.add: "add",
+    operator.iadd: "add",
+    operator.mul: "mul",
+    operator.imul: "mul",
+    operator.sub: "sub",
+    operator.isub: "sub",
+    operator.truediv: "div",
+    operator.itruediv: "div",
+}
+
+
 def _callable_name(target: Any) -> str:
     if isinstance(target, str):
         return target
-    if target in (operator.add, operator.iadd):
-        return "add"
-    if target in (operator.mul, operator.imul):
-        return "mul"
+    if target in _OPERATORS:
+        return _OPERATORS[target]
     return getattr(target, "__name__", str(target)).lstrip("_")
 
 

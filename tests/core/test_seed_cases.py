@@ -147,3 +147,11 @@ def test_published_totals(name: str, params: int, macs: int) -> None:
     engine = analyse(load(EXAMPLES / f"{name}.nnd").arch)
     totals = engine.totals()
     assert (totals.params, totals.macs, totals.errors) == (params, macs, 0)
+
+
+def test_only_the_examples_meant_to_show_a_mistake_have_errors() -> None:
+    from tests.conftest import EXAMPLES, MISTAKES
+
+    for path in sorted(EXAMPLES.glob("*.nnd")):
+        _, engine = example(path.stem)
+        assert (engine.totals().errors > 0) == (path.stem in MISTAKES), path.stem

@@ -22,7 +22,7 @@ from designer.export import naming
 from designer.export.pytorch import ExportError, export
 from designer.export.verify import verify
 from designer.io.project import load
-from tests.conftest import EXAMPLES
+from tests.conftest import EXAMPLES, WORKING_EXAMPLES
 
 RUFF = (
     [sys.executable, "-m", "ruff"]
@@ -57,7 +57,7 @@ def load_module(source: str, class_name: str) -> torch.nn.Module:
     return getattr(module, class_name)().eval()
 
 
-@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.nnd")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", WORKING_EXAMPLES, ids=lambda p: p.stem)
 def test_every_example_exports_runs_and_verifies(path: Path, tmp_path: Path) -> None:
     arch = load(path).arch
     engine = analyse(arch)
