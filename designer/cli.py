@@ -1,41 +1,125 @@
-"""The `designer` command (contract section 2): the window, or headless reports and checks."""
+"""The `designer` command (contract section 2): the window, or headless reports and checks.
+
+Whatever a file or an argument holds, a headless command ends with one of the contract's
+exit statuses and never a traceback: a usage error is 1 (2 is kept for designs with errors),
+ids and names reach the terminal with their control characters escaped, a reader that
+stops early (`designer check FILE | head -1`) ends the output quietly, and a failed write
+is one line on standard error. Files given with `-o` are written atomically and never over
+the file being read.
+"""
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
+import stat
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NoReturn
 
 from designer.core.analysis import RUN_DTYPES, Settings
+from designer.core.params import clip_text, printable
 from designer.core.propagate import Engine, analyse
 from designer.export import pytorch, report
-from designer.export.verify import TorchMissing, verify
-from designer.io.project import Project, ProjectError, load, save
+from designer.export.verify import TorchMissing, VerifyRefused, verify
+from designer.io.project import Project, ProjectError, load, save, write_atomically
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_DESIGN_ERRORS, EXIT_VERIFY_FAILED = 0, 1, 2, 3
 _COMMANDS = ("report", "check", "export", "import")
+MAX_NOTES = 50  # notes printed about one file; the rest are counted
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but a usage error exits 1: the contract keeps 2 for designs with
+    errors. Its message is escaped, since it may quote what was typed."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_UNREADABLE, f"{self.prog}: error: {printable(clip_text(message))}\n")
+
+
+class _OutputFailed(Exception):
+    """Standard output could not be written (not a closed pipe: a full disk, say)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args and args[0] in _COMMANDS:
         return _headless(args)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="designer",
         description="Design neural networks by drawing them. Commands: "
         + ", ".join(_COMMANDS)
         + " (designer COMMAND --help).",
     )
     parser.add_argument("file", nargs="?", type=Path, help="a project file (.nnd) to open")
-    options = parser.parse_args(args)
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
+    options = _parse(parser, args)
+    if isinstance(options, int):
+        return options
     from designer.ui.app import run  # Qt is loaded only for the window
 
     return run(options.file)
 
 
+class _Version(argparse.Action):
+    """--version: `designer 0.1.0` on standard output, exit 0. The version is looked up
+    only when asked for (reading package metadata slows every start)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> NoReturn:
+        import designer
+
+        _write_out(f"designer {designer.__version__}\n")
+        parser.exit(EXIT_OK)
+
+
+def _parse(parser: argparse.ArgumentParser, args: list[str]) -> argparse.Namespace | int:
+    """The options, or the exit status argparse chose (0 after --help, 1 on a usage error)."""
+    try:
+        return parser.parse_args(args)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_UNREADABLE
+
+
 def _headless(args: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="designer")
+    options = _parse(_headless_parser(), args)
+    if isinstance(options, int):
+        return options
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a name's letters
+        try:  # gets them as escapes, not a UnicodeEncodeError
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+    # The cycle collector is off while a command runs: a large design is millions of
+    # objects, none of them garbage, which every full collection would walk.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(options)
+    except BrokenPipeError:  # the reader has gone (`| head -1`): nothing more to say
+        _detach_stdout()
+        return getattr(options, "status", EXIT_OK)
+    except _OutputFailed as failure:
+        _detach_stdout()
+        _complain(f"cannot write to standard output: {_reason(failure.error)}")
+        return EXIT_UNREADABLE
+    except MemoryError:
+        _complain("out of memory: the design is too large for this machine")
+        return EXIT_UNREADABLE
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _headless_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="designer")
     commands = parser.add_subparsers(dest="command", required=True)
 
     report_parser = commands.add_parser("report", help="per-layer report of a project")
@@ -68,10 +152,16 @@ def _headless(args: list[str]) -> int:
     )
     import_parser.add_argument("--args", default="{}", help="keyword arguments for CLASS, as JSON")
     import_parser.add_argument("-o", "--output", type=Path, required=True)
+    return parser
 
-    options = parser.parse_args(args)
+
+def _run(options: argparse.Namespace) -> int:
     if options.command == "import":
         return _import(options)
+    output = getattr(options, "output", None)
+    if output is not None and _same_file(output, options.file):
+        _complain(f"{output}: is the file being read; choose another -o")
+        return EXIT_UNREADABLE
     project = _open(options.file)
     if project is None:
         return EXIT_UNREADABLE
@@ -80,7 +170,7 @@ def _headless(args: list[str]) -> int:
         return _report(engine, options)
     if options.command == "export":
         return _export(project, engine, options)
-    return _check(engine)
+    return _check(engine, options)
 
 
 def _settings_options(parser: argparse.ArgumentParser) -> None:
@@ -94,11 +184,102 @@ def _settings_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_BATCH = 2**63 - 1  # torch's sizes are int64
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if not 1 <= value <= MAX_BATCH:
+        raise argparse.ArgumentTypeError(
+            f"must be from 1 to 2**63 − 1, got {clip_text(text.strip(), 30)}"
+        )
     return value
+
+
+# output -----------------------------------------------------------------------------------
+
+
+def _write_out(text: str) -> None:
+    """Write to standard output now. A closed pipe raises BrokenPipeError (the command
+    ends quietly); any other failure _OutputFailed (one line on standard error)."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as error:
+        raise _OutputFailed(error) from None
+
+
+def _write_lines(lines: Iterable[str]) -> None:
+    """Lines to standard output, in pieces of a few thousand (a large design's check is
+    hundreds of thousands of lines; they are not all held as one string)."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) == 4096:
+            _write_out("\n".join(batch) + "\n")
+            batch.clear()
+    if batch:
+        _write_out("\n".join(batch) + "\n")
+
+
+def _detach_stdout() -> None:
+    """Point standard output at the null device, so that what is still buffered there is
+    dropped at exit instead of failing again (as Python's documentation advises for
+    SIGPIPE). Standard output that is not a file descriptor (a test's capture) is left."""
+    try:
+        descriptor = sys.stdout.fileno()
+        null = os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError, AttributeError):
+        return
+    os.dup2(null, descriptor)
+    os.close(null)
+
+
+def _complain(message: str) -> None:
+    """One line on standard error; where even that cannot be written, nothing."""
+    try:
+        print(f"designer: {printable(message)}", file=sys.stderr)
+    except (OSError, ValueError):
+        pass
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def _same_file(output: Path, source: Path) -> bool:
+    """Whether writing `output` would replace `source` (the same path, a link to it, or a
+    second name of the same file)."""
+    try:
+        return os.path.samefile(output, source)
+    except (OSError, ValueError):  # either does not exist (or cannot be looked at)
+        return False
+
+
+def _write_file(path: Path, text: str) -> bool:
+    """Write `text` to `path` atomically (a temporary file beside it, then a rename, so a
+    full disk leaves the old file as it was); a device or a pipe (-o /dev/stdout) is
+    written directly. False, with one line said, where it cannot be written."""
+    data = text.encode("utf-8")
+    try:
+        try:
+            special = not stat.S_ISREG(os.stat(path).st_mode)
+        except FileNotFoundError:
+            special = False
+        if special:
+            with open(path, "wb") as handle:
+                handle.write(data)
+        else:
+            write_atomically(path, data)
+    except OSError as error:
+        _complain(f"cannot write {path}: {_reason(error)}")
+        return False
+    return True
+
+
+# commands ---------------------------------------------------------------------------------
 
 
 def _open(path: Path) -> Project | None:
@@ -106,72 +287,79 @@ def _open(path: Path) -> Project | None:
     try:
         project = load(path)
     except ProjectError as error:
-        print(f"designer: {path}: {error}", file=sys.stderr)
+        _complain(f"{path}: {error}")
         return None
-    for note in project.notes:
-        print(f"designer: {path}: note: {note}", file=sys.stderr)
+    except RecursionError:  # the loader walks without recursion; kept as a last resort
+        _complain(f"{path}: lists and objects nested too deeply to read")
+        return None
+    notes = project.notes
+    for note in notes[:MAX_NOTES]:
+        _complain(f"{path}: note: {note}")
+    if len(notes) > MAX_NOTES:
+        _complain(f"{path}: note: … and {len(notes) - MAX_NOTES:,} more notes")
     return project
 
 
 def _report(engine: Engine, options: argparse.Namespace) -> int:
+    options.status = EXIT_DESIGN_ERRORS if engine.totals().errors else EXIT_OK
     text = report.render(engine, options.format)
     if options.output is None:
-        sys.stdout.write(text)
-    else:
-        try:
-            options.output.write_text(text, encoding="utf-8")
-        except OSError as error:
-            print(f"designer: cannot write {options.output}: {error.strerror}", file=sys.stderr)
-            return EXIT_UNREADABLE
-    return EXIT_DESIGN_ERRORS if engine.totals().errors else EXIT_OK
+        _write_out(text)
+    elif not _write_file(options.output, text):
+        return EXIT_UNREADABLE
+    return options.status
 
 
-def _check(engine: Engine) -> int:
-    errors = 0
-    for node_id in report.report_order(engine):
-        result = engine.results[node_id]
-        if result.error:
-            errors += 1
-            print(f"error: {node_id}: {result.error}")
-        elif result.blocked_by:
-            print(f"error: {node_id}: {result.reason}")
-        for warning in result.warnings:
-            print(f"warning: {node_id}: {warning}")
+def _check(engine: Engine, options: argparse.Namespace) -> int:
     totals = engine.totals()
-    print(
-        f"{len(engine.results)} nodes, {errors} with errors, {totals.blocked} waiting on them, "
-        f"{totals.warnings} warnings"
+    options.status = EXIT_DESIGN_ERRORS if totals.errors else EXIT_OK
+    _write_lines(_check_lines(engine))
+    _write_out(
+        f"{len(engine.results)} nodes, {totals.errors} with errors, "
+        f"{totals.blocked} waiting on them, {totals.warnings} warnings\n"
     )
-    return EXIT_DESIGN_ERRORS if errors else EXIT_OK
+    return options.status
+
+
+def _check_lines(engine: Engine) -> Iterable[str]:
+    """One line per error and warning, in report order, control characters escaped. The
+    order is worked out only where more than one node has something to say."""
+    results = engine.results
+    flagged = [node_id for node_id, r in results.items() if r.error or r.blocked_by or r.warnings]
+    if len(flagged) > 1:
+        flagged = report.report_order(engine)
+    for node_id in flagged:
+        result = results[node_id]
+        if result.error:
+            yield printable(f"error: {node_id}: {result.error}")
+        elif result.blocked_by:
+            yield printable(f"error: {node_id}: {result.reason}")
+        for warning in result.warnings:
+            yield printable(f"warning: {node_id}: {warning}")
 
 
 def _export(project: Project, engine: Engine, options: argparse.Namespace) -> int:
     try:
         exported = pytorch.export(project.arch, engine, options.class_name)
     except pytorch.ExportError as error:
-        print(
-            f"designer: {options.file}: not exported, the design has errors: {error}",
-            file=sys.stderr,
-        )
+        _complain(f"{options.file}: not exported, the design has errors: {error}")
         return EXIT_DESIGN_ERRORS
-    try:
-        options.output.write_text(exported.source, encoding="utf-8")
-    except OSError as error:
-        print(f"designer: cannot write {options.output}: {error.strerror}", file=sys.stderr)
+    if not _write_file(options.output, exported.source):
         return EXIT_UNREADABLE
     if not options.verify:
         return EXIT_OK
     try:
         differences = verify(exported, project.arch, engine)
-    except TorchMissing as error:
-        print(f"designer: {error}", file=sys.stderr)
+    except (TorchMissing, VerifyRefused) as error:
+        _complain(str(error))
         return EXIT_UNREADABLE
-    for line in differences:
-        print(f"difference: {line}")
-    if differences:
-        return EXIT_VERIFY_FAILED
-    print(f"verified: torch agrees on every node of {exported.class_name}")
-    return EXIT_OK
+    options.status = EXIT_VERIFY_FAILED if differences else EXIT_OK
+    _write_lines(printable(f"difference: {line}") for line in differences)
+    if not differences:
+        _write_out(
+            printable(f"verified: torch agrees on every node of {exported.class_name}") + "\n"
+        )
+    return options.status
 
 
 def _import(options: argparse.Namespace) -> int:
@@ -181,31 +369,47 @@ def _import(options: argparse.Namespace) -> int:
     try:
         if not file_name or not class_name:
             raise pytorch_import.ImportFailure(
-                f"{options.model!r}: write the model as FILE.py:CLASS"
+                f"{clip_text(repr(options.model))}: write the model as FILE.py:CLASS"
             )
-        try:
-            arguments = json.loads(options.args)
-        except json.JSONDecodeError as error:
-            raise pytorch_import.ImportFailure(f"--args is not JSON: {error.msg}") from None
-        if not isinstance(arguments, dict):
-            raise pytorch_import.ImportFailure("--args must be a JSON object of keyword arguments")
+        if _same_file(options.output, Path(file_name)):
+            raise pytorch_import.ImportFailure(
+                f"{options.output}: is the model's own file; choose another -o"
+            )
+        arguments = _import_arguments(options.args, pytorch_import.ImportFailure)
         shapes = [pytorch_import.parse_shape(text) for text in options.input]
-        arch = pytorch_import.import_model(Path(file_name), class_name, shapes, arguments)
+        notes: list[str] = []
+        arch = pytorch_import.import_model(
+            Path(file_name), class_name, shapes, arguments, notes=notes
+        )
     except pytorch_import.Unsupported as error:
-        print(f"designer: nothing written: {error}", file=sys.stderr)
+        _complain(f"nothing written: {clip_text(str(error), 2000)}")
         return EXIT_DESIGN_ERRORS
     except pytorch_import.ImportFailure as error:
-        print(f"designer: {error}", file=sys.stderr)
+        _complain(clip_text(str(error), 2000))
         return EXIT_UNREADABLE
     try:
         save(options.output, arch)
     except OSError as error:
-        print(f"designer: cannot write {options.output}: {error.strerror}", file=sys.stderr)
+        _complain(f"cannot write {options.output}: {_reason(error)}")
         return EXIT_UNREADABLE
+    for note in notes[:MAX_NOTES]:
+        _complain(f"note: {clip_text(note, 2000)}")
+    if len(notes) > MAX_NOTES:
+        _complain(f"note: … and {len(notes) - MAX_NOTES:,} more notes")
     errors = analyse(arch).totals().errors
     if errors:
-        print(
-            f"designer: imported with {errors} node(s) in error; see designer check {options.output}",
-            file=sys.stderr,
-        )
+        _complain(f"imported with {errors} node(s) in error; see designer check {options.output}")
     return EXIT_OK
+
+
+def _import_arguments(text: str, failure: type[Exception]) -> dict:
+    """--args as a dict of keyword arguments, or `failure` saying why not."""
+    try:
+        arguments = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise failure(f"--args is not JSON: {error.msg}") from None
+    except RecursionError:
+        raise failure("--args: lists and objects nested too deeply") from None
+    if not isinstance(arguments, dict):
+        raise failure("--args must be a JSON object of keyword arguments")
+    return arguments

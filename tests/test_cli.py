@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +157,260 @@ def test_unreadable_file_exits_1_with_one_line(tmp_path: Path) -> None:
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"designer: {missing}: cannot read the file")
+
+
+# never a traceback, never lost work (issue 12) ---------------------------------------------
+
+HOSTILE = Path(__file__).resolve().parent / "io" / "broken" / "loads"
+CONTROL_IDS = HOSTILE / "ids-with-control-characters.nnd"
+
+
+def _run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "designer", *args],
+        capture_output=True,
+        check=False,
+        timeout=120,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["report"],
+        ["check"],
+        ["check", "a.nnd", "--nope"],
+        ["report", "a.nnd", "--format", "xml"],
+        ["report", "a.nnd", "--batch-size", "0"],
+        ["report", "a.nnd", "--batch-size", "9" * 5000],
+        ["report", "a.nnd", "--batch-size", "9" * 4299],
+        ["check", "a.nnd", "--batch-size", str(2**63)],
+        ["export", "a.nnd"],
+        ["import", "m.py:M"],
+        ["--bogus"],
+    ],
+)
+def test_a_usage_error_exits_1_not_2(args: list[str], capsys) -> None:
+    """2 is the contract's 'the design has errors'; a command line it cannot read is 1."""
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "error:" in err and "Traceback" not in err
+
+
+def test_help_still_exits_0(capsys) -> None:
+    assert main(["check", "--help"]) == 0
+    assert "usage: designer check" in capsys.readouterr().out
+
+
+def test_a_usage_error_in_its_own_process_exits_1() -> None:
+    run = _run("report", "x.nnd", "--format", "\x1b[2Jxml")
+    assert run.returncode == 1
+    assert b"\x1b" not in run.stderr and b"\\x1b[2Jxml" in run.stderr
+
+
+def test_check_escapes_control_characters_in_ids(capsys) -> None:
+    assert main(["check", str(CONTROL_IDS)]) == 2
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "error: \\x1b[2Jc\\u202e: kernel_size 9 is larger than the padded input 4 "
+        "(4 + 0 padding) along H"
+    )
+    assert "\x1b" not in out and "\u202e" not in out and "\r" not in out
+
+
+def test_error_lines_escape_the_path(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "a\nb\x1b[2J.nnd"
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "\x1b" not in err and "a\\nb\\x1b[2J.nnd" in err
+
+
+def test_csv_neutralises_formulas_in_user_text_only(capsys) -> None:
+    assert main(["report", str(CONTROL_IDS)]) == 2
+    rows = {
+        row["type"] + row["id"][:2]: row
+        for row in csv.DictReader(io.StringIO(capsys.readouterr().out))
+    }
+    relu = rows["ReLU'="]
+    assert relu["id"] == "'=cmd|' /C calc'!A0" and relu["name"] == "'+1+1"
+    second = rows["ReLU'@"]
+    assert second["id"] == "'@SUM(1)" and second["name"] == "'-2"
+    conv = next(row for row in rows.values() if row["type"] == "Conv2d")
+    assert conv["rf_start"] == "" and conv["name"] == "<b>bold</b> & | pipe \\ back"
+    inputs = next(row for row in rows.values() if row["type"] == "Input")
+    assert inputs["id"] == "in\nput"  # quoted by the csv module, one row
+    assert rows["ReLU'="]["rf_start"] == "0x0"
+
+
+def test_negative_numbers_the_designer_writes_are_not_neutralised(capsys) -> None:
+    assert main(["report", str(EXAMPLES / "resnet18.nnd")]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert any(row["rf_start"].startswith("-") for row in rows)
+    assert not any(cell.startswith("'") for row in rows for cell in row.values())
+
+
+def test_csv_cells_say_what_the_csv_says(capsys) -> None:
+    from designer.core.propagate import analyse
+    from designer.export import report
+    from designer.io.project import load
+
+    engine = analyse(load(CONTROL_IDS).arch)
+    expected = [report.csv_cells(report.row(engine, n)) for n in report.report_order(engine)]
+    assert list(csv.reader(io.StringIO(report.to_csv(engine))))[1:] == expected
+    assert report.cells(report.row(engine, "@SUM(1)"))[0] == "@SUM(1)"  # the window's
+
+
+def test_markdown_escapes_line_breaks_html_and_pipes(capsys) -> None:
+    assert main(["report", str(CONTROL_IDS), "--format", "markdown"]) == 2
+    out = capsys.readouterr().out
+    table = out.split("\n\n")[0].splitlines()
+    assert len(table) == 2 + 4
+    assert "| in\\nput | line\\rbreak\\x1b[2J | Input |" in table[2]
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; \\| pipe \\\\ back" not in out  # > stays
+    assert "&lt;b>bold&lt;/b> &amp; \\| pipe \\\\ back" in table[3]
+    assert "<b>" not in out and "\x1b" not in out
+
+
+def test_check_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`designer check FILE | head -1`: no BrokenPipeError traceback, the design's status."""
+    path = tmp_path / "many.nnd"
+    nodes = [{"id": "input", "type": "Input", "params": {"shape": [3, 8, 8]}}]
+    for i in range(3000):
+        kind = "Conv2d" if i % 2 == 0 else "BatchNorm2d"
+        params = {"out_channels": 3, "kernel_size": 1} if kind == "Conv2d" else {}
+        nodes.append({"id": f"n{i}", "type": kind, "params": params})
+    ids = [n["id"] for n in nodes]
+    edges = [{"source": a, "target": b} for a, b in itertools.pairwise(ids)]
+    path.write_text(
+        json.dumps({"format": "nn-designer-project", "version": 2, "nodes": nodes, "edges": edges})
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "designer", "check", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    first = process.stdout.readline()
+    process.stdout.close()
+    err = process.stderr.read()
+    status = process.wait(timeout=120)
+    assert first.startswith(b"warning: n0: bias is cancelled")
+    assert err == b"" and status == 0
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full")
+@pytest.mark.parametrize("command", ["check", "report"])
+def test_a_full_standard_output_is_one_line(command: str) -> None:
+    with open("/dev/full", "wb") as full:
+        run = subprocess.run(
+            [sys.executable, "-m", "designer", command, str(EXAMPLES / "resnet18.nnd")],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            check=False,
+            timeout=120,
+        )
+    assert run.returncode == 1
+    assert run.stderr == b"designer: cannot write to standard output: No space left on device\n"
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "relative"])
+@pytest.mark.parametrize("command", [["report"], ["report", "--format", "json"], ["export"]])
+def test_o_onto_the_input_is_refused(
+    tmp_path: Path, how: str, command: list[str], capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "net.nnd"
+    original = (EXAMPLES / "lenet5.nnd").read_bytes()
+    path.write_bytes(original)
+    output = {"same": path, "relative": Path("net.nnd")}.get(how, tmp_path / "out")
+    if how == "symlink":
+        output.symlink_to(path)
+    elif how == "hardlink":
+        os.link(path, output)
+    monkeypatch.chdir(tmp_path)
+    assert main([command[0], str(path), *command[1:], "-o", str(output)]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"designer: {output}: is the file being read; choose another -o\n"
+    assert path.read_bytes() == original
+
+
+def test_import_o_onto_the_model_file_is_refused(tmp_path: Path, capsys) -> None:
+    model = tmp_path / "net.py"
+    model.write_text("raise SystemExit('the model must not run')\n")
+    assert main(["import", f"{model}:Net", "--input", "3x8x8", "-o", str(model)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"designer: {model}: is the model's own file; choose another -o\n"
+    assert model.read_text() == "raise SystemExit('the model must not run')\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    ["[" * 5000 + "]" * 5000, '{"a": ' * 5000 + "1" + "}" * 5000],
+    ids=["lists", "objects"],
+)
+def test_import_args_nested_too_deeply_is_one_line(tmp_path: Path, args: str, capsys) -> None:
+    model = tmp_path / "net.py"
+    model.write_text("")
+    out = tmp_path / "net.nnd"
+    assert main(["import", f"{model}:Net", "--input", "3x8x8", "--args", args, "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == "designer: --args: lists and objects nested too deeply\n"
+    assert not out.exists()
+
+
+def test_import_of_five_dimensions_is_no_traceback(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    models = Path(__file__).resolve().parent / "io" / "torch_models.py"
+    out = tmp_path / "lenet.nnd"
+    run = _run("import", f"{models}:LeNet5", "--input", "1x2x3x4x5", "-o", str(out))
+    assert run.returncode == 0 and b"Traceback" not in run.stderr
+    check = _run("check", str(out))
+    assert check.returncode == 2 and check.stderr == b""
+
+
+def _fail_fsync(descriptor: int) -> None:
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("command", [["report"], ["report", "--format", "markdown"], ["export"]])
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_part(
+    tmp_path: Path, command: list[str], capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    output = tmp_path / "out.txt"
+    output.write_text("the good old report\n")
+    monkeypatch.setattr(os, "fsync", _fail_fsync)  # the disk fills as the file is written
+    source = str(EXAMPLES / "lenet5.nnd")
+    assert main([command[0], source, *command[1:], "-o", str(output)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"designer: cannot write {output}: No space left on device\n"
+    assert output.read_text() == "the good old report\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+
+
+def test_report_and_export_replace_their_file_whole(tmp_path: Path, capsys) -> None:
+    output = tmp_path / "out.csv"
+    output.write_text("old\n")
+    output.chmod(0o640)
+    assert main(["report", str(EXAMPLES / "lenet5.nnd"), "-o", str(output)]) == 0
+    assert output.read_text().startswith("id,name,type,")
+    assert output.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_o_to_a_device_is_written_directly(capsys) -> None:
+    assert main(["report", str(EXAMPLES / "lenet5.nnd"), "-o", os.devnull]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_stale_temporary_files_of_a_crashed_write_are_removed(tmp_path: Path, capsys) -> None:
+    output = tmp_path / "out.csv"
+    stale = tmp_path / ".out.csv.0123456789ab.tmp"
+    fresh = tmp_path / ".out.csv.ba9876543210.tmp"  # perhaps another save, in progress
+    other = tmp_path / ".other.csv.0123456789ab.tmp"  # not this target's
+    for path in (stale, fresh, other):
+        path.write_text("half a file")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    os.utime(other, (hours_ago, hours_ago))
+    assert main(["report", str(EXAMPLES / "lenet5.nnd"), "-o", str(output)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, fresh.name, "out.csv"]

@@ -23,7 +23,7 @@ from math import prod
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from designer.core.analysis import looks_at_neighbours
-from designer.core.receptive import Field, Fields, shared
+from designer.core.receptive import JUMP_LIMIT, Field, Fields, shared
 from designer.core.spec import LayerError, LayerOutput, LayerSpec, Shape, Tensor
 
 if TYPE_CHECKING:
@@ -147,7 +147,19 @@ def replay(unit_out: Fields | None, real: Fields | None) -> Fields | None:
 
 def _shifted(f: Field, u: Field) -> Field:
     """Field `f` carried through a layer that turns a unit field into `u`."""
+    jump = f.jump * u.jump
+    if jump > JUMP_LIMIT:
+        return _saturated(f, u, jump)
     return new_tuple(
         Field,
-        (f.size + (u.size - 1) * f.jump, f.jump * u.jump, f.centre + u.centre * f.jump, f.extent),
+        (f.size + (u.size - 1) * f.jump, jump, f.centre + u.centre * f.jump, f.extent),
     )
+
+
+def _saturated(f: Field, u: Field, jump: float) -> Field:
+    """`_shifted` where the jump outgrows JUMP_LIMIT (strides multiplied over many layers,
+    far beyond any input): carried as a float, which saturates to inf, and a term that does
+    not move (a factor of 0) is left out rather than made nan by 0 · inf."""
+    size = f.size if u.size == 1 else f.size + (u.size - 1) * float(f.jump)
+    centre = f.centre if u.centre == 0 else f.centre + u.centre * float(f.jump)
+    return Field(size, float(jump), centre, f.extent)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
@@ -123,8 +124,8 @@ class Param:
             return "a positive int"
         if hi is None and lo == 0 and integral:
             return "a non-negative int"
-        if hi is None and lo == 0 and self.exclusive_minimum:
-            return f"a positive {noun}"
+        if lo == 0 and self.exclusive_minimum:
+            return f"a positive {noun}" + ("" if hi is None else f" at most {show_value(hi)}")
         article = "an" if integral else "a"
         if lo is not None and hi is not None:
             return f"{article} {noun} from {show_value(lo)} to {show_value(hi)}"
@@ -159,7 +160,8 @@ def _beyond_int64(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    """An int, or a finite float (math.isfinite would overflow on an int no float holds)."""
+    return _is_int(value) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _check_int(param: Param, value: Any) -> Any:
@@ -270,6 +272,27 @@ def expand(value: float | tuple, n: int) -> tuple:
 def clip_text(text: str, limit: int = 200) -> str:
     """User text inside a message, cut to one readable line."""
     return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+
+
+# Characters that must not reach a terminal or a line-based file raw: C0 and C1 controls
+# (line breaks, ESC, DEL…), the Unicode line and paragraph separators, and the bidirectional
+# overrides and isolates that reorder what a reader sees.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or (
+        f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+    )
+
+
+def printable(text: str) -> str:
+    """`text` with every control character written as an escape (`\\n`, `\\x1b`,
+    `\\u202e`), so that an id or a name printed on a line can neither break it nor reach the
+    terminal as a command."""
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:

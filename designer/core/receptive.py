@@ -8,13 +8,22 @@ Layers map the field of their input to the field of their output with the functi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
 Fields = tuple["Field", ...]
 
 _TOLERANCE = 1e-9
+# A jump (a product of strides, layer after layer) is an exact int while it stays within
+# what torch can index; beyond, it is carried as a float, which saturates to inf instead of
+# growing without bound (an int too large for a float crashes the float arithmetic of
+# centres, and one of thousands of digits cannot even be printed).
+JUMP_LIMIT = 2**63
+
+
+def bounded(jump: float) -> float:
+    """`jump`, as a float once it is larger than JUMP_LIMIT."""
+    return jump if jump <= JUMP_LIMIT else float(jump)
 
 
 class Field(NamedTuple):
@@ -50,7 +59,7 @@ def window(f: Field, kernel: int, stride: float, pad_before: float) -> Field:
     """A sliding window of `kernel` taps (dilation already applied) moved by `stride`."""
     return Field(
         f.size + (kernel - 1) * f.jump,
-        f.jump * stride,
+        bounded(f.jump * stride),
         f.centre + ((kernel - 1) / 2 - pad_before) * f.jump,
         f.extent,
     )
@@ -78,8 +87,11 @@ def resample(f: Field, scale: float, taps: int) -> Field:
 
 def adaptive(f: Field, length: int, out: int) -> Field:
     """Adaptive pooling: window i spans [floor(i·in/out), ceil((i+1)·in/out))."""
-    widest = max(math.ceil((i + 1) * length / out) - (i * length) // out for i in range(out))
-    first = math.ceil(length / out)
+    if length % out == 0:  # windows of one width (an axis that keeps its size, say)
+        widest = first = length // out
+    else:  # out is bounded here (adaptive pooling's output_size is at most 65,536)
+        widest = max(-(-(i + 1) * length // out) - (i * length) // out for i in range(out))
+        first = -(-length // out)
     return Field(
         f.size + (widest - 1) * f.jump,
         f.jump * length / out,
@@ -183,7 +195,16 @@ def describe_misalignment(inputs: list[Fields]) -> str:
 
 
 def fmt(number: float) -> str:
-    """A field quantity as people write it: 5, 0.5, 0.333333."""
-    if float(number).is_integer():
+    """A field quantity as people write it: 5, 0.5, 0.333333; 1.2e+40 for an int of more
+    than 30 digits or a float beyond 1e15, whose last digits mean nothing; inf where it
+    outgrew a float."""
+    if type(number) is int:
+        if -(10**30) < number < 10**30:
+            return str(number)
+        try:
+            return f"{float(number):.6g}"
+        except OverflowError:  # beyond any float (the fields never grow so large)
+            return "inf" if number > 0 else "-inf"
+    if number.is_integer() and -1e15 < number < 1e15:  # finite and whole
         return str(int(number))
     return f"{number:.6g}"

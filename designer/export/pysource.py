@@ -83,6 +83,10 @@ def statement(depth: int, prefix: str, expr: Expr | Keyword, suffix: str = "") -
         return [line]  # an atom cannot be split
     if isinstance(expr, Chain):
         return _split_chain(depth, prefix, expr, suffix)
+    if prefix.endswith(" = ") and len(f"{indent}{prefix}{expr.opener}") > LINE_LENGTH:
+        # a long assignment target (a, b, c = ...): ruff puts the value in parentheses
+        inner = statement(depth + 1, "", expr)
+        return [f"{indent}{prefix}(", *inner, f"{indent}){suffix}"]
     return _split_brackets(depth, prefix, expr, suffix)
 
 

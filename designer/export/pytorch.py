@@ -9,18 +9,22 @@ torch, lives in its own module.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from designer.core.graph import Architecture
+from designer.core.layers import tensor
 from designer.core.problems import ProblemsError
 from designer.core.propagate import Engine
-from designer.core.spec import FLOATING, Function, Module, Operator, Shape
+from designer.core.spec import FLOATING, Function, Module, Operator, Shape, normalise_dim
 from designer.export import naming
 from designer.export.pysource import (
     LINE_LENGTH,
     Bracketed,
     Chain,
     Code,
+    Expr,
     Keyword,
     call,
     list_of,
@@ -30,6 +34,7 @@ from designer.export.pysource import (
 from designer.export.report import report_order
 
 Output = tuple[str, int]  # (node id, output slot)
+_UNPACKED_AT_MOST = 3  # output slots assigned to names of their own
 
 
 class ExportError(ProblemsError):
@@ -55,7 +60,7 @@ def export(arch: Architecture, engine: Engine, class_name: str | None = None) ->
     problems = [f"{node_id}: {r.error}" for node_id, r in engine.results.items() if r.error]
     if problems:
         raise ExportError(problems)
-    inputs = arch.input_ids()
+    inputs = [n for n in arch.input_ids() if not _is_learned(arch, n)]
     if not inputs:
         raise ExportError(["the design has no Input node"])
     if len(inputs) == len(arch):
@@ -83,6 +88,8 @@ class _Writer:
         # which stand alone: a module inside an nn.Sequential cannot be called on its own
         self.owners = {n: o for n in arch.file_order() if (o := arch.owner_of(n)) is not None}
         self.shared = set(self.owners.values())
+        self.learned: dict[str, str] = {}  # Parameter node → its attribute, self.<name>
+        self.batch = "x"  # what forward reads the batch size from: `x.shape[0]`
 
     def write(self, inputs: list[str]) -> ExportedModule:
         order = report_order(self.engine)
@@ -92,6 +99,10 @@ class _Writer:
             for node_id in inputs:
                 self.variables[(node_id, 0)] = self._claim(node_id)
         units = self._units(order)
+        self.batch = self.variables[(inputs[0], 0)]
+        for node_id in order:
+            if _is_learned(self.arch, node_id):
+                self.learned[node_id] = self._claim(node_id)
         outputs = [
             (node_id, slot)
             for node_id in self.arch.outputs()
@@ -195,6 +206,10 @@ class _Writer:
                 lines.append(f"            # {naming.comment_text(node_id)}")
                 lines += statement(3, "", self._module(node_id), ",")
             lines.append("        )")
+        for node_id, name in self.learned.items():  # a batch of one, expanded in forward
+            shape = self.arch.resolved_params(node_id)["shape"]
+            zeros = call("torch.zeros", *(Code(str(d)) for d in (1, *shape)))
+            lines += statement(2, f"self.{name} = ", call("nn.Parameter", zeros))
         return lines
 
     def _module(self, node_id: str) -> Bracketed:
@@ -239,7 +254,7 @@ class _Writer:
                 label = unit.name
             else:
                 expr = self._expression(node_id, writing, self._feeds(node_id))
-                label = ""
+                label = self.learned.get(node_id, "")
             targets = self._targets(node_id, label, used)
             lines += statement(2, f"{targets} = ", expr)
         results = [Code(self.variables[output]) for output in outputs]
@@ -251,13 +266,18 @@ class _Writer:
 
     def _targets(self, node_id: str, unit_name: str, used: set[Output]) -> str:
         """What a statement assigns to: one variable, or one per output slot (`_` for the
-        ones nothing reads), as `values, indices = self.pool(x)`."""
+        ones nothing reads), as `values, indices = self.pool(x)`. Where that many names
+        would not fit on a line (a Split into many pieces), one variable holds the tuple
+        and readers index it: `pieces[3]`."""
         count = self._slots(node_id)
-        if count == 1:
+        if count == 1 or count > _UNPACKED_AT_MOST:
             variable = unit_name or self._claim(node_id)
-            self.variables[(node_id, 0)] = variable
+            for slot in range(count):
+                self.variables[(node_id, slot)] = f"{variable}[{slot}]" if count > 1 else variable
             return variable
         names = self.arch.spec(node_id).output_names(self.arch.params_of(node_id))
+        # a Split's pieces follow from its input, which slot names do not see
+        names = (*names, *(f"output {i}" for i in range(len(names), count)))[:count]
         targets = []
         for slot, slot_name in enumerate(names):
             if (node_id, slot) in used:
@@ -270,16 +290,73 @@ class _Writer:
     def _feeds(self, node_id: str) -> list[Code]:
         return [Code(self.variables[(e.source, e.output)]) for e in self.arch.in_edges(node_id)]
 
-    def _expression(
-        self, node_id: str, writing: Operator | Function, feeds: list[Code]
-    ) -> Chain | Bracketed:
-        """An operation with no module: `a + b`, or `torch.cat([a, b], dim=1)` with every
-        argument written out."""
-        if isinstance(writing, Operator):
-            return Chain(writing.symbol, tuple(feeds))
+    def _expression(self, node_id: str, writing: Operator | Function, feeds: list[Code]) -> Expr:
+        """An operation with no module, as torch's own code writes it: `a + b`, `x * 0.2`,
+        `torch.cat([a, b], dim=1)`, `torch.permute(x, (0, 2, 1))`, `x[:, 0]`. Required
+        arguments go by position, the others by name where they differ from torch's
+        default. The design's shapes are per sample, so an operand with fewer dimensions
+        gets `[:, None]` to broadcast within the sample, not into the batch, and a `dim` of
+        null (every dimension of the sample) is written out."""
+        spec = self.arch.spec(node_id)
         params = self.arch.resolved_params(node_id)
-        keywords = [Keyword(name, Code(literal(value))) for name, value in params.items()]
-        return call(writing.name, list_of(*feeds), *keywords)
+        shapes = self.engine.results[node_id].input_shapes
+        if isinstance(writing, Operator):
+            return _operator(writing.symbol, feeds, shapes, params.get("other"))
+        special = self._special(node_id, writing.name, feeds, shapes, params)
+        if special is not None:
+            return special
+        if spec.inputs[1] is None:  # any number of inputs, as one list: torch.cat, torch.stack
+            keywords = [Keyword(name, Code(literal(value))) for name, value in params.items()]
+            return call(writing.name, list_of(*feeds), *keywords)
+        items: list[Expr | Keyword] = list(feeds)
+        for param in spec.params:
+            value = params[param.name]
+            if param.required:
+                items.append(Code(literal(value)))
+            elif value != param.torch_default:
+                items.append(Keyword(param.name, Code(literal(value))))
+        if writing.name in _PIECES and self._slots(node_id) == 1:  # a list of one
+            return Bracketed(f"{writing.name}(", tuple(items), ")[0]")
+        return call(writing.name, *items)
+
+    def _special(
+        self,
+        node_id: str,
+        name: str,
+        feeds: list[Code],
+        shapes: tuple[Shape, ...],
+        params: dict[str, Any],
+    ) -> Expr | None:
+        """The functions whose call differs from the plain one, by the torch function
+        each layer type names (None for the others)."""
+        if name == "nn.Parameter":  # the module's own tensor, as many times as the batch
+            sizes = [Code(f"{self.batch}.shape[0]"), *[Code("-1")] * len(params["shape"])]
+            return call(f"self.{self.learned[node_id]}.expand", *sizes)
+        if name not in _ONE_INPUT_FORMS:
+            return None
+        (x,) = feeds
+        (shape,) = shapes
+        if name == "torch.reshape":  # the shape per sample, after the batch's size
+            sizes = params["shape"] if isinstance(params["shape"], tuple) else (params["shape"],)
+            return call(f"{x.text}.reshape", Code(f"{x.text}.shape[0]"), *map(_code, sizes))
+        if name == "torch.squeeze":  # the dimensions it squeezes, never the batch's
+            axes = tensor.squeezed_axes(shape, params["dim"])
+            return call(name, x, _code(_dims(axes))) if axes else x
+        if name in ("torch.mean", "torch.sum", "torch.amax"):
+            dim = params["dim"]
+            if dim is None:
+                dim = _dims(range(len(shape)))
+            keep = [Keyword("keepdim", Code("True"))] if params["keepdim"] else []
+            return call(name, x, Keyword("dim", _code(dim)), *keep)
+        # torch.select and a slice, as indexing: x[:, 0], x[:, :, 1:5:2]
+        axis = normalise_dim("", "dim", params["dim"], shape)
+        if name == "slice":
+            bounds = ["" if v is None else str(v) for v in (params["start"], params["end"])]
+            step = [] if params["step"] == 1 else [str(params["step"])]
+            where = ":".join([*bounds, *step])
+        else:
+            where = str(params["index"])
+        return Code(f"{x.text}[{':, ' * (axis + 1)}{where}]")
 
     def _main(self, shapes: list[Shape], dtypes: list[str], outputs: int) -> list[str]:
         zeros = [
@@ -302,6 +379,57 @@ class _Writer:
             "    print(outputs.shape)" if outputs == 1 else "    print([o.shape for o in outputs])"
         )
         return lines
+
+
+# Functions of one input written otherwise than `name(x, args)`, in `_special`.
+_ONE_INPUT_FORMS = frozenset(
+    ["torch.reshape", "torch.squeeze", "torch.mean", "torch.sum", "torch.amax"]
+    + ["torch.select", "slice"]
+)
+
+# Functions that return a list of tensors, however many.
+_PIECES = frozenset(["torch.split", "torch.chunk"])
+
+
+def _is_learned(arch: Architecture, node_id: str) -> bool:
+    """A node with no input written as an expression: a learned tensor (Parameter), an
+    attribute of the module, not an argument of forward."""
+    spec = arch.spec(node_id)
+    return spec.inputs[1] == 0 and isinstance(spec.written_as, Function)
+
+
+def _code(value: object) -> Code:
+    return Code(literal(value))
+
+
+def _dims(axes: Iterable[int]) -> int | tuple[int, ...]:
+    """Indices into a per-sample shape as torch's dims, counting the batch: one int, or a
+    tuple of several."""
+    dims = tuple(axis + 1 for axis in axes)
+    return dims[0] if len(dims) == 1 else dims
+
+
+def _within_sample(x: Code, rank: int, target: int) -> Code:
+    """`x[:, None]`: a per-sample shape of `rank` dimensions given `target`, by new
+    dimensions of size 1 after the batch's (torch broadcasts from the right, which would
+    pair the batch with a dimension of the sample)."""
+    if rank >= target:
+        return x
+    return Code(f"{x.text}[:, {', '.join(['None'] * (target - rank))}]")
+
+
+def _operator(symbol: str, feeds: list[Code], shapes: tuple[Shape, ...], other: Any) -> Expr:
+    """`a + b`, `x * 0.2`, `a @ b[:, None]`; a matrix product with a vector per sample as
+    the einsum that keeps the batch apart."""
+    ranks = [len(shape) for shape in shapes]
+    if symbol == "@" and 1 in ranks:
+        a, b = feeds
+        pattern = "nk,n...km->n...m" if ranks[0] == 1 else "n...lk,nk->n...l"
+        return call("torch.einsum", _code(pattern), a, b)
+    operands = [_within_sample(x, rank, max(ranks)) for x, rank in zip(feeds, ranks)]
+    if other is not None:
+        operands.append(_code(other))
+    return Chain(symbol, tuple(operands))
 
 
 def run_dtype(dtypes: list[str]) -> str:

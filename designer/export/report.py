@@ -5,6 +5,22 @@ asks for one row when one node changes). CSV and Markdown of a whole design go t
 `_all_cells`, which writes the same text straight from the engine's results, remembering
 the text of receptive fields and shapes that many nodes share: `designer report` of a
 large design is mostly this loop.
+
+What a file holds reaches a report as data, never as markup or a formula:
+
+- CSV: a cell of user text (USER_TEXT_COLUMNS: the id, the name, the error and the
+  warnings, which quote ids) that starts with `=`, `+`, `-`, `@`, a tab or a carriage
+  return gets a `'` in front (OWASP's advice against formula injection), so a spreadsheet
+  shows it as text rather than run it. Cells the designer writes itself (the type, shapes,
+  numbers, receptive fields such as an rf_start of `-2x-2`) are left as they are: they
+  hold no user text, and scripts read them as numbers. `csv_cells(row)` is a row as the
+  CSV writes it; `cells(row)`, what the window shows, is not changed.
+- Markdown: backslash, `|`, `<` and `&` are escaped (no cell can end early or pass HTML
+  through: a tag needs its `<`, an entity its `&`), and control characters are written as
+  escapes (a line break as `\\n`), so a line break in a name cannot split the table.
+  `markdown_cell` does it.
+- JSON: numbers beyond any float (a receptive field that outgrew one) are null, so the
+  document stays JSON.
 """
 
 from __future__ import annotations
@@ -12,10 +28,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from designer.core.analysis import NodeResult
+from designer.core.params import printable
 from designer.core.propagate import Engine
 from designer.core.receptive import Field, Fields, fmt
 from designer.core.spec import dims
@@ -42,6 +61,23 @@ EXTRA_COLUMNS = (
     "dtype",  # slot 0's dtype
 )
 FORMATS = ("csv", "markdown", "json")
+USER_TEXT_COLUMNS = ("id", "name", "error", "warnings")
+_HEADER = COLUMNS + EXTRA_COLUMNS
+_USER_TEXT = tuple(_HEADER.index(name) for name in USER_TEXT_COLUMNS)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell of user text that a spreadsheet would take as a formula, made text."""
+    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+
+
+def csv_cells(row: dict[str, Any]) -> list[str]:
+    """`cells(row)` as the CSV report writes them: user text made spreadsheet-safe."""
+    out = cells(row)
+    for index in _USER_TEXT:
+        out[index] = spreadsheet_safe(out[index])
+    return out
 
 
 def report_order(engine: Engine) -> list[str]:
@@ -167,6 +203,9 @@ def to_csv(engine: Engine) -> str:
     commas = len(COLUMNS + EXTRA_COLUMNS) - 1
     lines = []
     for line_cells in _all_cells(engine):
+        for index in _USER_TEXT:
+            if line_cells[index].startswith(_FORMULA_STARTS):
+                line_cells[index] = "'" + line_cells[index]
         line = ",".join(line_cells)
         if line.count(",") == commas and '"' not in line and "\n" not in line and "\r" not in line:
             lines.append(line)
@@ -177,16 +216,30 @@ def to_csv(engine: Engine) -> str:
 
 
 def _csv_line(line_cells: list[str]) -> str:
+    """One row as the csv module writes it, without its line end. The writer is told the
+    line ends in CR LF, so that it quotes a cell holding either (it quotes only what its
+    line terminator holds: with none, a line break in an id split the row)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow(line_cells)
-    return buffer.getvalue()
+    csv.writer(buffer, lineterminator="\r\n").writerow(line_cells)
+    return buffer.getvalue()[:-2]
+
+
+_MARKDOWN = re.compile(r"[\\|<&]")
+_MARKDOWN_ESCAPES = {"\\": "\\\\", "|": "\\|", "<": "&lt;", "&": "&amp;"}
+
+
+def markdown_cell(cell: str) -> str:
+    """A cell as a Markdown table holds it: one line, no HTML, no early end (see above)."""
+    if _MARKDOWN.search(cell):
+        cell = _MARKDOWN.sub(lambda m: _MARKDOWN_ESCAPES[m.group()], cell)
+    return printable(cell)
 
 
 def to_markdown(engine: Engine) -> str:
     header = COLUMNS + EXTRA_COLUMNS
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for line in _all_cells(engine):
-        escaped = [cell.replace("|", "\\|") for cell in line]
+        escaped = [markdown_cell(cell) for cell in line]
         lines.append("| " + " | ".join(escaped) + " |")
     totals = engine.totals().as_dict()
     lines.append("")
@@ -202,7 +255,15 @@ def to_json(engine: Engine) -> str:
         "totals": engine.totals().as_dict(),
         "settings": {"batch_size": engine.settings.batch_size, "dtype": engine.settings.dtype},
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    try:
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    except ValueError:  # a receptive field beyond any float: null, as JSON has no inf
+        for node in document["nodes"]:
+            for key in ("rf", "rf_stride", "rf_start"):
+                if node[key] is not None:
+                    node[key] = [v if math.isfinite(v) else None for v in node[key]]
+        text = json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False)
+    return text + "\n"
 
 
 def render(engine: Engine, format: str) -> str:

@@ -9,19 +9,28 @@ files diff well in git, and replaces the old file only once the new one is compl
 from __future__ import annotations
 
 import codecs
+import gc
 import json
 import math
 import os
 import re
 import secrets
 import shutil
-from dataclasses import dataclass, field
+import stat
+import sys
+import time
+from collections import namedtuple
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import MISSING, dataclass, field, fields
+from itertools import repeat
+from operator import attrgetter, contains, eq, itemgetter
 from pathlib import Path
 from typing import Any
 
 from designer.core import registry
 from designer.core.graph import Architecture, EdgeRecord, GraphError, NodeRecord
-from designer.core.params import ParamError, show_value
+from designer.core.params import ParamError, clip_text, show_value
 from designer.core.problems import ProblemsError
 from designer.core.spec import LayerSpec
 
@@ -29,21 +38,37 @@ FORMAT = "nn-designer-project"
 VERSION = 2  # what this designer writes
 READS = (1, 2)  # what it opens; version 2 only adds to version 1
 _TOP_LEVEL = ("format", "version", "name", "nodes", "edges")
-_NODE_KEYS = ("id", "type", "name", "params", "pos")
+_NODE_KEYS = ("id", "type", "name", "params", "pos", "shares")
 _EDGE_KEYS = ("source", "target", "port", "output")
-_NODE_KEY_SET = frozenset(_NODE_KEYS)
+_NODE_KEY_SET = frozenset(_NODE_KEYS) - {"shares"}  # the quick path: a sharer is checked
 _EDGE_KEY_SET = frozenset(_EDGE_KEYS)
 _NUMBER_TYPES = frozenset((int, float))
+# Bounds a file must keep (docs/file-format.md): what a designer can open, show and save
+# without a number or a line growing past what a person, a terminal or Qt can handle.
+MAX_FILE_BYTES = 256 * 1024 * 1024  # 256 MiB: a 10⁶-node design takes about 140
+MAX_ID_LENGTH = 1_000  # characters of a node id
+MAX_COORDINATE = 1e9  # |x| and |y| of a position: within what Qt's canvas holds (2**31)
+MAX_PROBLEMS = 50  # problems listed in one refusal; the rest are counted
 # Version-2 keys this designer does not read yet. Dropping them would change the design's
 # numbers, so a node that carries one is refused, naming the key.
 _NOT_YET = {
     "repeat": "repeated nodes",
-    "shares": "shared weights",
 }
 
 
 class ProjectError(ProblemsError):
-    """A file that cannot be opened; `problems` lists every reason, each with its place."""
+    """A file that cannot be opened; `problems` lists every reason, each with its place:
+    the first MAX_PROBLEMS of them and a count of the rest, each clipped to one line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        shown = [clip_text(problem, _PROBLEM_LENGTH) for problem in problems[:MAX_PROBLEMS]]
+        if len(problems) > MAX_PROBLEMS:
+            more = len(problems) - MAX_PROBLEMS
+            shown.append(f"… and {more:,} more problem{'s' if more > 1 else ''}")
+        super().__init__(shown)
+
+
+_PROBLEM_LENGTH = 500  # no message is longer unless it echoes something long
 
 
 @dataclass
@@ -57,24 +82,92 @@ class Project:
 
 
 def load(path: str | os.PathLike) -> Project:
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise ProjectError([f"cannot read the file: {error.strerror or error}"]) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise ProjectError([_encoding_problem(data, error.start)]) from None
-    return loads(text)
+    """Read and check a project file. Only a regular file of at most MAX_FILE_BYTES is
+    read (a pipe, a device such as /dev/zero or a folder is refused before any byte is)."""
+    with _collector_paused():
+        data = _read_file(path)
+        try:
+            holder = [data.decode("utf-8-sig")]
+        except UnicodeDecodeError as error:
+            raise ProjectError([_encoding_problem(data, error.start)]) from None
+        del data  # a large file's bytes are not kept beside its text, nor its text beside
+        return _load_text(holder)  # its design
 
 
 def loads(text: str) -> Project:
     """Parse and check a project held in a string."""
+    with _collector_paused():
+        return _load_text([text])
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a file is read: parsing a large file makes
+    millions of objects, none of them garbage, and each full collection would walk them
+    all (a third of the time of a 10⁶-node file). Reference counting still frees them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_file(path: str | os.PathLike) -> bytes:
+    """The bytes of a regular file of at most MAX_FILE_BYTES, or a ProjectError."""
+    try:  # O_NONBLOCK: opening a named pipe must not wait for a writer
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise ProjectError([f"cannot read the file: {error.strerror or error}"]) from None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            kind = _file_kind(status.st_mode)
+            raise ProjectError([f"cannot read the file: it is {kind}, not a regular file"])
+        if status.st_size > MAX_FILE_BYTES:
+            raise ProjectError([_too_large(status.st_size)])
+        with open(descriptor, "rb", buffering=0, closefd=False) as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)  # it may have grown since
+    except OSError as error:
+        raise ProjectError([f"cannot read the file: {error.strerror or error}"]) from None
+    except MemoryError:
+        raise ProjectError(["the file is too large to read into memory"]) from None
+    finally:
+        os.close(descriptor)
+    if len(data) > MAX_FILE_BYTES:
+        raise ProjectError([_too_large(len(data))])
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"the file is {size / 2**20:,.1f} MiB, more than the {MAX_FILE_BYTES // 2**20} MiB "
+        "a project file may be"
+    )
+
+
+def _load_text(holder: list[str]) -> Project:
+    """Parse and check the text in `holder`, which is emptied: the text is dropped once
+    parsed, and the parsed document once read, so neither stays beside the design."""
+    text = holder.pop()
     if not text.strip():
         raise ProjectError(["the file is empty" if not text else "the file holds only white space"])
     document = _plain_parse(text)
     if document is _CAREFUL:
         document = _careful_parse(text)
+    del text
     return _Reader(document).read()
 
 
@@ -295,9 +388,12 @@ def _at(path: tuple[str | int, ...], message: str) -> str:
 def _member(place: str, key: str) -> str:
     """The place of `key` in `place`: `.key` where the key reads plainly, else `['a\\nb']`,
     so that no key can break a message over two lines."""
-    if not key.isidentifier():
-        return f"{place}[{key!r}]"
+    if not key.isidentifier() or len(key) > _KEY_LENGTH:  # a long one is clipped
+        return f"{place}[{show_value(key)}]"
     return f"{place}.{key}" if place else key
+
+
+_KEY_LENGTH = 60  # characters of a key written plainly in a place
 
 
 def _clip(text: str, length: int = 20) -> str:
@@ -313,7 +409,9 @@ class _Reader:
         self.notes: list[str] = []
         self.faulty_ids: set[str] = set()  # nodes already reported: edges to them say nothing
         self.block_ids: set[str] = set()  # blocks of the file, not read yet
+        self.node_places: dict[str, int] = {}  # node id → its index in the file's nodes
         self.examined: dict[tuple[str, str], tuple[dict, list[ParamError]]] = {}
+        self.unwritten: dict[str, dict] = {}  # type → its canonical params where none are written
 
     def read(self) -> Project:
         doc = self.document
@@ -330,9 +428,14 @@ class _Reader:
             name = None
         self._note_blocks(doc.get("blocks"))
         nodes = self._read_nodes(raw_nodes or [])
+        self._check_sharing(nodes)
         edges: list[EdgeRecord] = []
         if raw_nodes is not None:  # without nodes every edge would dangle: nothing to say
-            edges = self._read_edges(raw_edges or [], {n.id: n for n in nodes})
+            raw_nodes.clear()  # read: the records hold what is needed (a large file's
+            # objects make way for its graph; the document is this reader's own)
+            edges = self._read_edges(raw_edges or [], dict(zip(map(_ID, nodes), nodes)))
+            if raw_edges is not None:
+                raw_edges.clear()
         try:
             arch = Architecture.build(name or "", nodes, edges, canonical=True)
         except GraphError as error:
@@ -381,10 +484,78 @@ class _Reader:
         return None
 
     def _read_nodes(self, raw: list[Any]) -> list[NodeRecord]:
+        """The nodes' records, and a problem said for each that has one. Nodes are read a
+        chunk at a time: a chunk with nothing to say about it (the common case) is checked
+        and made into records in bulk, column by column (`_plain_nodes`); any other chunk
+        node by node."""
         records: list[NodeRecord] = []
         first_place: dict[str, int] = {}
+        for start in range(0, len(raw), _CHUNK):
+            chunk = raw[start : start + _CHUNK]
+            plain = self._plain_nodes(chunk, first_place)
+            if plain is None:
+                self._read_nodes_one_by_one(chunk, start, first_place, records)
+            else:
+                first_place.update(zip(map(_ID, plain), range(start, start + len(plain))))
+                records += plain
+        self.node_places = first_place
+        return records
+
+    def _plain_nodes(
+        self, chunk: list[Any], first_place: dict[str, int]
+    ) -> list[NodeRecord] | None:
+        """The chunk's records where `_plain_node` would accept each node and no id is
+        taken, else None. Each test runs over a whole column in C (map, set, min, max)."""
+        if set(map(type, chunk)) != _DICT or not all(map(_NODE_KEY_SET.issuperset, chunk)):
+            return None
+        ids = list(map(dict.get, chunk, repeat("id")))
+        types = list(map(dict.get, chunk, repeat("type")))
+        if (
+            set(map(type, ids)) != _STR
+            or set(map(type, types)) != _STR
+            or min(map(len, ids)) < 1
+            or max(map(len, ids)) > MAX_ID_LENGTH
+            or len(set(ids)) != len(ids)
+            or not first_place.keys().isdisjoint(ids)
+            or not registry.LAYERS.keys() >= set(types)
+        ):
+            return None
+        names = list(map(dict.get, chunk, repeat("name")))
+        if not _STR_OR_NONE.issuperset(map(type, names)):
+            return None
+        points = _plain_points(list(map(dict.get, chunk, repeat("pos"))))
+        if points is None:
+            return None
+        params = []
+        examine, layers, unwritten = self._examine, registry.LAYERS, self.unwritten
+        for type_name, written in zip(types, map(dict.get, chunk, repeat("params"))):
+            if written is None:  # as {}: one answer per type, without a key to make
+                canonical = unwritten.get(type_name)
+                if canonical is None:
+                    canonical, problems = examine(layers[type_name], {})
+                    if problems:
+                        return None
+                    unwritten[type_name] = canonical
+            elif type(written) is dict:
+                canonical, problems = examine(layers[type_name], written)
+                if problems:
+                    return None
+            else:
+                return None
+            params.append(canonical)
+        return list(
+            map(new_tuple, repeat(_NodeRow), zip(ids, types, params, names, points, *_NODE_TAIL))
+        )
+
+    def _read_nodes_one_by_one(
+        self,
+        chunk: list[Any],
+        start: int,
+        first_place: dict[str, int],
+        records: list[NodeRecord],
+    ) -> None:
         plain = self._plain_node
-        for index, item in enumerate(raw):
+        for index, item in enumerate(chunk, start):
             record = plain(item)
             if record is None:  # something to say about it: the thorough check says it
                 place = f"nodes[{index}]"
@@ -396,13 +567,12 @@ class _Reader:
                     continue
             if record.id in first_place:
                 self.problems.append(
-                    f"nodes[{index}].id: duplicate id {record.id!r} "
+                    f"nodes[{index}].id: duplicate id {show_value(record.id)} "
                     f"(also nodes[{first_place[record.id]}])"
                 )
                 continue
             first_place[record.id] = index
             records.append(record)
-        return records
 
     def _plain_node(self, item: Any) -> NodeRecord | None:
         """The node where `_check_node` would find nothing to say about it, else None.
@@ -411,7 +581,12 @@ class _Reader:
             return None
         node_id = item.get("id")
         type_name = item.get("type")
-        if type(node_id) is not str or not node_id or type(type_name) is not str:
+        if (
+            type(node_id) is not str
+            or not node_id
+            or len(node_id) > MAX_ID_LENGTH
+            or type(type_name) is not str
+        ):
             return None
         spec = registry.LAYERS.get(type_name)
         name = item.get("name")
@@ -424,11 +599,10 @@ class _Reader:
             x, y = pos
             if type(x) not in _NUMBER_TYPES or type(y) not in _NUMBER_TYPES:
                 return None
-            try:
-                if not (math.isfinite(x) and math.isfinite(y)):
-                    return None
-            except OverflowError:  # an int too large for a float
-                return None
+            if not (
+                -MAX_COORDINATE <= x <= MAX_COORDINATE and -MAX_COORDINATE <= y <= MAX_COORDINATE
+            ):
+                return None  # also NaN, the infinities and ints beyond any float
             pos = (x, y)
         params = item.get("params")
         if params is None:
@@ -458,11 +632,46 @@ class _Reader:
             self.faulty_ids.add(node_id)
         return record
 
+    def _check_sharing(self, nodes: list[NodeRecord]) -> None:
+        """A node that `shares` another's weights names one of the same type and params
+        that holds its own; a node that does not is dropped, its problem said."""
+        sharers = [n for n in nodes if n.shares is not None]
+        if not sharers:
+            return
+        by_id = {n.id: n for n in nodes}
+        for node in sharers:
+            place = f"nodes[{self.node_places[node.id]}].shares"
+            owner = by_id.get(node.shares)
+            if owner is None:
+                problem = f"there is no node {show_value(node.shares)}"
+            elif owner.shares is not None:
+                problem = (
+                    f"{show_value(owner.id)} uses the weights of {show_value(owner.shares)}: "
+                    f"share {show_value(owner.shares)}'s"
+                )
+            elif (owner.type, owner.params) != (node.type, node.params):
+                other = "other params" if owner.type == node.type else "another type"
+                problem = (
+                    f"{show_value(owner.id)} is a {owner.type} with {other}: a node that uses "
+                    "its weights must be the same layer"
+                )
+            else:
+                continue
+            self.problems.append(f"{place}: {problem}")
+            self.faulty_ids.add(node.id)
+            nodes.remove(node)
+
     def _check_node(self, place: str, item: dict[str, Any], node_id: Any) -> NodeRecord | None:
         ok = True
         if not isinstance(node_id, str) or not node_id:
             got = "nothing" if "id" not in item else show_value(node_id)
             self.problems.append(f"{place}.id: must be a non-empty string, got {got}")
+            ok = False
+        elif len(node_id) > MAX_ID_LENGTH:
+            self.problems.append(
+                f"{place}.id: {len(node_id):,} characters long, more than the "
+                f"{MAX_ID_LENGTH:,} an id may have: {show_value(node_id)}"
+            )
             ok = False
         type_name = item.get("type")
         spec = registry.LAYERS.get(type_name) if isinstance(type_name, str) else None
@@ -471,8 +680,8 @@ class _Reader:
                 self.problems.append(f"{place}.type: missing")
             elif isinstance(type_name, str) and type_name in self.block_ids:
                 self.problems.append(
-                    f"{place}.type: {type_name!r} is a block of this file; this designer does "
-                    "not read blocks yet"
+                    f"{place}.type: {show_value(type_name)} is a block of this file; this "
+                    "designer does not read blocks yet"
                 )
             else:
                 self.problems.append(f"{place}.type: {registry.unknown_type_message(type_name)}")
@@ -484,6 +693,12 @@ class _Reader:
         pos = item.get("pos")
         if pos is not None and not _is_point(pos):
             self.problems.append(f"{place}.pos: must be [x, y] numbers, got {show_value(pos)}")
+            ok = False
+        elif pos is not None and not _on_canvas(pos):
+            self.problems.append(
+                f"{place}.pos: {show_value(pos)} is off the canvas: x and y must be from "
+                f"{-MAX_COORDINATE:,.0f} to {MAX_COORDINATE:,.0f}"
+            )
             ok = False
         params = item.get("params")
         if params is None:  # null, like leaving the key out: PyTorch's defaults
@@ -506,29 +721,46 @@ class _Reader:
                 ok = False
             elif key not in _NODE_KEYS:
                 self.notes.append(f"{_member(place, key)}: not read by this version; dropped")
+        shares = item.get("shares")
+        if shares is not None and (not isinstance(shares, str) or not shares):
+            self.problems.append(
+                f"{place}.shares: must be the id of another node, got {show_value(shares)}"
+            )
+            ok = False
         if not ok:
             return None
-        return NodeRecord(node_id, type_name, params, name, tuple(pos) if pos else None)
+        point = tuple(pos) if pos else None
+        return NodeRecord(node_id, type_name, params, name, point, shares=shares)
 
     def _read_edges(self, raw: list[Any], nodes: dict[str, NodeRecord]) -> list[EdgeRecord]:
+        """The edges' records, and a problem said for each that has one; a chunk at a time,
+        as `_read_nodes` reads nodes."""
         edges: list[EdgeRecord] = []
         fed: dict[tuple[str, int], int] = {}
         # The ends an edge may name without a word said (a node read without fault), each
         # with whether it takes several inputs (then its edges must say which port).
         layers = registry.LAYERS
-        several = {
-            node_id: layers[record.type].takes_several_inputs
-            for node_id, record in nodes.items()
-            if node_id not in self.faulty_ids
-        }
+        several_by_type = {name: spec.takes_several_inputs for name, spec in layers.items()}
+        several = dict(zip(nodes, map(several_by_type.__getitem__, map(_TYPE, nodes.values()))))
+        for faulty in self.faulty_ids:
+            several.pop(faulty, None)
         plain = self._plain_edge
-        for index, item in enumerate(raw):
-            edge = plain(item, several, fed)
-            if edge is None:  # something to say about it: the thorough check says it
-                self._read_edge(index, item, nodes, fed, edges)
-            else:
-                fed[(edge.target, edge.port)] = index
-                edges.append(edge)
+        for start in range(0, len(raw), _CHUNK):
+            chunk = raw[start : start + _CHUNK]
+            bulk = _plain_edges(chunk, several, fed)
+            if bulk is not None:
+                fed.update(
+                    zip(zip(map(_TARGET, bulk), map(_PORT, bulk)), range(start, start + len(bulk)))
+                )
+                edges += bulk
+                continue
+            for index, item in enumerate(chunk, start):
+                edge = plain(item, several, fed)
+                if edge is None:  # something to say about it: the thorough check says it
+                    self._read_edge(index, item, nodes, fed, edges)
+                else:
+                    fed[(edge.target, edge.port)] = index
+                    edges.append(edge)
         return edges
 
     def _plain_edge(
@@ -581,7 +813,7 @@ class _Reader:
         if source is None or target is None or port is None or output is None:
             return
         if source == target:
-            self.problems.append(f"{place}: {source!r} cannot feed itself")
+            self.problems.append(f"{place}: {show_value(source)} cannot feed itself")
             return
         if (target, port) in fed:
             other = fed[(target, port)]
@@ -612,7 +844,7 @@ class _Reader:
         elif value in self.faulty_ids:
             pass
         elif value not in nodes:
-            self.problems.append(f"{place}.{key}: there is no node {value!r}")
+            self.problems.append(f"{place}.{key}: there is no node {show_value(value)}")
         else:
             return value
         return None
@@ -622,8 +854,14 @@ class _Reader:
     ) -> str:
         kind = nodes[target].type
         if registry.LAYERS[kind].inputs[1] == 1:  # a port is seldom written here: say what matters
-            return f"{place}: {target!r} ({kind}) takes one input, and edges[{other}] feeds it"
-        return f"{place}.port: input port {port} of {target!r} is already fed by edges[{other}]"
+            return (
+                f"{place}: {show_value(target)} ({kind}) takes one input, and edges[{other}] "
+                "feeds it"
+            )
+        return (
+            f"{place}.port: input port {port} of {show_value(target)} is already fed by "
+            f"edges[{other}]"
+        )
 
     def _port(
         self, place: str, item: dict[str, Any], target: str | None, nodes: dict[str, NodeRecord]
@@ -631,8 +869,8 @@ class _Reader:
         if "port" not in item:
             if target is not None and registry.LAYERS[nodes[target].type].takes_several_inputs:
                 self.problems.append(
-                    f"{place}.port: missing; {target!r} ({nodes[target].type}) takes several "
-                    "inputs, so each edge into it must say which"
+                    f"{place}.port: missing; {show_value(target)} ({nodes[target].type}) takes "
+                    "several inputs, so each edge into it must say which"
                 )
                 return None
             return 0
@@ -643,6 +881,96 @@ class _Reader:
             )
             return None
         return port
+
+
+_CHUNK = 4096  # nodes or edges checked together on the bulk path
+
+
+# The bulk path's records: tuples with NodeRecord's and EdgeRecord's fields, by name and in
+# order, made in C by map (a frozen dataclass's __init__ is a Python call that sets each
+# field: with the checks, most of a large file's reading time). `Architecture.build` reads
+# records by attribute only, and keeps none of them, so either kind serves it; the fields
+# are taken from the dataclasses, so a field added there is here too, with its default.
+def _rows_of(record_class: type, given: int) -> tuple[type, tuple[repeat, ...]]:
+    names = [f.name for f in fields(record_class)]
+    later = fields(record_class)[given:]
+    assert all(f.default is not MISSING for f in later), "a row needs every default"
+    return namedtuple(f"{record_class.__name__}Row", names), tuple(repeat(f.default) for f in later)
+
+
+_NodeRow, _NODE_TAIL = _rows_of(NodeRecord, 5)  # id, type, params, name, pos
+_EdgeRow, _EDGE_TAIL = _rows_of(EdgeRecord, 4)  # source, target, port, output
+new_tuple = tuple.__new__
+_DICT, _STR = {dict}, {str}
+_STR_OR_NONE = frozenset((str, type(None)))
+_ID, _TYPE = attrgetter("id"), attrgetter("type")
+_TARGET, _PORT = attrgetter("target"), attrgetter("port")
+
+
+def _plain_points(points: list[Any]) -> list[tuple[Any, Any] | None] | None:
+    """Positions as `_plain_node` takes them ([x, y] numbers on the canvas, or None), as
+    tuples; None where one is anything else."""
+    given = points if None not in points else [p for p in points if p is not None]
+    if not given:
+        return points
+    if set(map(type, given)) != {list} or set(map(len, given)) != {2}:
+        return None
+    xs, ys = list(map(itemgetter(0), given)), list(map(itemgetter(1), given))
+    if not _NUMBER_TYPES.issuperset(map(type, xs)) or not _NUMBER_TYPES.issuperset(map(type, ys)):
+        return None  # (bool is a type of its own here, so true and false are refused)
+    if min(xs) < -MAX_COORDINATE or max(xs) > MAX_COORDINATE:
+        return None  # ints are compared exactly, so none beyond a float overflows
+    if min(ys) < -MAX_COORDINATE or max(ys) > MAX_COORDINATE:
+        return None
+    if given is points:
+        return list(map(tuple, points))
+    return [None if p is None else (p[0], p[1]) for p in points]
+
+
+def _plain_edges(
+    chunk: list[Any], several: dict[str, bool], fed: dict[tuple[str, int], int]
+) -> list[EdgeRecord] | None:
+    """The chunk's records where `_Reader._plain_edge` would accept each edge in turn,
+    else None; each test over a whole column, as `_Reader._plain_nodes`."""
+    if set(map(type, chunk)) != _DICT or not all(map(_EDGE_KEY_SET.issuperset, chunk)):
+        return None
+    sources = list(map(dict.get, chunk, repeat("source")))
+    targets = list(map(dict.get, chunk, repeat("target")))
+    if (
+        set(map(type, sources)) != _STR
+        or set(map(type, targets)) != _STR
+        or not all(map(several.__contains__, sources))
+        or not all(map(several.__contains__, targets))
+        or any(map(eq, sources, targets))
+    ):
+        return None
+    ports = list(map(dict.get, chunk, repeat("port")))
+    if None not in ports:
+        pass
+    elif not any(map(contains, chunk, repeat("port"))) and not any(
+        map(several.__getitem__, targets)
+    ):  # no port written, and every target takes one input: port 0 throughout
+        ports = [0] * len(ports)
+    else:  # some left out, where the target takes one input: port 0
+        for index, (port, item, target) in enumerate(zip(ports, chunk, targets)):
+            if port is None:
+                if "port" in item or several[target]:
+                    return None
+                ports[index] = 0
+    outputs = list(map(dict.get, chunk, repeat("output"), repeat(0)))
+    if (
+        set(map(type, ports)) != {int}
+        or min(ports) < 0
+        or set(map(type, outputs)) != {int}
+        or min(outputs) < 0
+    ):
+        return None
+    taken = list(zip(targets, ports))
+    if len(set(taken)) != len(taken) or not fed.keys().isdisjoint(taken):
+        return None
+    return list(
+        map(new_tuple, repeat(_EdgeRow), zip(sources, targets, ports, outputs, *_EDGE_TAIL))
+    )
 
 
 def _kind(value: Any) -> str:
@@ -666,12 +994,20 @@ def _is_point(value: Any) -> bool:
 
 
 def _is_coordinate(value: Any) -> bool:
+    """A number a float can hold (the careful parse has refused NaN and the infinities);
+    one too large for the canvas is for `_on_canvas` to say."""
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return False
-    try:
-        return math.isfinite(value)
-    except OverflowError:  # an int too large for a float: no place on a canvas
-        return False
+    return not isinstance(value, int) or -_FLOAT_MAX <= value <= _FLOAT_MAX
+
+
+_FLOAT_MAX = sys.float_info.max
+
+
+def _on_canvas(point: list[float]) -> bool:
+    """Both coordinates within ±MAX_COORDINATE (compared exactly: no int is turned into a
+    float, so none overflows)."""
+    return all(-MAX_COORDINATE <= c <= MAX_COORDINATE for c in point)
 
 
 # saving ---------------------------------------------------------------------------------
@@ -711,6 +1047,8 @@ def _node_json(record: NodeRecord) -> dict[str, Any]:
         out["params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
     if record.pos is not None:
         out["pos"] = [_tidy(c) for c in record.pos]
+    if record.shares is not None:
+        out["shares"] = record.shares
     return out
 
 
@@ -728,14 +1066,25 @@ def _tidy(number: float) -> float | int:
 
 
 def save(path: str | os.PathLike, arch: Architecture, extras: dict[str, Any] | None = None) -> None:
-    """Write beside the target, then replace it: a crash never leaves half a file.
+    """Write the project file atomically (see `write_atomically`)."""
+    write_atomically(path, dumps(arch, extras).encode("utf-8"))
+
+
+STALE_AFTER = 3600.0  # seconds: a temporary file of ours this old was left by a crash
+
+
+def write_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Write beside the target, then replace it: a crash or a full disk never leaves half
+    a file, nor costs the old one (the partial temporary file is removed on an error).
 
     The new file keeps the old one's permissions (a new file gets the umask's, not a
     temporary file's private 0600), and a symbolic link is followed rather than replaced.
     Bytes are written, so the file is the same on every system (no CRLF on Windows).
+    Temporary files a crashed write left for the same target (`.NAME.<hex>.tmp`, an hour
+    old or more) are removed first.
     """
     target = Path(os.path.realpath(path))
-    data = dumps(arch, extras).encode("utf-8")
+    _remove_stale_temporaries(target)
     temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     descriptor = os.open(temp, flags, 0o666)
@@ -750,3 +1099,23 @@ def save(path: str | os.PathLike, arch: Architecture, extras: dict[str, Any] | N
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Remove `.NAME.<12 hex digits>.tmp` files beside `target` that are STALE_AFTER old:
+    ours (the name says so), left by a write that crashed before it could clean up. A
+    younger one may belong to a save in progress in another process, and is kept."""
+    pattern = re.compile(re.escape(f".{target.name}.") + r"[0-9a-f]{12}\.tmp")
+    try:
+        names = [e for e in os.scandir(target.parent) if pattern.fullmatch(e.name)]
+    except OSError:
+        return
+    now = time.time()
+    for entry in names:
+        try:
+            if entry.is_file(follow_symlinks=False) and (
+                now - entry.stat(follow_symlinks=False).st_mtime >= STALE_AFTER
+            ):
+                os.unlink(entry.path)
+        except OSError:
+            pass  # gone already, or not ours to remove: the save goes on

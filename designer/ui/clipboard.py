@@ -11,6 +11,7 @@ from collections.abc import Callable
 from designer.core.edits import AddNode, Compound, Connect, Edit
 from designer.core.graph import Architecture, NodeRecord
 from designer.io.project import ProjectError, dumps, loads
+from designer.ui.editing import Box, clear_offset, node_box
 
 FRAGMENT_MIME = "application/x-nn-designer-fragment"
 PASTE_OFFSET = 40.0
@@ -32,19 +33,36 @@ def fragment(arch: Architecture, node_ids: list[str]) -> str:
 NewId = Callable[[str, set[str]], str]  # (layer type, ids already handed out) → a free id
 
 
-def paste_edit(text: str, new_id: NewId) -> tuple[Edit, list[str]] | None:
-    """One Compound edit adding the fragment with fresh ids, offset so it is seen;
-    None when the text is not a fragment."""
+def paste_edit(
+    text: str,
+    new_id: NewId,
+    occupied: list[Box] | None = None,
+    horizontal: bool = False,
+) -> tuple[Edit, list[str]] | None:
+    """One Compound edit adding the fragment with fresh ids, offset so it is seen (and,
+    given the boxes of the nodes there, `occupied`, clear of them all); None when the
+    text is not a fragment."""
     try:
         part = loads(text).arch
     except ProjectError:
         return None
+    dx = dy = PASTE_OFFSET
+    placed = [node.pos for node in part.nodes() if node.pos is not None]
+    if occupied and placed:
+        fragment = [node_box(*pos) for pos in placed]
+        extent = (
+            min(b[0] for b in fragment),
+            min(b[1] for b in fragment),
+            max(b[2] for b in fragment),
+            max(b[3] for b in fragment),
+        )
+        dx, dy = clear_offset(extent, occupied, dx, dy, horizontal)
     renamed: dict[str, str] = {}
     parts: list[Edit] = []
     for node in part.nodes():
         fresh = new_id(node.type, set(renamed.values()))
         renamed[node.id] = fresh
-        pos = None if node.pos is None else (node.pos[0] + PASTE_OFFSET, node.pos[1] + PASTE_OFFSET)
+        pos = None if node.pos is None else (round(node.pos[0] + dx, 2), round(node.pos[1] + dy, 2))
         parts.append(AddNode(NodeRecord(fresh, node.type, node.params, node.name, pos)))
     for edge in part.edges():
         parts.append(Connect(renamed[edge.source], renamed[edge.target], edge.port, edge.output))

@@ -7,6 +7,7 @@ import gc
 import importlib.util
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import (
@@ -32,12 +33,14 @@ from PySide6.QtGui import (
 )
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
+    QApplication,
     QComboBox,
     QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QSpinBox,
     QUndoView,
@@ -45,25 +48,32 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import RUN_DTYPES, Settings
-from designer.core.edits import Compound, Disconnect, Move, RemoveNode
-from designer.core.graph import GraphError
+from designer.core.edits import AddNode, Compound, Move
+from designer.core.graph import GraphError, NodeRecord
 from designer.core.layout import layered_positions
 from designer.core.params import ParamError
 from designer.export import pytorch, report
 from designer.io.project import Project, ProjectError
-from designer.ui import autosave, clipboard
+from designer.ui import autosave, clipboard, editing, style, window_parts
+from designer.ui import help as help_pages
 from designer.ui.canvas.items import EdgeItem
+from designer.ui.canvas.minimap import Minimap
 from designer.ui.canvas.scene import OVERLAYS, DesignScene
 from designer.ui.canvas.view import CanvasView
-from designer.ui.dialogs import ImportDialog, QuickInsert
+from designer.ui.context_menus import CanvasMenus
+from designer.ui.dialogs import DesignProperties, ImportDialog, QuickInsert
 from designer.ui.document import Document, describe
+from designer.ui.examples import examples
+from designer.ui.find import FindBar
 from designer.ui.panels.inspector import Inspector
 from designer.ui.panels.palette import Palette
 from designer.ui.panels.summary import SummaryView
 from designer.ui.style import elide
+from designer.ui.wording import totals_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "resources" / "examples"
 RECENT_LIMIT = 8
+OVERLAY_TEXT = {None: "None", "params": "Params", "macs": "MACs", "memory": "Memory"}
 AS_DESIGNED = "as designed"  # the dtype choice that keeps each tensor's own dtype
 AUTOSAVE_MS = 60_000
 
@@ -85,12 +95,23 @@ class MainWindow(QMainWindow):
         self.inspector = Inspector(self.document, self)
         self.inspector.setMinimumWidth(340)  # room for error messages and tuple editors
         self.summary = SummaryView(self.document, self)
-        self._dock(self.palette, "Layers", Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock(self.summary, "Summary", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.minimap = Minimap(self.canvas)
+        self.docks = [
+            self._dock(self.palette, "Layers", Qt.DockWidgetArea.LeftDockWidgetArea),
+            self._dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea),
+            self._dock(self.summary, "Summary", Qt.DockWidgetArea.BottomDockWidgetArea),
+            self._dock(self.minimap, "Minimap", Qt.DockWidgetArea.LeftDockWidgetArea),
+        ]
+        self.docks[-1].hide()  # shown from View ▸ Minimap, for large designs
+        self.find_bar = FindBar(self.canvas)
+        self.context_menus = CanvasMenus(self)
+        self.shortcuts_dialog: help_pages.ShortcutsDialog | None = None  # made when first asked
+        self.numbers_dialog: help_pages.NumbersDialog | None = None
         self.totals_label = QLabel(self)
         self.totals_label.setObjectName("totals")
-        self.statusBar().addPermanentWidget(self.totals_label, 1)
+        self.totals_label.setToolTip(help_pages.TOTALS_TIP)
+        # no stretch: the room left of it is where the status bar shows its messages
+        self.statusBar().addPermanentWidget(self.totals_label)
         self._settings_widgets()
         self._actions()
         self._menus()
@@ -143,12 +164,29 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save", self.save, keys.Save, "save")
         self.save_as_action = self._action("Save &As…", self.save_as, keys.SaveAs, "save_as")
         self.quit_action = self._action("&Quit", self.close, keys.Quit, "quit")
-        self.undo_action = self._action(
-            "&Undo", lambda: self.document.undo_stack.undo(), keys.Undo, "undo"
+        self.undo_action = self._action("&Undo", self.undo, keys.Undo, "undo")
+        self.redo_action = self._action("&Redo", self.redo, keys.Redo, "redo")
+        for action, key in ((self.undo_action, keys.Undo), (self.redo_action, keys.Redo)):
+            action.setShortcuts(QKeySequence.keyBindings(key))  # Ctrl+Y and Ctrl+Shift+Z
+            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)  # from any field
+        self.undo_keys = window_parts.DesignUndoKeys(self)
+        self.properties_action = self._action(
+            "P&roperties…", self.edit_properties, None, "properties"
         )
-        self.redo_action = self._action(
-            "&Redo", lambda: self.document.undo_stack.redo(), keys.Redo, "redo"
-        )
+        self.direction_group = QActionGroup(self)
+        self.direction_actions = {}
+        for horizontal, text, name in (
+            (False, "&Top to Bottom", "layout_top_to_bottom"),
+            (True, "&Left to Right", "layout_left_to_right"),
+        ):
+            action = QAction(text, self, checkable=True)
+            action.setObjectName(name)
+            action.triggered.connect(
+                lambda checked=False, horizontal=horizontal: self.set_direction(horizontal)
+            )
+            self.direction_group.addAction(action)
+            self.direction_actions[horizontal] = action
+        self.direction_actions[False].setChecked(True)
         self.cut_action = self._action("Cu&t", self.cut, keys.Cut, "cut")
         self.copy_action = self._action("&Copy", self.copy, keys.Copy, "copy")
         self.paste_action = self._action("&Paste", self.paste, keys.Paste, "paste")
@@ -163,7 +201,9 @@ class MainWindow(QMainWindow):
         self.zoom_out_action = self._action(
             "Zoom &Out", lambda: self.canvas.zoom(0.8), keys.ZoomOut, "zoom_out"
         )
-        self.fit_action = self._action("&Fit to View", self.canvas.fit, "Ctrl+0", "fit")
+        self.fit_action = self._action(
+            "&Fit to View", lambda: self.canvas.fit(whole=True), "Ctrl+0", "fit"
+        )
         self.arrange_action = self._action("&Arrange", self.arrange, "Ctrl+L", "arrange")
         self.insert_action = self._action("&Insert Layer…", self.quick_insert, None, "insert")
         self.export_code_action = self._action(
@@ -196,12 +236,24 @@ class MainWindow(QMainWindow):
         self.overlay_group = QActionGroup(self)
         self.overlay_actions = {}
         for kind in (None, *OVERLAYS):
-            action = QAction("None" if kind is None else kind.capitalize(), self, checkable=True)
+            action = QAction(OVERLAY_TEXT.get(kind, str(kind).capitalize()), self, checkable=True)
             action.setObjectName(f"overlay_{(kind or 'none').replace(' ', '_')}")
             action.triggered.connect(lambda checked=False, kind=kind: self.scene.set_overlay(kind))
             self.overlay_group.addAction(action)
             self.overlay_actions[kind] = action
         self.overlay_actions[None].setChecked(True)
+        self.find_action = self._action("&Find…", self.find_bar.open_bar, keys.Find, "find")
+        self.find_next_action = self._action("Find &Next", self.find_bar.next, "F3", "find_next")
+        self.find_previous_action = self._action(
+            "Find Pre&vious", self.find_bar.previous, "Shift+F3", "find_previous"
+        )
+        self.shortcuts_action = self._action(
+            "&Keyboard Shortcuts", self.show_shortcuts, None, "shortcuts"
+        )
+        self.numbers_action = self._action(
+            "What the &Numbers Mean", self.show_numbers, None, "numbers"
+        )
+        self.about_action = self._action("&About designer", self.show_about, None, "about")
 
     def _menus(self) -> None:
         bar = self.menuBar()
@@ -209,11 +261,22 @@ class MainWindow(QMainWindow):
         file_menu.addActions([self.new_action, self.open_action])
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.examples_menu = file_menu.addMenu("&Examples")
-        for path in sorted(EXAMPLES.glob("*.nnd")):
-            action = self.examples_menu.addAction(path.stem)
+        self.examples_menu.setToolTipsVisible(True)
+        worked = QMenu("&Worked Cases", self.examples_menu)
+        worked.setObjectName("worked_cases")
+        worked.setToolTipsVisible(True)
+        for example in examples(EXAMPLES):
+            menu = worked if example.worked_case else self.examples_menu
+            action = menu.addAction(example.title)
+            action.setObjectName(f"example_{example.path.stem}")
+            action.setToolTip(example.description or example.title)
+            action.setStatusTip(example.description)
+            path = example.path
             action.triggered.connect(lambda checked=False, path=path: self.open_path(path))
+        self.examples_menu.addSeparator()
+        self.examples_menu.addMenu(worked)  # after the networks
         file_menu.addSeparator()
-        file_menu.addActions([self.save_action, self.save_as_action])
+        file_menu.addActions([self.save_action, self.save_as_action, self.properties_action])
         file_menu.addSeparator()
         file_menu.addAction(self.import_action)
         export_menu = file_menu.addMenu("E&xport")
@@ -236,6 +299,8 @@ class MainWindow(QMainWindow):
             ]
         )
         edit_menu.addSeparator()
+        edit_menu.addActions([self.find_action, self.find_next_action, self.find_previous_action])
+        edit_menu.addSeparator()
         edit_menu.addActions([self.insert_action, self.history_action])
         view_menu = bar.addMenu("&View")
         view_menu.addActions(
@@ -243,6 +308,14 @@ class MainWindow(QMainWindow):
         )
         overlay_menu = view_menu.addMenu("&Statistic Overlay")
         overlay_menu.addActions(list(self.overlay_actions.values()))
+        direction_menu = view_menu.addMenu("Layout &Direction")
+        direction_menu.addActions(list(self.direction_actions.values()))
+        view_menu.addSeparator()  # every panel, so that a closed one can be opened again
+        view_menu.addActions([dock.toggleViewAction() for dock in self.docks])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.shortcuts_action, self.numbers_action])
+        help_menu.addSeparator()
+        help_menu.addAction(self.about_action)
         self._refresh_recent()
 
     def _connect(self) -> None:
@@ -254,18 +327,24 @@ class MainWindow(QMainWindow):
     def _follow(self, document: Document) -> None:
         """Point every view at `document`."""
         self.document = document
+        horizontal = editing.runs_sideways(document.arch)
+        self.scene.horizontal = horizontal  # read as the items are made
+        self.direction_actions[horizontal].setChecked(True)
         self.scene.set_document(document)
         self.inspector.set_document(document)
         self.summary.set_document(document)
+        self.minimap.set_document(document)
         if self._followed is not None:
             self._followed.analysis_changed.disconnect(self._update_totals)
             self._followed.undo_stack.cleanChanged.disconnect(self._update_modified)
             self._followed.path_changed.disconnect(self._update_title)
+            self._followed.undo_stack.indexChanged.disconnect(self._update_title)
             self._followed.problem.disconnect(self.say)
         self._followed = document
         document.analysis_changed.connect(self._update_totals)
         document.undo_stack.cleanChanged.connect(self._update_modified)
         document.path_changed.connect(self._update_title)
+        document.undo_stack.indexChanged.connect(self._update_title)  # the design's name
         document.problem.connect(self.say)
         self.batch.blockSignals(True)
         self.batch.setValue(document.settings.batch_size)
@@ -284,18 +363,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(elide(" ".join(text.split()), 300), timeout)
 
     def _update_totals(self, *_: object) -> None:
-        totals = self.document.totals()
-        issues = f"{totals.errors} errors" + (
-            f" ({totals.blocked} waiting)" if totals.blocked else ""
-        )
-        self.totals_label.setText(
-            f"Params {totals.params:,}  ·  MACs {totals.macs:,}  ·  FLOPs {totals.flops:,}  ·  "
-            f"activations {_bytes(totals.activation_memory)}  ·  parameters {_bytes(totals.param_memory)}"
-            f"  ·  {issues}, {totals.warnings} warnings"
-        )
+        self.totals_label.setText(totals_text(self.document.totals()))
 
     def _update_title(self, *_: object) -> None:
-        name = self.document.path.name if self.document.path else "Untitled"
+        document = self.document
+        if document.path is not None and _is_example(document.path):
+            name = f"{document.path.name} (example copy)"  # Save asks where
+        elif document.path is not None:
+            name = document.path.name
+        else:
+            name = window_parts.named(document.arch) or window_parts.UNTITLED
         self.setWindowTitle(f"{name}[*] — designer")
         self.setWindowModified(self.document.modified)
 
@@ -346,12 +423,17 @@ class MainWindow(QMainWindow):
         self._follow(document)
 
     def save(self) -> bool:
-        if self.document.path is None:
+        """Save to the design's file; a new design, or a shipped example (opened as a copy,
+        never written over), asks where."""
+        if self.document.path is None or _is_example(self.document.path):
             return self.save_as()
         return self._save_to(self.document.path)
 
     def save_as(self) -> bool:
-        path, _ = QFileDialog.getSaveFileName(self, "Save design", "", "Designs (*.nnd)")
+        start = ""
+        if self.document.path is not None and _is_example(self.document.path):
+            start = str(Path.home() / self.document.path.name)  # not among the shipped files
+        path, _ = QFileDialog.getSaveFileName(self, "Save design", start, "Designs (*.nnd)")
         if not path:
             return False
         path = Path(path) if path.endswith(".nnd") else Path(path + ".nnd")
@@ -452,8 +534,15 @@ class MainWindow(QMainWindow):
 
     def _refresh_recent(self) -> None:
         self.recent_menu.clear()
-        for text in QSettings().value("recent", []) or []:
-            action = self.recent_menu.addAction(text)
+        self.recent_menu.setToolTipsVisible(True)
+        recent = [str(text) for text in QSettings().value("recent", []) or []]
+        names = [Path(text).name for text in recent]
+        for text, name in zip(recent, names):
+            if names.count(name) > 1:  # two files of one name: their folders tell them apart
+                name = f"{name} — {Path(text).parent.name or Path(text).parent}"
+            action = self.recent_menu.addAction(elide(name, 80))
+            action.setToolTip(elide(text, 300))
+            action.setStatusTip(elide(text, 300))
             action.triggered.connect(lambda checked=False, text=text: self.open_path(Path(text)))
         self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
 
@@ -488,39 +577,47 @@ class MainWindow(QMainWindow):
 
     def insert_after_selection(self, type_name: str) -> None:
         """Add a layer below the selected node and feed it from there."""
-        selected = self.document.selected()
+        document = self.document
+        arch = document.arch
+        selected = document.selected()
         after = selected[0] if selected else None
-        if after is not None:
-            x, y = self.document.arch.node(after).pos or (0.0, 0.0)
-            pos = (x, y + 120.0)
-        else:
-            centre = self.canvas.mapToScene(self.canvas.viewport().rect().center())
-            pos = (centre.x() - 95, centre.y() - 37)
+        horizontal = self.scene.horizontal
+        node_id = document.new_node_id(type_name)
         try:
-            node_id = self.canvas.add_layer(type_name, pos, after)
-        except (GraphError, ParamError) as error:
+            spec = arch.spec_of(type_name)
+            record = NodeRecord(node_id, type_name, spec.starting_params())
+            if after is not None:  # spliced in: after → new → what after fed
+                edit = editing.insert_after(arch, after, record, horizontal)
+            else:  # in the middle of the view, clear of the nodes there
+                centre = self.canvas.mapToScene(self.canvas.viewport().rect().center())
+                x, y = centre.x() - style.NODE_WIDTH / 2, centre.y() - style.NODE_HEIGHT / 2
+                pos = editing.clear_spot(x, y, editing.boxes(arch), horizontal)
+                edit = Compound([AddNode(replace(record, pos=pos))], f"Add {type_name}")
+        except (GraphError, ParamError, KeyError) as error:
             self.say(str(error))
             return
+        if not self._push(edit):
+            return
+        document.select([node_id])
         self.canvas.centre_on(node_id)
 
     def quick_insert(self) -> None:
         dialog = QuickInsert(self, self.document.arch.catalog)
-        if dialog.exec() == QDialog.DialogCode.Accepted and dialog.chosen():
-            self.insert_after_selection(dialog.chosen())
+        chosen = dialog.chosen() if dialog.exec() == QDialog.DialogCode.Accepted else None
+        if chosen:
+            self.insert_after_selection(chosen)
 
     def delete_selection(self) -> None:
-        """Selected nodes (with their edges) and selected edges, as one undo step."""
-        edges = [item for item in self.scene.selectedItems() if isinstance(item, EdgeItem)]
-        parts = [
-            Disconnect(edge)
-            for edge, item in self.scene.edges.items()
-            if item in edges
-            and edge.source not in self.document.selected()
-            and edge.target not in self.document.selected()
-        ]
-        parts += [RemoveNode(node_id) for node_id in self.document.selected()]
-        if parts:
-            self._push(Compound(parts, "Delete"))
+        """Selected nodes (with their edges) and selected edges, as one undo step. A
+        removed layer that took one input leaves its chain joined: what it fed is fed by
+        what fed it (`editing.delete`), and the status bar says so."""
+        chosen = {item for item in self.scene.selectedItems() if isinstance(item, EdgeItem)}
+        edges = [edge for edge, item in self.scene.edges.items() if item in chosen]
+        edit, joins = editing.delete(self.document.arch, self.document.selected(), edges)
+        if edit.parts and self._push(edit) and joins:
+            shown = ", ".join(f"{elide(j.source, 40)} → {elide(j.target, 40)}" for j in joins[:3])
+            more = f" and {len(joins) - 3} more" if len(joins) > 3 else ""
+            self.say(f"Deleted; reconnected {shown}{more} (Undo puts it back)", 6000)
 
     def select_all(self) -> None:
         self.document.select(self.document.arch.file_order())
@@ -549,7 +646,12 @@ class MainWindow(QMainWindow):
                 text = bytes(data.data(clipboard.FRAGMENT_MIME)).decode("utf-8")
             else:
                 text = data.text()
-            pasted = clipboard.paste_edit(text, self.document.new_node_id)
+            pasted = clipboard.paste_edit(
+                text,
+                self.document.new_node_id,
+                editing.boxes(self.document.arch),
+                self.scene.horizontal,
+            )
         except Exception as error:  # noqa: BLE001 (the loader's, a decoding error, anything: said)
             self.say(f"Cannot paste: {describe(error)}")
             return
@@ -562,8 +664,39 @@ class MainWindow(QMainWindow):
 
     def arrange(self) -> None:
         positions = layered_positions(self.document.arch.graph)
+        if self.scene.horizontal:
+            positions = editing.sideways(positions)
         self._push(Compound([Move(node_id, pos) for node_id, pos in positions.items()], "Arrange"))
+        self.scene.settle()  # every edge routed round the nodes in their new places
         self.canvas.fit()
+
+    def set_direction(self, horizontal: bool) -> None:
+        """Lay the graph out top to bottom or left to right (View ▸ Layout Direction): the
+        ports move to the nodes' sides and the graph is arranged that way (one step)."""
+        self.direction_actions[horizontal].setChecked(True)
+        if horizontal != self.scene.horizontal:
+            self.scene.set_horizontal(horizontal)
+            self.arrange()
+
+    def undo(self) -> None:
+        window_parts.commit_focused_field()  # a half-typed field is an edit first
+        self.document.undo_stack.undo()
+
+    def redo(self) -> None:
+        window_parts.commit_focused_field()
+        self.document.undo_stack.redo()
+
+    def edit_properties(self) -> None:
+        """File ▸ Properties: the design's name (one undo step), which exports use."""
+        document = self.document
+        name = window_parts.named(document.arch) or ""
+        dialog = DesignProperties(name, document.path, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        text = " ".join(dialog.name.text().split())
+        if text and text != document.arch.name:
+            self._push(window_parts.RenameDesign(text))
+            self._update_title()
 
     def show_history(self) -> None:
         dialog = QDialog(self)
@@ -575,18 +708,47 @@ class MainWindow(QMainWindow):
         dialog.resize(320, 420)
         dialog.show()
 
+    # help ---------------------------------------------------------------------------------------
+
+    def show_shortcuts(self) -> None:
+        if self.shortcuts_dialog is None:
+            self.shortcuts_dialog = help_pages.ShortcutsDialog(self.menuBar(), self)
+        self.shortcuts_dialog.show()
+        self.shortcuts_dialog.raise_()
+
+    def show_numbers(self) -> None:
+        if self.numbers_dialog is None:
+            self.numbers_dialog = help_pages.NumbersDialog(self)
+        self.numbers_dialog.show()
+        self.numbers_dialog.raise_()
+
+    def show_about(self) -> None:
+        box = QMessageBox(self)
+        box.setObjectName("about")
+        box.setWindowTitle("About designer")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(help_pages.about_text())
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.about_box = box
+        box.open()
+
     # export and import --------------------------------------------------------------------------
 
     def export_code(self) -> None:
+        document = self.document
+        name = window_parts.class_name_for(document.arch, document.path)
         try:
-            exported = pytorch.export(self.document.arch, self.document.engine)
+            exported = pytorch.export(document.arch, document.engine, name)
         except pytorch.ExportError as error:
             QMessageBox.warning(
                 self, "Cannot export", "The design has errors:\n\n" + "\n".join(error.problems)
             )
             return
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export PyTorch code", f"{exported.class_name.lower()}.py", "Python (*.py)"
+            self,
+            f"Export PyTorch code (class {exported.class_name}; File ▸ Properties names it)",
+            str(self._export_path("py")),
+            "Python (*.py)",
         )
         if path:
             self._write_export(Path(path), lambda p: p.write_text(exported.source, "utf-8"))
@@ -614,15 +776,25 @@ class MainWindow(QMainWindow):
 
     def export_report(self, fmt: str) -> None:
         suffix = {"csv": "csv", "markdown": "md", "json": "json"}[fmt]
-        path, _ = QFileDialog.getSaveFileName(self, "Export report", f"report.{suffix}")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export report", str(self._export_path(suffix, "report"))
+        )
         if path:
             text = report.render(self.document.engine, fmt)
             self._write_export(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
 
     def export_picture(self, kind: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export picture", f"design.{kind}")
+        path, _ = QFileDialog.getSaveFileName(self, "Export picture", str(self._export_path(kind)))
         if path:
             self._write_export(Path(path), lambda p: save_picture(self.scene, p))
+
+    def _export_path(self, suffix: str, what: str = "") -> Path:
+        """What an export is called at first: the design's name, beside its file."""
+        document = self.document
+        stem = window_parts.export_stem(document.arch, document.path)
+        beside = document.path if document.path and not _is_example(document.path) else None
+        folder = window_parts.export_folder(beside)
+        return folder / f"{stem}{'-' + what if what else ''}.{suffix}"
 
     def _write_export(self, path: Path, write: Callable[[Path], object]) -> None:
         """Write one exported file; a failure is a warning, as Save's is, never a raise."""
@@ -641,9 +813,19 @@ class MainWindow(QMainWindow):
             return
         try:
             file, class_name, shapes, arguments = dialog.request()
-            arch = pytorch_import.import_model(
-                file, class_name, [pytorch_import.parse_shape(s) for s in shapes], arguments
+            sizes = [pytorch_import.parse_shape(s) for s in shapes]
+            # torch runs in this thread: a busy cursor and a word, painted before it starts
+            self.statusBar().showMessage(
+                f"Importing {elide(class_name, 80)} from {elide(file.name, 80)}: "
+                "running and tracing it with torch…"
             )
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            QApplication.processEvents()
+            try:
+                arch = pytorch_import.import_model(file, class_name, sizes, arguments)
+            finally:
+                QApplication.restoreOverrideCursor()
+                self.statusBar().clearMessage()
         except (ValueError, pytorch_import.ImportFailure) as error:
             QMessageBox.warning(self, "Cannot import", str(error))
             return
@@ -657,6 +839,11 @@ def save_picture(scene: DesignScene, path: Path) -> None:
     The picture is drawn into memory and written with Python's own file calls: Qt's
     writers only say false, or nothing at all, when a file cannot be opened.
     """
+    with scene.picture():  # no selection, ports, hover cards, grid or unexplained marks
+        _draw_picture(scene, path)
+
+
+def _draw_picture(scene: DesignScene, path: Path) -> None:
     rect = scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
@@ -700,8 +887,9 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _bytes(count: int) -> str:
-    for limit, unit in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-        if count >= limit:
-            return f"{count / limit:.1f} {unit}"
-    return f"{count} B"
+def _is_example(path: Path) -> bool:
+    """Whether a file is one of the shipped examples (EXAMPLES, read when asked)."""
+    try:
+        return path.resolve().parent == EXAMPLES.resolve()
+    except OSError:
+        return False

@@ -65,6 +65,12 @@ def test_taken_port_is_refused() -> None:
             "padding: 2 must be at most half of kernel_size 3",
         ),
         ("Conv2d", {"kernel_size": 3}, "out_channels: is required (a positive int)"),
+        (
+            "Hardtanh",
+            {"min_val": 2.0},
+            "max_val: 1.0 must be greater than the lower bound 2.0 (PyTorch refuses it)",
+        ),
+        ("CELU", {"alpha": 0}, "alpha: cannot be 0 (CELU divides by it; PyTorch refuses it)"),
         ("Linear", {"out_features": 4, "bias": 1}, "bias: must be true or false, got 1"),
     ],
 )
@@ -145,11 +151,11 @@ def test_groups_that_do_not_divide_the_inferred_channels() -> None:
     )
 
 
-def test_linear_fed_a_feature_map_asks_for_a_flatten() -> None:
-    arch = chain((64, 7, 7), ("Linear", {"out_features": 10}))
-    assert analyse(arch).results["l1"].error == (
-        "Linear expects a flat F input, got 64x7x7 (3-D); add a Flatten before it"
-    )
+def test_linear_works_on_the_last_dimension_of_a_feature_map() -> None:
+    """As torch's: every leading dimension is a batch of rows (a token sequence [L, E])."""
+    result = analyse(chain((64, 7, 7), ("Linear", {"out_features": 10}))).results["l1"]
+    assert result.error is None
+    assert (result.shape, result.params, result.macs) == ((64, 7, 10), 80, 64 * 7 * 7 * 10)
 
 
 def test_output_smaller_than_one() -> None:
@@ -242,4 +248,88 @@ def test_one_value_per_group_is_flagged() -> None:
     (warning,) = analyse(arch).results["l1"].warnings
     assert warning == (
         "each group holds a single value (4 channels in 4 groups of 4x1x1): PyTorch refuses that for a batch of 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("shape", "kind", "params", "message"),
+    [
+        (
+            (3, 5),
+            "ReflectionPad1d",
+            {"padding": [5, 0]},
+            (
+                "padding [5, 0] is 5 on one side of L 5: reflection padding must be smaller than "
+                "the input on each side"
+            ),
+        ),
+        (
+            (3, 4, 4),
+            "CircularPad2d",
+            {"padding": [0, 0, 5, 0]},
+            (
+                "padding [0, 0, 5, 0] is 5 on one side of H 4: circular padding wraps around at "
+                "most once, so it takes at most the input's size on each side"
+            ),
+        ),
+        (
+            (3, 5),
+            "ConstantPad1d",
+            {"padding": [-4, -2], "value": 1.0},
+            "padding [-4, -2] crops 6 from L 5, more than there is (PyTorch crops before it pads)",
+        ),
+        (
+            (3, 1, 1),
+            "InstanceNorm2d",
+            {},
+            (
+                "InstanceNorm2d normalises each channel over its own values, and the input 3x1x1 "
+                "has one per channel: PyTorch refuses that (it needs more than 1 spatial element)"
+            ),
+        ),
+        (
+            (6, 4),
+            "PReLU",
+            {"num_parameters": 4},
+            "num_parameters 4 must be 1 or the input's channels, 6 (the input is 6x4)",
+        ),
+        (
+            (6, 5),
+            "GLU",
+            {},
+            "GLU halves dim -1, which has size 5 in the input 6x5: it must be even",
+        ),
+        (
+            (6, 4),
+            "ChannelShuffle",
+            {"groups": 4},
+            "channels 6 (from the input 6x4) are not divisible by groups 4",
+        ),
+        (
+            (6, 4),
+            "ELU",
+            {"alpha": 1e39},
+            (
+                "alpha 1e+39 is beyond ±3.40282e+38, the range of float32, which PyTorch converts "
+                "it to: PyTorch refuses it"
+            ),
+        ),
+    ],
+)
+def test_input_dependent_refusals_name_the_numbers(
+    shape: tuple[int, ...], kind: str, params: dict, message: str
+) -> None:
+    arch = chain(shape, (kind, params))
+    assert analyse(arch).results["l1"].error == message
+
+
+def test_circular_padding_that_overlaps_itself_warns_of_a_batch_of_one() -> None:
+    arch = chain((1, 2), ("CircularPad1d", {"padding": [-1, 2]}))
+    result = analyse(arch).results["l1"]
+    assert result.shape == (1, 3)
+    assert result.warnings == (
+        (
+            "the wrap-around along L overlaps what it copies: with one channel, PyTorch refuses "
+            "it for a batch of 1"
+        ),
     )

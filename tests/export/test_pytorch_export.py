@@ -93,17 +93,16 @@ def test_readable_code_for_resnet() -> None:
 
 def test_a_design_with_errors_is_not_exported(tmp_path: Path, capsys) -> None:
     path = tmp_path / "bad.nnd"
-    path.write_text((EXAMPLES / "seed-16-linear.nnd").read_text().replace("[4]", "[4, 3, 3]"))
+    text = (EXAMPLES / "seed-16-linear.nnd").read_text()
+    path.write_text(text.replace('"out_features": 2', '"in_features": 5, "out_features": 2'))
     arch = load(path).arch
     with pytest.raises(ExportError) as refused:
         export(arch, analyse(arch))
-    assert refused.value.problems == [
-        "fc: Linear expects a flat F input, got 4x3x3 (3-D); add a Flatten before it"
-    ]
+    assert refused.value.problems == ["fc: in_features is 5 in the design, but the input has 4"]
     out = tmp_path / "bad.py"
     assert main(["export", str(path), "-o", str(out)]) == 2
     assert not out.exists()
-    assert "not exported, the design has errors: fc: Linear expects" in capsys.readouterr().err
+    assert "not exported, the design has errors: fc: in_features is 5" in capsys.readouterr().err
 
 
 def test_verify_reports_a_difference_by_node(monkeypatch) -> None:

@@ -75,7 +75,7 @@ def test_csv_and_markdown_say_what_cells_says(name: str, arch: Architecture) -> 
         report.cells(report.row(engine, node_id)) for node_id in report.report_order(engine)
     ]
     assert list(csv.reader(io.StringIO(report.render(engine, "csv")))) == expected
-    lines = ["| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |" for cells in expected]
+    lines = ["| " + " | ".join(report.markdown_cell(c) for c in cells) + " |" for cells in expected]
     markdown = report.render(engine, "markdown")
     assert markdown.startswith(f"{lines[0]}\n|{'---|' * len(HEADER)}\n")
     assert "\n".join(lines[1:]) + "\n\n| total | value |\n" in markdown

@@ -127,9 +127,7 @@ def test_blocks_are_kept_with_a_note_and_their_instances_refused() -> None:
     ]
 
 
-@pytest.mark.parametrize(
-    ("key", "words"), [("repeat", "repeated nodes"), ("shares", "shared weights")]
-)
+@pytest.mark.parametrize(("key", "words"), [("repeat", "repeated nodes")])
 def test_keys_not_read_yet_are_refused_by_name(key: str, words: str) -> None:
     design = json.loads(json.dumps(V2_DESIGN))
     design["nodes"][2][key] = 2 if key == "repeat" else "pool"
@@ -145,3 +143,52 @@ def test_a_malformed_output_slot_is_refused(output: object) -> None:
     with pytest.raises(ProjectError) as caught:
         loads(json.dumps(design))
     assert caught.value.problems[0].startswith("edges[2].output: must be a non-negative int")
+
+
+SHARED = {
+    "format": "nn-designer-project",
+    "version": 2,
+    "nodes": [
+        {"id": "x", "type": "Input", "params": {"shape": [3, 8, 8]}},
+        {"id": "a", "type": "Conv2d", "params": {"out_channels": 3, "kernel_size": 3}},
+        {
+            "id": "b",
+            "type": "Conv2d",
+            "params": {"out_channels": 3, "kernel_size": 3},
+            "shares": "a",
+        },
+    ],
+    "edges": [{"source": "x", "target": "a"}, {"source": "a", "target": "b"}],
+}
+
+
+def test_shared_weights_round_trip_and_count_once() -> None:
+    project = loads(json.dumps(SHARED))
+    assert project.arch.node("b").shares == "a"
+    written = dumps(project.arch)
+    assert '"shares": "a"' in written
+    assert loads(written).arch.nodes() == project.arch.nodes()
+    engine = analyse(project.arch)
+    assert engine.totals().params == 3 * 3 * 9 + 3
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"shares": "zz"}, "nodes[2].shares: there is no node 'zz'"),
+        ({"shares": 3}, "nodes[2].shares: must be the id of another node, got 3"),
+        (
+            {"params": {"out_channels": 4, "kernel_size": 3}},
+            (
+                "nodes[2].shares: 'a' is a Conv2d with other params: a node that uses its weights "
+                "must be the same layer"
+            ),
+        ),
+    ],
+)
+def test_a_node_that_cannot_share_is_refused_by_place(change: dict, problem: str) -> None:
+    design = json.loads(json.dumps(SHARED))
+    design["nodes"][2] |= change
+    with pytest.raises(ProjectError) as caught:
+        loads(json.dumps(design))
+    assert caught.value.problems == [problem]

@@ -17,7 +17,7 @@ def test_window_has_the_contract_names(window) -> None:
 
 def test_opening_an_example_shows_it(window) -> None:
     assert window.open_path(EXAMPLES / "resnet18.nnd")
-    assert window.windowTitle() == "resnet18.nnd[*] — designer"
+    assert window.windowTitle() == "resnet18.nnd (example copy)[*] — designer"
     assert not window.isWindowModified()
     assert len(window.scene.nodes) == len(window.document.arch) == 70
     assert "Params 11,689,512" in window.totals_label.text()

@@ -17,6 +17,7 @@ from designer.export import report
 from designer.io.project import load
 from designer.ui.main_window import save_picture
 from designer.ui.panels.palette import LAYER_MIME
+from designer.ui.panels.summary import REPORT_ROLE
 from tests.conftest import EXAMPLES
 
 
@@ -24,7 +25,8 @@ def hover_tooltip(window, node_id: str) -> str:
     """The tooltip a mouse resting on the node brings up (the help event Qt sends)."""
     view = window.canvas
     view.centre_on(node_id)
-    at = view.mapFromScene(window.scene.nodes[node_id].sceneBoundingRect().center())
+    item = window.scene.nodes[node_id]
+    at = view.mapFromScene(item.mapToScene(item.shape().boundingRect().center()))  # the body
     viewport = view.viewport()
     QApplication.sendEvent(viewport, QHelpEvent(QEvent.Type.ToolTip, at, viewport.mapToGlobal(at)))
     return QToolTip.text()
@@ -125,7 +127,7 @@ def test_drop_wire_edit_break_undo_redo_save(qtbot, window, tmp_path: Path) -> N
     )
     assert "Error: kernel_size 9 is larger" in hover_tooltip(window, "conv2d_1")
     assert window.scene.nodes["conv"].result.error is None
-    assert "1 errors" in window.totals_label.text()
+    assert "1 error," in window.totals_label.text()
 
     # undo everything, then redo everything
     steps = document.undo_stack.count()
@@ -168,8 +170,8 @@ def test_summary_table_equals_designer_report(window, path: Path, capsys) -> Non
     main(["report", str(path)])
     expected = list(csv.reader(io.StringIO(capsys.readouterr().out)))[1:]
     model = window.summary.model()
-    shown = [
-        [model.index(r, c).data() for c in range(model.columnCount())]
+    shown = [  # as the report writes them: the window words them for people (REPORT_ROLE)
+        [model.index(r, c).data(REPORT_ROLE) for c in range(model.columnCount())]
         for r in range(model.rowCount())
     ]
     assert shown == expected

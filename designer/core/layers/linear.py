@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from designer.core import receptive
 from designer.core.params import Kind, Param
 from designer.core.spec import (
     LayerError,
@@ -15,26 +16,32 @@ from designer.core.spec import (
     Tensor,
     check_inferred,
     dims,
-    expect_rank,
     last_dimension,
     normalise_dim,
+    numel,
     pointwise,
 )
 
 
 def _linear(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    """y = x·Wᵀ + b over the last dimension; every leading one is kept, as in torch."""
     (x,) = inputs
-    expect_rank("Linear", x, 0)
-    (features,) = x.shape
+    features = x.shape[-1]
     check_inferred(p, "in_features", features)
     out = p["out_features"]
-    macs = features * out
+    shape = (*x.shape[:-1], out)
+    rows = math.prod(x.shape[:-1])  # the vectors the layer is applied to, per sample
+    weights = features * out
+    macs = weights * rows
+    fields = None
+    if x.fields is not None:  # the last axis is mixed: each output unit sees all of it
+        fields = (*x.fields[:-1], receptive.adaptive(x.fields[-1], features, 1))
     return LayerOutput(
-        (out,),
-        None,
-        params=macs + (out if p["bias"] else 0),
+        shape,
+        fields,
+        params=weights + (out if p["bias"] else 0),
         macs=macs,
-        flops=2 * macs - (0 if p["bias"] else out),
+        flops=2 * macs - (0 if p["bias"] else numel(shape)),
     )
 
 
@@ -77,7 +84,7 @@ SPECS = [
             Param("bias", Kind.BOOL, True),
         ),
         _linear,
-        summary="fully connected layer on a vector of features",
+        summary="fully connected layer on the last dimension (leading ones kept: [L, F] → [L, out])",
         torch_name="Linear",
         written_as=Module(positional=("in_features", "out_features")),
         functions=("linear",),

@@ -1,21 +1,29 @@
 """Add, Multiply and Concat: where branches meet.
 
-FLOPs: Add costs (inputs − 1) per output element, Multiply 1, Concat nothing.
+Add and Multiply (and Subtract and Divide, in the tensor operations) broadcast as torch
+does, per sample: shapes align on their last dimensions, an input with fewer dimensions
+is extended on the left within the sample (never into the batch), and a size of 1 is
+repeated to the other inputs' size. With one input they take `other`, a number (`x * 0.2`).
+
+FLOPs: Add costs (operands − 1) per output element, Multiply, Subtract and Divide 1,
+Concat nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from designer.core import receptive
 from designer.core.params import Kind, Param
 from designer.core.spec import (
+    FLOATING,
     Function,
     LayerError,
     LayerOutput,
     LayerSpec,
     Operator,
+    Shape,
     Tensor,
     dims,
     normalise_dim,
@@ -27,32 +35,118 @@ def _ports(inputs: Sequence[Tensor]) -> str:
     return ", ".join(f"port {i} is {dims(x.shape)}" for i, x in enumerate(inputs))
 
 
-def _add(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
-    shape = inputs[0].shape
-    for x in inputs:
-        if x.shape != shape:
-            raise LayerError(f"Add needs inputs of one shape: {_ports(inputs)}")
-    fields, warnings = receptive.merged_fields(inputs, shape)
-    return LayerOutput(shape, fields, 0, 0, 0, (len(inputs) - 1) * numel(shape), warnings)
+def broadcast(
+    layer: str, inputs: Sequence[Tensor], mismatch: Callable[[], str] | None = None
+) -> Shape:
+    """The per-sample shape that `inputs` broadcast to, as torch broadcasts: aligned on the
+    right, a missing or size-1 dimension repeated. A LayerError names the dimension
+    (counting the batch) where two inputs disagree; `mismatch` gives the whole message."""
+    rank = max(len(x.shape) for x in inputs)
+    out = [1] * rank
+    source = [0] * rank  # the port that gave each dimension its size
+    for port, x in enumerate(inputs):
+        offset = rank - len(x.shape)
+        for axis, n in enumerate(x.shape, start=offset):
+            m = out[axis]
+            if n == m or n == 1:
+                continue
+            if m != 1:
+                if mismatch is not None:
+                    raise LayerError(mismatch())
+                first = inputs[source[axis]].shape
+                raise LayerError(
+                    f"{layer} cannot broadcast {dims(first)} (port {source[axis]}) with "
+                    f"{dims(x.shape)} (port {port}): dimension {axis + 1} is {m} against {n}"
+                )
+            out[axis], source[axis] = n, port
+    return tuple(out)
 
 
-def _multiply(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
-    a, b = inputs
-    if len(a.shape) != len(b.shape):
-        raise LayerError(
-            f"Multiply needs inputs with the same number of dimensions: {_ports(inputs)}"
-        )
-    shape = []
-    for axis, (m, n) in enumerate(zip(a.shape, b.shape)):
-        if m != n and 1 not in (m, n):
+# A float16 and a bfloat16 make float32, as torch promotes them.
+_FLOAT_RANK = {"float16": 1, "bfloat16": 1, "float32": 2, "float64": 3}
+
+
+def promoted(dtypes: Sequence[str]) -> str:
+    """The dtype torch computes inputs of these dtypes in: the widest floating type, else
+    the widest integer, else bool."""
+    kinds = set(dtypes)
+    if len(kinds) == 1:
+        return dtypes[0]
+    floats = kinds & FLOATING
+    if floats:
+        widest = max(floats, key=_FLOAT_RANK.__getitem__)
+        if _FLOAT_RANK[widest] == 1 and len(floats) > 1:
+            return "float32"
+        return widest
+    if "int64" in kinds:
+        return "int64"
+    return "int32" if "int32" in kinds else "bool"
+
+
+def elementwise(layer: str, cost: Callable[[int], int], mismatch: bool = False):
+    """Add, Subtract, Multiply, Divide: inputs broadcast together, or one input and
+    `other`. `cost(operands)` is the FLOPs per output element; `mismatch` keeps Add's
+    message for inputs that do not broadcast ("needs inputs of one shape")."""
+
+    def evaluate(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+        other = p.get("other")
+        if len(inputs) == 1 and other is None:
             raise LayerError(
-                f"Multiply cannot broadcast {dims(a.shape)} (port 0) with {dims(b.shape)} (port 1): "
-                f"dimension {axis + 1} is {m} against {n}"
+                f"{layer} of one input needs other, a number to combine it with (or a second input)"
             )
-        shape.append(max(m, n))
-    out = tuple(shape)
-    fields, warnings = receptive.merged_fields(inputs, out)
-    return LayerOutput(out, fields, flops=numel(out), warnings=warnings)
+        if len(inputs) > 1 and other is not None:
+            raise LayerError(
+                f"{layer} takes other only with one input; it has {len(inputs)} inputs"
+            )
+        words = (
+            (lambda: f"{layer} needs inputs of one shape: {_ports(inputs)}") if mismatch else None
+        )
+        shape = broadcast(layer, inputs, words)
+        _fields_align(layer, inputs, shape)
+        operands = len(inputs) + (other is not None)
+        full = [x for x in inputs if len(x.shape) == len(shape)]
+        fields, warnings = receptive.merged_fields(full, shape)
+        return LayerOutput(
+            shape,
+            fields,
+            flops=cost(operands) * numel(shape),
+            warnings=warnings,
+            dtype=promoted([x.dtype for x in inputs]),
+        )
+
+    return evaluate
+
+
+def _fields_align(layer: str, inputs: Sequence[Tensor], shape: Shape) -> None:
+    """Refuse what torch broadcasts but receptive.merged_fields cannot merge yet: it pairs
+    its inputs' axes from the left, so an input with spatial axes and fewer dimensions than
+    the output is refused; a vector [F], which has none, may broadcast against any shape,
+    as long as an input with fields runs along the last axis with it."""
+    for port, x in enumerate(inputs):
+        if 1 < len(x.shape) < len(shape):
+            raise LayerError(
+                f"{layer} broadcasts an input with fewer dimensions than the output only "
+                f"when it is a vector [F]: port {port} is {dims(x.shape)}, the output "
+                f"{dims(shape)} (add an Unsqueeze to give it {len(shape)} dimensions)"
+            )
+    running = any(len(x.shape) == len(shape) and x.shape[-1] > 1 for x in inputs)
+    if len(shape) > 1 and shape[-1] > 1 and not running:
+        port = next(i for i, x in enumerate(inputs) if len(x.shape) == 1 < x.shape[0])
+        raise LayerError(
+            f"{layer} of a vector of {shape[-1]} (port {port}) with inputs of last "
+            f"dimension 1 would make a new spatial axis, which the receptive fields "
+            f"cannot follow: {_ports(inputs)}"
+        )
+
+
+def other_param(example: str) -> Param:
+    return Param(
+        "other",
+        Kind.FLOAT,
+        None,
+        nullable=True,
+        help=f"a number, with one input only: {example}",
+    )
 
 
 def _concat(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
@@ -81,20 +175,21 @@ SPECS = [
     LayerSpec(
         "Add",
         "Merge",
-        (),
-        _add,
-        summary="element-wise sum of inputs of one shape",
-        inputs=(2, None),
+        (other_param("x + 3"),),
+        elementwise("Add", lambda operands: operands - 1, mismatch=True),
+        summary="element-wise sum, broadcast as torch does; one input plus a number (x + 3)",
+        inputs=(1, None),
         written_as=Operator("+"),
         functions=("add",),
     ),
     LayerSpec(
         "Multiply",
         "Merge",
-        (),
-        _multiply,
-        summary="element-wise product, broadcast as torch does (a C×1×1 gate times C×H×W)",
-        inputs=(2, 2),
+        (other_param("x * 0.2"),),
+        elementwise("Multiply", lambda operands: 1),
+        summary="element-wise product, broadcast as torch does (a C×1×1 gate times C×H×W); "
+        "one input times a number (x * 0.2)",
+        inputs=(1, 2),
         written_as=Operator("*"),
         functions=("mul",),
     ),

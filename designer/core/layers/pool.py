@@ -99,10 +99,7 @@ def _adaptive(n: int, layer: str, is_max: bool):
             for size, out in zip(x.shape[1:], expand(p["output_size"], n))
         )
         shape = (x.shape[0], *sizes)
-        reads_per_axis = [
-            sum(math.ceil((i + 1) * size / out) - (i * size) // out for i in range(out))
-            for size, out in zip(x.shape[1:], sizes)
-        ]
+        reads_per_axis = [_reads(size, out) for size, out in zip(x.shape[1:], sizes)]
         fields = None
         if x.fields is not None:
             fields = tuple(
@@ -114,6 +111,16 @@ def _adaptive(n: int, layer: str, is_max: bool):
         return LayerOutput(shape, fields, flops=flops, more=_indices(shape, fields, p))
 
     return evaluate
+
+
+def _reads(size: int, out: int) -> int:
+    """Input positions adaptive pooling reads along one axis: window i spans
+    [floor(i·size/out), ceil((i+1)·size/out)). Windows of one width where `out` divides
+    `size` (an axis that keeps its size among them, which may be long); otherwise `out` is
+    at most MAX_ADAPTIVE_OUTPUT, and each window is counted, in exact integer arithmetic."""
+    if size % out == 0:
+        return size
+    return sum(-(-(i + 1) * size // out) - (i * size) // out for i in range(out))
 
 
 def _specs() -> list[LayerSpec]:

@@ -1,5 +1,5 @@
-"""Layers that change the spatial size without weights: Upsample, PixelShuffle,
-PixelUnshuffle and ZeroPad2d.
+"""Layers that resize or rearrange without weights: Upsample, PixelShuffle, PixelUnshuffle
+and ChannelShuffle (the padding layers have their own family, padding.py).
 
 FLOPs of Upsample: nearest costs nothing; the interpolating modes cost 2·taps − 1 per output
 element, taps being 2 per axis for (bi/tri)linear and 4 per axis for bicubic.
@@ -25,6 +25,7 @@ from designer.core.spec import (
     spatial_axes,
 )
 
+MAX_SCALE = 2.0**63
 _MODE_AXES = {"linear": (1,), "bilinear": (2,), "bicubic": (2,), "trilinear": (3,)}
 _TAPS = {"nearest": 1, "linear": 2, "bilinear": 2, "trilinear": 2, "bicubic": 4}
 
@@ -38,6 +39,13 @@ def _check_upsample(p: dict[str, Any]) -> None:
         )
     if p["size"] is None and p["scale_factor"] is None:
         raise ParamError("size", "give size or scale_factor")
+    for scale in expand(p["scale_factor"], 1) if p["scale_factor"] is not None else ():
+        if scale > MAX_SCALE:  # any input then gives an output beyond int64 along that axis
+            raise ParamError(
+                "scale_factor",
+                f"{show_value(p['scale_factor'])} is more than PyTorch can scale by: at most "
+                "2**63, beyond which every output has more than 2**63 − 1 elements",
+            )
     if p["recompute_scale_factor"] and p["size"] is not None:
         raise ParamError(
             "recompute_scale_factor", "is not meaningful with an explicit size (PyTorch refuses it)"
@@ -107,28 +115,20 @@ def _pixel_unshuffle(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput
     return LayerOutput((channels * r * r, height // r, width // r), fields)
 
 
-def _zero_pad(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+def _channel_shuffle(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    expect_rank("ZeroPad2d", x, 2)
-    left, right, top, bottom = expand(p["padding"], 4)
-    channels, height, width = x.shape
-    for axis, size, before, after in (("H", height, top, bottom), ("W", width, left, right)):
-        crop = -min(before, 0) - min(after, 0)
-        if crop > size:  # PyTorch crops before it pads, so the crop alone must fit
-            raise LayerError(
-                f"padding {show_value(p['padding'])} crops {crop} from {axis} {size}, "
-                f"more than there is (PyTorch crops before it pads)"
-            )
-    shape = (channels, height + top + bottom, width + left + right)
-    if min(shape[1:]) < 1:
-        raise LayerError(f"padding {show_value(p['padding'])} crops {dims(x.shape)} to nothing")
-    fields = None
-    if x.fields is not None:
-        fields = (
-            receptive.window(x.fields[0], 1, 1, top),
-            receptive.window(x.fields[1], 1, 1, left),
+    if len(x.shape) < 2:
+        raise LayerError(
+            f"ChannelShuffle expects an input with spatial axes (C×L, C×H×W, …), got "
+            f"{dims(x.shape)} ({len(x.shape)}-D)"
         )
-    return LayerOutput(shape, fields)
+    channels, groups = x.shape[0], p["groups"]
+    if channels % groups:
+        raise LayerError(
+            f"channels {channels} (from the input {dims(x.shape)}) are not divisible by "
+            f"groups {groups}"
+        )
+    return LayerOutput(x.shape, x.fields)
 
 
 SPECS = [
@@ -181,21 +181,15 @@ SPECS = [
         functions=("pixel_unshuffle",),
     ),
     LayerSpec(
-        "ZeroPad2d",
+        "ChannelShuffle",
         "Resize",
-        (
-            Param(
-                "padding",
-                Kind.INT_TUPLE,
-                1,
-                length=4,
-                required=True,
-                help="left, right, top, bottom; negative values crop",
-            ),
-        ),
-        _zero_pad,
-        summary="pads (or crops) the borders with zeros",
-        torch_name="ZeroPad2d",
-        written_as=Module(positional=("padding",)),
+        (Param("groups", Kind.INT, 2, minimum=1, required=True),),
+        _channel_shuffle,
+        summary="interleaves the channels of groups (ShuffleNet)",
+        torch_name="ChannelShuffle",
+        functions=("channel_shuffle", "native_channel_shuffle"),
+        written_as=Module(positional=("groups",)),
+        dtypes="any",
+        shape_only=True,
     ),
 ]

@@ -1,8 +1,762 @@
 """Tensor operations named after their torch function: reshaping, selecting, reducing and
-the arithmetic real models are written with."""
+the arithmetic real models are written with.
+
+Arguments are torch's. Dimension arguments count the batch dimension and may not name it;
+`Reshape` and `Parameter` take a shape per sample, the batch left out. Two conventions of
+the designer's own, where torch's None would reach into the batch: `Squeeze` with `dim`
+None squeezes every size-1 dimension of the sample, and `Mean`, `Sum` and `Amax` with `dim`
+None reduce every dimension of the sample. No operation may leave only the batch (a shape
+of nothing per sample): `keepdim` keeps the reduced dimensions as 1.
+
+Receptive fields: an operation that moves or renames axes (Reshape, Permute, Transpose,
+Unflatten, Squeeze, Unsqueeze, Select, a reduction without keepdim) gives none unless it
+leaves the shape as it was; slicing along a spatial axis moves the field like a window
+(stride = step); a reduction with keepdim sees the whole of each reduced axis.
+"""
 
 from __future__ import annotations
 
-from designer.core.spec import LayerSpec
+import math
+from collections.abc import Sequence
+from typing import Any
 
-SPECS: list[LayerSpec] = []
+from designer.core import receptive
+from designer.core.layers.merge import broadcast, elementwise, other_param, promoted
+from designer.core.params import Kind, Param, ParamError, show_value
+from designer.core.receptive import Fields
+from designer.core.spec import (
+    FLOATING,
+    Function,
+    LayerError,
+    LayerOutput,
+    LayerSpec,
+    Module,
+    Operator,
+    Shape,
+    Tensor,
+    dims,
+    normalise_dim,
+    numel,
+    pointwise,
+)
+
+CATEGORY = "Tensor ops"
+
+
+def _batched(shape: Shape) -> str:
+    return f"a {len(shape) + 1}-D tensor (batch + {dims(shape)})"
+
+
+def _not_only_batch(layer: str, shape: Shape, hint: str) -> None:
+    """Refuse an output with nothing left but the batch dimension."""
+    if not shape:
+        raise LayerError(f"{layer} would leave only the batch dimension; {hint}")
+
+
+def _dim_list(layer: str, value: int | tuple[int, ...], shape: Shape) -> list[int]:
+    """Indices into `shape` of a dim argument (an int or a list), each once."""
+    written = value if isinstance(value, tuple) else (value,)
+    axes = [normalise_dim(layer, "dim", d, shape) for d in written]
+    for index, axis in enumerate(axes):
+        if axis in axes[:index]:
+            raise LayerError(f"dim {axis + 1} appears more than once in dim {show_value(value)}")
+    return axes
+
+
+def _kept_fields(x: Tensor, shape: Shape) -> Fields | None:
+    """The input's fields where the output has the input's shape, else none."""
+    return x.fields if shape == x.shape else None
+
+
+def _without_holes(name: str):
+    """A cross-check: at most one -1 (inferred) size, and no size of 0."""
+
+    def check(p: dict[str, Any]) -> None:
+        value = p[name]
+        sizes = value if isinstance(value, tuple) else (value,)
+        if sizes.count(-1) > 1:
+            raise ParamError(name, f"only one size may be -1 (inferred), got {show_value(value)}")
+        if 0 in sizes:
+            raise ParamError(name, f"a size of 0 would make the output empty: {show_value(value)}")
+
+    return check
+
+
+def _inferred_sizes(layer: str, sizes: tuple[int, ...], total: int, what: str) -> Shape:
+    """`sizes` with its -1 filled in so that they hold `total` elements, or a LayerError."""
+    known = math.prod(s for s in sizes if s != -1)
+    if -1 in sizes:
+        if total % known:
+            raise LayerError(
+                f"{layer} cannot make {show_value(sizes)} of {what}: "
+                f"{total:,} is not a multiple of {known:,}"
+            )
+        return tuple(total // known if s == -1 else s for s in sizes)
+    if known != total:
+        raise LayerError(f"{layer} cannot make {show_value(sizes)} ({known:,} elements) of {what}")
+    return sizes
+
+
+# --- reshaping ---------------------------------------------------------------------------
+
+
+def _reshape(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    written = p["shape"] if isinstance(p["shape"], tuple) else (p["shape"],)
+    total = numel(x.shape)
+    shape = _inferred_sizes(
+        "Reshape", written, total, f"an input of {dims(x.shape)} = {total:,} elements per sample"
+    )
+    return LayerOutput(shape, _kept_fields(x, shape))
+
+
+def _permute(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    order = p["dims"] if isinstance(p["dims"], tuple) else (p["dims"],)
+    ndim = len(x.shape) + 1
+    if len(order) != ndim:
+        raise LayerError(
+            f"dims {show_value(order)} names {len(order)} dimensions, the input is "
+            f"{_batched(x.shape)}"
+        )
+    if not -ndim <= order[0] < ndim or order[0] % ndim:
+        raise LayerError(
+            f"dims {show_value(order)} must start with 0: Permute cannot move the batch dimension"
+        )
+    axes = [normalise_dim("Permute", "dims entry", d, x.shape) for d in order[1:]]
+    if len(set(axes)) != len(axes):
+        raise LayerError(f"dims {show_value(order)} names a dimension twice")
+    shape = tuple(x.shape[a] for a in axes)
+    identity = axes == sorted(axes)
+    return LayerOutput(shape, x.fields if identity else None)
+
+
+def _transpose(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    a = normalise_dim("Transpose", "dim0", p["dim0"], x.shape)
+    b = normalise_dim("Transpose", "dim1", p["dim1"], x.shape)
+    shape = list(x.shape)
+    shape[a], shape[b] = shape[b], shape[a]
+    return LayerOutput(tuple(shape), x.fields if a == b else None)
+
+
+def _unflatten(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    axis = normalise_dim("Unflatten", "dim", p["dim"], x.shape)
+    sizes = _inferred_sizes(
+        "Unflatten",
+        p["unflattened_size"],
+        x.shape[axis],
+        f"dimension {axis + 1} of size {x.shape[axis]}",
+    )
+    shape = (*x.shape[:axis], *sizes, *x.shape[axis + 1 :])
+    return LayerOutput(shape, _kept_fields(x, shape))
+
+
+def _check_unflatten(p: dict[str, Any]) -> None:
+    if not isinstance(p["unflattened_size"], tuple):  # nn.Unflatten takes a list only
+        raise ParamError(
+            "unflattened_size",
+            f"must be a list of sizes, got {show_value(p['unflattened_size'])}: "
+            f"write [{show_value(p['unflattened_size'])}]",
+        )
+    _without_holes("unflattened_size")(p)
+
+
+def squeezed_axes(shape: Shape, dim: int | tuple[int, ...] | None) -> list[int]:
+    """The indices into `shape` that Squeeze removes: the size-1 ones of `dim`, or every
+    size-1 one where dim is None."""
+    if dim is None:
+        return [axis for axis, n in enumerate(shape) if n == 1]
+    return [axis for axis in _dim_list("Squeeze", dim, shape) if shape[axis] == 1]
+
+
+def _squeeze(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    removed = squeezed_axes(x.shape, p["dim"])
+    shape = tuple(n for axis, n in enumerate(x.shape) if axis not in removed)
+    _not_only_batch("Squeeze", shape, "name the dimensions to squeeze in dim")
+    return LayerOutput(shape, _kept_fields(x, shape))
+
+
+def _unsqueeze(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    axis = normalise_dim("Unsqueeze", "dim", p["dim"], (*x.shape, 1))
+    return LayerOutput((*x.shape[:axis], 1, *x.shape[axis:]), None)
+
+
+# --- splitting and selecting ------------------------------------------------------------
+
+
+def _pieces(x: Tensor, axis: int, sizes: list[int]) -> LayerOutput:
+    """Slots of consecutive pieces of `sizes` along `axis`."""
+    tensors = []
+    start = 0
+    for size in sizes:
+        shape = (*x.shape[:axis], size, *x.shape[axis + 1 :])
+        tensors.append(Tensor(shape, _slice_fields(x, axis, start, 1), x.dtype))
+        start += size
+    first, *more = tensors
+    return LayerOutput(first.shape, first.fields, dtype=x.dtype, more=tuple(more))
+
+
+def _split(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    axis = normalise_dim("Split", "dim", p["dim"], x.shape)
+    length = x.shape[axis]
+    value = p["split_size_or_sections"]
+    if isinstance(value, tuple):
+        if sum(value) != length:
+            raise LayerError(
+                f"split_size_or_sections {show_value(value)} adds up to {sum(value)}, "
+                f"but dimension {axis + 1} is {length}"
+            )
+        sizes = list(value)
+    else:
+        sizes = [value] * (length // value) + ([length % value] if length % value else [])
+    return _pieces(x, axis, sizes)
+
+
+def _split_slots(p: dict[str, Any]) -> tuple[str, ...]:
+    """One slot per piece. With a split size the count follows from the input, which
+    slot names cannot see: two are named, and further ones are read by their index
+    (`output 2`, as the window and the exporter name a slot beyond the names)."""
+    value = p["split_size_or_sections"]
+    return _numbered(len(value) if isinstance(value, tuple) else 2)
+
+
+def _numbered(count: int) -> tuple[str, ...]:
+    return tuple(f"output {i}" for i in range(count))
+
+
+def _chunk(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    axis = normalise_dim("Chunk", "dim", p["dim"], x.shape)
+    length = x.shape[axis]
+    size = -(-length // p["chunks"])  # torch's chunk size; it may make fewer chunks
+    sizes = [size] * (length // size) + ([length % size] if length % size else [])
+    return _pieces(x, axis, sizes)
+
+
+def _chunk_slots(p: dict[str, Any]) -> tuple[str, ...]:
+    """One slot per chunk asked for (torch may make fewer), the first 64 of a count so
+    large that the window could not show a port for each."""
+    return _numbered(min(p["chunks"], 64))
+
+
+def _select(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    axis = normalise_dim("Select", "dim", p["dim"], x.shape)
+    length, index = x.shape[axis], p["index"]
+    if not -length <= index < length:
+        raise LayerError(f"index {index} is out of range for dimension {axis + 1} of size {length}")
+    shape = x.shape[:axis] + x.shape[axis + 1 :]
+    _not_only_batch("Select", shape, "use Slice to keep the dimension")
+    return LayerOutput(shape, None)
+
+
+def slice_indices(p: dict[str, Any], length: int) -> range:
+    """The positions `x[start:end:step]` keeps along an axis of `length`, as Python's."""
+    return range(length)[slice(p["start"], p["end"], p["step"])]
+
+
+def _slice_fields(x: Tensor, axis: int, start: int, step: int) -> Fields | None:
+    """Fields after keeping every step-th unit from `start` along `axis`: the channel axis
+    leaves them as they are; a spatial axis moves like a window of one unit."""
+    if x.fields is None or axis == 0 or (start == 0 and step == 1):
+        return x.fields
+    fields = list(x.fields)
+    fields[axis - 1] = receptive.window(fields[axis - 1], 1, step, -start)
+    return tuple(fields)
+
+
+def _slice(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    (x,) = inputs
+    axis = normalise_dim("Slice", "dim", p["dim"], x.shape)
+    kept = slice_indices(p, x.shape[axis])
+    if not kept:
+        raise LayerError(
+            f"start {show_value(p['start'])}, end {show_value(p['end'])} and step {p['step']} "
+            f"keep nothing of dimension {axis + 1} (size {x.shape[axis]})"
+        )
+    shape = (*x.shape[:axis], len(kept), *x.shape[axis + 1 :])
+    return LayerOutput(shape, _slice_fields(x, axis, kept.start, p["step"]))
+
+
+# --- reductions ---------------------------------------------------------------------------
+
+
+def reduced_axes(shape: Shape, dim: int | tuple[int, ...] | None, layer: str) -> list[int]:
+    """Indices into `shape` of the dimensions a reduction works on: every one where dim is
+    None."""
+    return list(range(len(shape))) if dim is None else _dim_list(layer, dim, shape)
+
+
+def _reduction(layer: str, kind: str):
+    """Mean (FLOPs: one per element read), Sum and Amax (one per element read less one per
+    output element)."""
+
+    def evaluate(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+        (x,) = inputs
+        axes = reduced_axes(x.shape, p["dim"], layer)
+        if p["keepdim"]:
+            shape = tuple(1 if axis in axes else n for axis, n in enumerate(x.shape))
+            fields = x.fields
+            if fields is not None and any(axis > 0 for axis in axes):
+                fields = tuple(
+                    receptive.adaptive(f, x.shape[axis], 1) if axis in axes else f
+                    for axis, f in enumerate(fields, start=1)
+                )
+        else:
+            shape = tuple(n for axis, n in enumerate(x.shape) if axis not in axes)
+            _not_only_batch(layer, shape, "keepdim=true keeps the reduced dimensions as 1")
+            fields = None
+        read = numel(x.shape)
+        dtype = x.dtype
+        if kind == "sum" and dtype not in FLOATING:
+            dtype = "int64"  # torch sums integers and bools as int64
+        return LayerOutput(
+            shape,
+            fields,
+            flops=read if kind == "mean" else read - numel(shape),
+            dtype=dtype,
+        )
+
+    return evaluate
+
+
+def _reduction_spec(name: str, function: str, summary: str, dtypes: str) -> LayerSpec:
+    return LayerSpec(
+        name,
+        CATEGORY,
+        (
+            Param(
+                "dim",
+                Kind.INT_TUPLE,
+                None,
+                nullable=True,
+                help="counts the batch; null: every dimension of the sample",
+            ),
+            Param("keepdim", Kind.BOOL, False),
+        ),
+        _reduction(name, function),
+        summary=summary,
+        written_as=Function(f"torch.{function}"),
+        functions=(function,),
+        dtypes=dtypes,
+    )
+
+
+# --- products -----------------------------------------------------------------------------
+
+
+def matmul_shape(a: Shape, b: Shape) -> tuple[Shape, int]:
+    """torch.matmul's output for one sample of each operand, and the contracted size."""
+    if len(a) == 1 and len(b) == 1:
+        raise LayerError(
+            f"MatMul of two vectors ({dims(a)} and {dims(b)}) would leave only the batch dimension"
+        )
+    left = (1, *a) if len(a) == 1 else a  # a vector is a row…
+    right = (*b, 1) if len(b) == 1 else b  # …or a column, removed again afterwards
+    if left[-1] != right[-2]:
+        raise LayerError(
+            f"MatMul needs the last dimension of port 0 to equal the second-to-last of "
+            f"port 1: {dims(a)} @ {dims(b)} ({left[-1]} against {right[-2]})"
+        )
+    stack = (
+        broadcast(
+            "MatMul",
+            [Tensor(left[:-2], None), Tensor(right[:-2], None)],
+            lambda: (
+                f"MatMul cannot broadcast the leading dimensions of {dims(a)} (port 0) and "
+                f"{dims(b)} (port 1)"
+            ),
+        )
+        if len(left) > 2 or len(right) > 2
+        else ()
+    )
+    rows = () if len(a) == 1 else (left[-2],)
+    columns = () if len(b) == 1 else (right[-1],)
+    return (*stack, *rows, *columns), left[-1]
+
+
+def _matmul(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    a, b = inputs
+    if a.dtype != b.dtype:
+        raise LayerError(f"MatMul needs inputs of one dtype, got {a.dtype} and {b.dtype}")
+    shape, contracted = matmul_shape(a.shape, b.shape)
+    macs = numel(shape) * contracted
+    return LayerOutput(shape, None, macs=macs, flops=2 * macs)
+
+
+def _attention(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    q, k, v = inputs
+    names = ("query", "key", "value")
+    if len({x.dtype for x in inputs}) > 1:
+        raise LayerError(
+            "ScaledDotProductAttention needs query, key and value of one dtype, got "
+            + ", ".join(x.dtype for x in inputs)
+        )
+    if len(q.shape) < 2 or len({len(x.shape) for x in inputs}) > 1:
+        raise LayerError(
+            "ScaledDotProductAttention needs query, key and value with the same number of "
+            "dimensions, at least 2 per sample ([..., L, E]): "
+            + ", ".join(f"{n} is {dims(x.shape)}" for n, x in zip(names, inputs))
+        )
+    *_, length, embed = q.shape
+    *_, source, key_embed = k.shape
+    *_, value_source, value_embed = v.shape
+    if key_embed != embed:
+        raise LayerError(f"the key's last dimension {key_embed} must equal the query's {embed}")
+    if value_source != source:
+        raise LayerError(
+            f"value has {value_source} positions (second-to-last dimension), key {source}"
+        )
+    leading = [x.shape[:-2] for x in inputs]
+    if p["enable_gqa"] and len(q.shape) >= 3:
+        heads = q.shape[-3]
+        for name, x in zip(names[1:], inputs[1:]):
+            if heads % x.shape[-3]:
+                raise LayerError(
+                    f"enable_gqa needs the {name}'s heads (dimension {len(x.shape) - 2}, "
+                    f"{x.shape[-3]}) to divide the query's {heads}"
+                )
+        leading = [(*shape[:-1], heads) for shape in leading]
+
+    def together(shapes: list[Shape]) -> Shape:
+        if not shapes[0]:
+            return ()
+        return broadcast(
+            "ScaledDotProductAttention",
+            [Tensor(s, None) for s in shapes],
+            lambda: (
+                "ScaledDotProductAttention cannot broadcast the leading dimensions of "
+                + ", ".join(f"{n} {dims(x.shape)}" for n, x in zip(names, inputs))
+            ),
+        )
+
+    # Q·Kᵀ runs over the query's and key's leading dimensions, the weights times V over
+    # all three (a value with more of them than query and key repeats the weights)
+    scores = numel(together(leading[:2])) * length * source
+    batch = together(leading)
+    macs = scores * embed + numel(batch) * length * source * value_embed
+    return LayerOutput(
+        (*batch, length, value_embed),
+        None,
+        macs=macs,
+        flops=2 * macs + 4 * scores,  # scaling and the softmax's 3 per weight
+    )
+
+
+# --- joining and learned tensors ---------------------------------------------------------
+
+
+def _stack(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    first = inputs[0].shape
+    for port, x in enumerate(inputs[1:], start=1):
+        if x.shape != first:
+            raise LayerError(
+                f"Stack needs inputs of one shape: port 0 is {dims(first)}, "
+                f"port {port} is {dims(x.shape)}"
+            )
+    axis = normalise_dim("Stack", "dim", p["dim"], (*first, 1))
+    shape = (*first[:axis], len(inputs), *first[axis:])
+    return LayerOutput(shape, None, dtype=promoted([x.dtype for x in inputs]))
+
+
+def _parameter(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
+    shape = p["shape"]
+    return LayerOutput(shape, None, params=numel(shape))
+
+
+def _check_clamp(p: dict[str, Any]) -> None:
+    if p["min"] is None and p["max"] is None:
+        raise ParamError("min", "Clamp needs min or max (or both); both are null")
+
+
+def _dim(default: int, help: str = "counts the batch dimension", torch: Any = None) -> Param:
+    """A dim argument whose default the designer sets where torch's names the batch."""
+    if torch is None:
+        return Param("dim", Kind.INT, default, help=help)
+    return Param("dim", Kind.INT, default, help=help, pytorch_default=torch)
+
+
+SPECS = [
+    LayerSpec(
+        "Reshape",
+        CATEGORY,
+        (
+            Param(
+                "shape",
+                Kind.INT_TUPLE,
+                -1,
+                minimum=-1,
+                required=True,
+                help="per sample, the batch left out; one size may be -1 (inferred)",
+            ),
+        ),
+        _reshape,
+        summary="the same elements in another shape per sample (x.reshape(N, *shape))",
+        check=_without_holes("shape"),
+        written_as=Function("torch.reshape"),
+        dtypes="any",
+        shape_only=True,
+    ),
+    LayerSpec(
+        "Permute",
+        CATEGORY,
+        (
+            Param(
+                "dims",
+                Kind.INT_TUPLE,
+                (0, 2, 1),
+                required=True,
+                help="every dimension, counting the batch, which stays first (0)",
+            ),
+        ),
+        _permute,
+        summary="reorders dimensions: [0, 2, 1] turns C×L into L×C",
+        written_as=Function("torch.permute"),
+        functions=("permute",),
+        methods=("permute",),
+        dtypes="any",
+        shape_only=True,
+    ),
+    LayerSpec(
+        "Transpose",
+        CATEGORY,
+        (
+            Param("dim0", Kind.INT, 1, required=True, help="counts the batch dimension"),
+            Param("dim1", Kind.INT, 2, required=True, help="counts the batch dimension"),
+        ),
+        _transpose,
+        summary="swaps two dimensions",
+        written_as=Function("torch.transpose"),
+        functions=("transpose",),
+        methods=("transpose",),
+        dtypes="any",
+        shape_only=True,
+    ),
+    LayerSpec(
+        "Unflatten",
+        CATEGORY,
+        (
+            Param("dim", Kind.INT, 1, required=True, help="counts the batch dimension"),
+            Param(
+                "unflattened_size",
+                Kind.INT_TUPLE,
+                (2, -1),
+                minimum=-1,
+                required=True,
+                help="the sizes dim becomes; one may be -1 (inferred)",
+            ),
+        ),
+        _unflatten,
+        summary="splits one dimension into several (C·H·W → C×H×W)",
+        check=_check_unflatten,
+        torch_name="Unflatten",
+        written_as=Module(positional=("dim", "unflattened_size")),
+        dtypes="any",
+        shape_only=True,
+    ),
+    LayerSpec(
+        "Squeeze",
+        CATEGORY,
+        (
+            Param(
+                "dim",
+                Kind.INT_TUPLE,
+                None,
+                nullable=True,
+                help="counts the batch; null: every size-1 dimension of the sample",
+            ),
+        ),
+        _squeeze,
+        summary="removes dimensions of size 1 (never the batch)",
+        written_as=Function("torch.squeeze"),
+        functions=("squeeze",),
+        dtypes="any",
+        shape_only=True,
+    ),
+    LayerSpec(
+        "Unsqueeze",
+        CATEGORY,
+        (Param("dim", Kind.INT, 1, required=True, help="where the new dimension goes"),),
+        _unsqueeze,
+        summary="inserts a dimension of size 1",
+        written_as=Function("torch.unsqueeze"),
+        functions=("unsqueeze",),
+        methods=("unsqueeze",),
+        dtypes="any",
+        shape_only=True,
+    ),
+    LayerSpec(
+        "Split",
+        CATEGORY,
+        (
+            Param(
+                "split_size_or_sections",
+                Kind.INT_TUPLE,
+                2,
+                minimum=1,
+                required=True,
+                help="the size of each piece, or a list of the pieces' sizes",
+            ),
+            _dim(1, "counts the batch dimension; 1 splits channels", torch=0),
+        ),
+        _split,
+        summary="cuts into pieces along dim, one output per piece",
+        written_as=Function("torch.split"),
+        methods=("split",),  # torch.split names its tensor `tensor`, which import misses
+        slots=_split_slots,
+        dtypes="any",
+        shape_only=True,
+    ),
+    LayerSpec(
+        "Chunk",
+        CATEGORY,
+        (
+            Param("chunks", Kind.INT, 2, minimum=1, required=True),
+            _dim(1, "counts the batch dimension; 1 splits channels", torch=0),
+        ),
+        _chunk,
+        summary="cuts into chunks pieces of one size along dim (torch may make fewer)",
+        written_as=Function("torch.chunk"),
+        functions=("chunk",),
+        methods=("chunk",),
+        slots=_chunk_slots,
+        dtypes="any",
+        shape_only=True,
+    ),
+    LayerSpec(
+        "Select",
+        CATEGORY,
+        (
+            Param("dim", Kind.INT, 1, required=True, help="counts the batch dimension"),
+            Param("index", Kind.INT, 0, required=True, help="negative counts from the end"),
+        ),
+        _select,
+        summary="one position along dim, which goes away (x[:, 0])",
+        written_as=Function("torch.select"),
+        functions=("select",),
+        methods=("select",),
+        dtypes="any",
+        shape_only=True,
+    ),
+    LayerSpec(
+        "Slice",
+        CATEGORY,
+        (
+            _dim(1),
+            Param("start", Kind.INT, None, nullable=True),
+            Param("end", Kind.INT, None, nullable=True),
+            Param("step", Kind.INT, 1, minimum=1),
+        ),
+        _slice,
+        summary="x[:, start:end:step] along dim, as Python slices",
+        written_as=Function("slice"),
+        dtypes="any",
+        shape_only=True,
+    ),
+    _reduction_spec("Mean", "mean", "average over dim", "float"),
+    _reduction_spec("Sum", "sum", "sum over dim (integers sum as int64)", "any"),
+    _reduction_spec("Amax", "amax", "maximum over dim", "any"),
+    LayerSpec(
+        "MatMul",
+        CATEGORY,
+        (),
+        _matmul,
+        summary="matrix product of port 0 and port 1 per sample, as torch.matmul "
+        "(vectors and broadcast leading dimensions included)",
+        inputs=(2, 2),
+        written_as=Operator("@"),
+        functions=("matmul",),
+        methods=("matmul",),
+    ),
+    LayerSpec(
+        "ScaledDotProductAttention",
+        CATEGORY,
+        (
+            Param("dropout_p", Kind.FLOAT, 0.0, minimum=0, maximum=1),
+            Param("is_causal", Kind.BOOL, False),
+            Param(
+                "scale",
+                Kind.FLOAT,
+                None,
+                nullable=True,
+                help="null: 1/sqrt(E), E the query's last dimension",
+            ),
+            Param("enable_gqa", Kind.BOOL, False, help="key and value may have fewer heads"),
+        ),
+        _attention,
+        summary="softmax(Q·Kᵀ·scale)·V: ports 0 query [..., L, E], 1 key [..., S, E], "
+        "2 value [..., S, Ev]",
+        inputs=(3, 3),
+        written_as=Function("nn.functional.scaled_dot_product_attention"),
+    ),
+    LayerSpec(
+        "Subtract",
+        CATEGORY,
+        (other_param("x - 1"),),
+        elementwise("Subtract", lambda operands: 1),
+        summary="port 0 minus port 1, broadcast as torch does; one input minus a number",
+        inputs=(1, 2),
+        written_as=Operator("-"),
+        functions=("sub", "subtract"),
+    ),
+    LayerSpec(
+        "Divide",
+        CATEGORY,
+        (other_param("x / 2"),),
+        elementwise("Divide", lambda operands: 1),
+        summary="port 0 divided by port 1, broadcast as torch does; one input by a number",
+        inputs=(1, 2),
+        written_as=Operator("/"),
+        functions=("div", "divide", "truediv"),
+    ),
+    LayerSpec(
+        "Clamp",
+        CATEGORY,
+        (
+            Param("min", Kind.FLOAT, None, nullable=True),
+            Param("max", Kind.FLOAT, None, nullable=True),
+        ),
+        pointwise(1),
+        summary="limits values to [min, max]",
+        check=_check_clamp,
+        suggested={"min": 0.0},
+        written_as=Function("torch.clamp"),
+        functions=("clamp", "clip"),
+        methods=("clamp", "clip"),
+    ),
+    LayerSpec(
+        "Stack",
+        CATEGORY,
+        (_dim(1, "counts the batch dimension, where the new one goes", torch=0),),
+        _stack,
+        summary="joins inputs of one shape along a new dimension",
+        inputs=(1, None),
+        written_as=Function("torch.stack"),
+        functions=("stack",),
+        dtypes="any",
+    ),
+    LayerSpec(
+        "Parameter",
+        CATEGORY,
+        (
+            Param(
+                "shape",
+                Kind.SHAPE,
+                (1, 768),
+                required=True,
+                help="per sample: a class token [1, 768], a position table [197, 768]",
+            ),
+        ),
+        _parameter,
+        summary="a learned tensor (class token, position embedding): no input; its "
+        "elements are parameters",
+        inputs=(0, 0),
+        written_as=Function("nn.Parameter"),
+        dtypes="any",
+    ),
+]

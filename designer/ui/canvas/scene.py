@@ -14,7 +14,10 @@ are shown within ±style.FARTHEST of the origin whatever the design says (see
 
 from __future__ import annotations
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -30,8 +33,10 @@ from designer.ui import style
 from designer.ui.canvas.items import EdgeItem, NodeItem
 from designer.ui.document import Document
 from designer.ui.style import placed
+from designer.ui.wording import human_bytes
 
 OVERLAYS = ("params", "macs", "memory", "receptive field")
+_CELL = 256.0  # the side of a cell of the grid of node places made while rebuilding
 MARGIN = 400.0  # room around the design to scroll into
 
 
@@ -49,7 +54,17 @@ class DesignScene(QGraphicsScene):
         self._shifted: set[str] = set()  # nodes whose items moved since moved_nodes last looked
         self._syncing_selection = False
         self._followed: Document | None = None
+        self.clean = False  # drawing a picture: no selection, ports, grid or marks
+        self.horizontal = False  # the graph runs left to right: ports on the sides
+        self._solo: NodeItem | None = None  # the one node selected: it shows its card
+        self._settle_nodes: set[str] = set()  # nodes moved or added: their edges re-route
+        self._grid: dict[tuple[int, int], list[NodeItem]] | None = None  # while rebuilding
+        self._settle = QTimer(self)
+        self._settle.setSingleShot(True)
+        self._settle.setInterval(0)
+        self._settle.timeout.connect(self.settle)
         self.selectionChanged.connect(self._selection_to_document)
+        self.selectionChanged.connect(self._show_solo_card)
         self.set_document(document)
 
     def set_document(self, document: Document) -> None:
@@ -70,12 +85,15 @@ class DesignScene(QGraphicsScene):
 
     def rebuild(self) -> None:
         """All items anew, in one pass over the graph."""
+        self._solo = None
         self.clear()
         self.nodes.clear()
         self.edges.clear()
         self._edges_from.clear()
         self._edges_into.clear()
         self._shifted.clear()
+        self._settle_nodes.clear()
+        self._solo = None
         arch = self.document.arch
         graph = arch.graph
         catalog = arch.catalog
@@ -116,6 +134,10 @@ class DesignScene(QGraphicsScene):
                 names,
                 missing,
             )
+            if self.horizontal:
+                item.set_horizontal(True)
+            if data.get("shares") is not None:
+                item.shares = data["shares"]
             pos = data["pos"]
             if pos is not None:
                 x, y = placed(pos)
@@ -125,19 +147,54 @@ class DesignScene(QGraphicsScene):
                 where[node_id] = (x, y)
             add(item)
             nodes[node_id] = item
+        for node_id, item in nodes.items():
+            if item.shares is not None and item.shares in nodes:
+                holder = nodes[item.shares]
+                holder.shared_by = (*holder.shared_by, node_id)
+        # edges ask where the nodes are (to bend round them) of a grid of the places just
+        # set, not of the scene's index, which every edge added would make rebuild
+        grid: dict[tuple[int, int], list[NodeItem]] = {}
+        for node_id, (x, y) in where.items():
+            grid.setdefault((int(x // _CELL), int(y // _CELL)), []).append(nodes[node_id])
+        unplaced = [item for node_id, item in nodes.items() if node_id not in where]
+        if unplaced:
+            grid.setdefault((0, 0), []).extend(unplaced)
+        self._grid = grid
         origin = (0.0, 0.0)
         for edge in edges:
             source, target = nodes[edge.source], nodes[edge.target]
             sx, sy = where.get(edge.source, origin)
             tx, ty = where.get(edge.target, origin)
-            ends = (
-                sx + source.output_dx(edge.output),
-                sy + source.height,
-                tx + target.input_dx(edge.port),
-                ty,
-            )
-            self._add_edge(edge, ends)
+            ox, oy = source.output_offset(edge.output)
+            ix, iy = target.input_offset(edge.port)
+            self._add_edge(edge, (sx + ox, sy + oy, tx + ix, ty + iy), label=False)
+        self._grid = None
+        for node_id, leaving in self._edges_from.items():
+            if len(leaving) > 1:  # one edge carries its label as it is made
+                self._label_slots(node_id)
         self.setSceneRect(self._extent(xs, ys))
+
+    def nodes_in(self, left: float, top: float, right: float, bottom: float) -> list[NodeItem]:
+        """The nodes whose bodies (with their slot names' strip) meet a box."""
+        if self._grid is None:
+            band = QRectF(left, top, right - left, bottom - top)
+            found = self.items(band, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+            return [item for item in found if isinstance(item, NodeItem)]
+        reach = style.NODE_WIDTH, style.NODE_HEIGHT + style.PORT_LABEL_STRIP
+        columns = range(int((left - reach[0]) // _CELL), int(right // _CELL) + 1)
+        rows = range(int((top - reach[1]) // _CELL), int(bottom // _CELL) + 1)
+        if len(columns) * len(rows) <= len(self._grid):
+            cells = [self._grid.get((i, j), ()) for i in columns for j in rows]
+        else:  # a box larger than the design (a node placed very far): the cells there
+            cells = [at for (i, j), at in self._grid.items() if i in columns and j in rows]
+        out = []
+        for cell in cells:
+            for item in cell:
+                at = item.pos()
+                x, y = at.x(), at.y()
+                if x < right and x + reach[0] > left and y < bottom and y + item.height > top:
+                    out.append(item)
+        return out
 
     @staticmethod
     def _extent(xs: list[float], ys: list[float]) -> QRectF:
@@ -191,6 +248,7 @@ class DesignScene(QGraphicsScene):
                         item.setPos(at)
                         self._take_in(item)
                         self._follow_node(node_id)
+                        self._settle_later(node_id)
                 item.set_label(data["name"] or node_id)
             return
         if change.kind is ChangeKind.PARAMS:  # params can change the number of output slots
@@ -203,8 +261,15 @@ class DesignScene(QGraphicsScene):
         for node_id in change.nodes:
             if node_id in arch and node_id not in self.nodes:
                 self._add_node(node_id)
+                self._settle_later(node_id)
             elif node_id not in arch and node_id in self.nodes:
-                self.removeItem(self.nodes.pop(node_id))
+                gone = self.nodes.pop(node_id)
+                if gone is self._solo:
+                    self._solo = None
+                if gone.shares in self.nodes:
+                    holder = self.nodes[gone.shares]
+                    holder.shared_by = tuple(n for n in holder.shared_by if n != node_id)
+                self.removeItem(gone)
         stale = {edge for node_id in change.nodes for edge in self._edges_at(node_id)}
         for edge in stale:
             self._remove_edge(edge)
@@ -224,12 +289,15 @@ class DesignScene(QGraphicsScene):
         index says which those are."""
         shown: set[QGraphicsItem] = set()
         for view in self.views():
+            if view.property("overview"):  # the minimap shows everything: it repaints itself
+                continue
             area = view.mapToScene(view.viewport().rect()).boundingRect()
             shown.update(self.items(area, Qt.ItemSelectionMode.IntersectsItemBoundingRect))
         for item in shown:
             if isinstance(item, NodeItem):
                 if item.node_id in node_ids:
                     item.update()
+                    item.refresh_card()
             elif isinstance(item, EdgeItem) and item.source.node_id in node_ids:
                 item.update()
         if self.overlay is not None:
@@ -256,6 +324,13 @@ class DesignScene(QGraphicsScene):
         item = NodeItem(
             node_id, node.type, spec.category, self.document.engine.results, node.name or node_id
         )
+        if self.horizontal:
+            item.set_horizontal(True)
+        item.shares = node.shares if node.shares in self.nodes else None
+        if item.shares is not None:
+            holder = self.nodes[item.shares]
+            holder.shared_by = (*holder.shared_by, node_id)
+        item.shared_by = tuple(n for n in arch.sharers(node_id) if n in self.nodes)
         if node.pos is not None:
             item.setPos(*placed(node.pos))
         self.addItem(item)
@@ -283,7 +358,10 @@ class DesignScene(QGraphicsScene):
             self.edges[edge].update_path()
 
     def _add_edge(
-        self, edge: EdgeRecord, ends: tuple[float, float, float, float] | None = None
+        self,
+        edge: EdgeRecord,
+        ends: tuple[float, float, float, float] | None = None,
+        label: bool = True,
     ) -> None:
         item = EdgeItem(
             self.nodes[edge.source], self.nodes[edge.target], edge.port, edge.output, ends
@@ -292,6 +370,8 @@ class DesignScene(QGraphicsScene):
         self.edges[edge] = item
         self._edges_from.setdefault(edge.source, {})[edge] = item
         self._edges_into.setdefault(edge.target, {})[edge] = item
+        if label:
+            self._label_slots(edge.source)
 
     def _remove_edge(self, edge: EdgeRecord) -> None:
         self.removeItem(self.edges.pop(edge))
@@ -300,6 +380,75 @@ class DesignScene(QGraphicsScene):
             del at[edge]
             if not at:
                 del index[node_id]
+        self._label_slots(edge.source)
+
+    def _label_slots(self, node_id: str) -> None:
+        """One label per output slot of a node: every edge leaving a slot carries the same
+        tensor, and their labels would lie on each other at the port. The label goes on an
+        edge that runs straight on where there is one (a detour turns away beside it)."""
+        leaving = self._edges_from.get(node_id)
+        if not leaving:
+            return
+        if len(leaving) == 1:
+            for item in leaving.values():
+                item.set_label_shown(True)
+            return
+        chosen: dict[int, EdgeItem] = {}
+        away: set[int] = set()  # slots with a detour that turns to the label's side
+        for item in leaving.values():
+            best = chosen.get(item.output)
+            if best is None or _label_rank(item) < _label_rank(best):
+                chosen[item.output] = item
+            if item.bypass is not None and item.bypass > item.source.output_anchor(item.output).x():
+                away.add(item.output)
+        for item in leaving.values():
+            item.set_label_shown(chosen[item.output] is item, item.output in away)
+
+    def _settle_later(self, node_id: str) -> None:
+        self._settle_nodes.add(node_id)
+        self._settle.start()
+
+    def settle(self) -> None:
+        """Re-route the edges of nodes that moved or arrived, once they all have: an edge
+        placed while a whole arrangement moves node by node looked at a half-moved graph.
+        The timer calls it after the event that moved them; tests may call it."""
+        self._settle.stop()
+        nodes, self._settle_nodes = self._settle_nodes, set()
+        sources = set()
+        for node_id in nodes:
+            for edge in self._edges_at(node_id):
+                self.edges[edge].update_path()
+                sources.add(edge.source)
+        for node_id in sources:
+            self._label_slots(node_id)
+
+    @contextmanager
+    def picture(self) -> Iterator[None]:
+        """While a picture is drawn: no selection, no ports, no card, no grid and no
+        warning dots (a picture has no tooltip to explain them)."""
+        expanded = [item for item in self.nodes.values() if item.expanded]
+        for item in expanded:
+            item.clear_card()
+        self.clean = True
+        try:
+            yield
+        finally:
+            self.clean = False
+            if self._solo is not None and self._solo.scene() is self:
+                self._solo.set_expanded(True)
+
+    def set_horizontal(self, horizontal: bool) -> None:
+        """Ports on the sides of nodes (the graph runs left to right) or on their top and
+        bottom; every edge follows."""
+        if horizontal == self.horizontal:
+            return
+        self.horizontal = horizontal
+        for item in self.nodes.values():
+            item.set_horizontal(horizontal)
+        for item in self.edges.values():
+            item.update_path()
+        for node_id in self._edges_from:
+            self._label_slots(node_id)
 
     def _edges_at(self, node_id: str) -> list[EdgeRecord]:
         """The edge items' records leaving or entering a node."""
@@ -307,8 +456,12 @@ class DesignScene(QGraphicsScene):
 
     def _follow_node(self, node_id: str) -> None:
         """The edges of a node that moved, to its new place."""
+        sources = set()
         for edge in self._edges_at(node_id):
             self.edges[edge].update_path()
+            sources.add(edge.source)
+        for source in sources:
+            self._label_slots(source)
 
     def node_moved(self, item: NodeItem) -> None:
         """Keep the edges of a node that is being dragged attached to it."""
@@ -357,6 +510,18 @@ class DesignScene(QGraphicsScene):
         self.document.select(selected)
         self._syncing_selection = False
 
+    def _show_solo_card(self) -> None:
+        """The one node selected shows its card (its text in full); none with several."""
+        selected = self.selectedItems()
+        solo = selected[0] if len(selected) == 1 and isinstance(selected[0], NodeItem) else None
+        if solo is self._solo:
+            return
+        if self._solo is not None and self._solo.scene() is self:
+            self._solo.set_expanded(False)
+        self._solo = solo
+        if solo is not None:
+            solo.set_expanded(True)
+
     def _selection_from_document(self, node_ids: list[str]) -> None:
         if self._syncing_selection:
             return
@@ -383,10 +548,16 @@ class DesignScene(QGraphicsScene):
                 value, text = values[node_id]
                 item.overlay = (text, value / largest)
             item.update()
+            if item.expanded:
+                item.refresh_card()
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
         """The grid, one line every 40 units; zoomed far out, every 80, 160, … so that a
-        repaint never draws more than a few hundred lines."""
+        repaint never draws more than a few hundred lines. A picture has a plain white
+        background."""
+        if self.clean:
+            painter.fillRect(rect, Qt.GlobalColor.white)
+            return
         painter.fillRect(rect, style.BACKGROUND)
         step = 40
         while max(rect.width(), rect.height()) / step > 400:
@@ -410,8 +581,18 @@ def _statistic(kind: str, result) -> tuple[float, str]:
     if kind == "macs":
         return result.macs, f"{result.macs:,} MACs" if result.macs else ""
     if kind == "memory":
-        return result.memory, f"{result.memory / 1024:,.1f} KiB"
+        return result.memory, human_bytes(result.memory)
     fields = result.fields
     if not fields:
         return 0, ""
     return max(f.size for f in fields), "RF " + " × ".join(fmt(f.size) for f in fields)
+
+
+def _label_rank(item: EdgeItem) -> tuple[bool, float, float]:
+    """Which edge of a slot carries its label: one that runs straight on, then the
+    nearest in line with the port."""
+    start = item.source.output_anchor(item.output)
+    end = item.target.input_anchor(item.port)
+    if item.source.horizontal:
+        return item.bypass is not None, abs(end.y() - start.y()), end.x()
+    return item.bypass is not None, abs(end.x() - start.x()), end.y()

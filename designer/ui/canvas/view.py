@@ -11,11 +11,12 @@ from PySide6.QtGui import QPainterPath, QPen, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsView
 
 from designer.core.edits import AddNode, Compound, Connect, Move
-from designer.core.graph import GraphError, NodeRecord
+from designer.core.graph import EdgeRecord, GraphError, NodeRecord
 from designer.core.params import ParamError
 from designer.ui import style
-from designer.ui.canvas.items import NodeItem, PortItem
+from designer.ui.canvas.items import EdgeItem, NodeItem, PortItem
 from designer.ui.canvas.scene import DesignScene
+from designer.ui.editing import boxes, clear_spot, splice
 
 LAYER_MIME = "application/x-nn-designer-layer"
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
@@ -61,15 +62,36 @@ class CanvasView(QGraphicsView):
         if type_name not in self.design_scene.document.arch.catalog:
             self.message.emit(f"Unknown layer type {type_name!r}")
             return
-        at = self.mapToScene(event.position().toPoint())
+        point = event.position().toPoint()
+        at = self.mapToScene(point)
+        pos = (at.x() - style.NODE_WIDTH / 2, at.y() - style.NODE_HEIGHT / 2)
+        edge = next((i for i in self.items(point) if isinstance(i, EdgeItem)), None)
         try:
-            self.add_layer(
-                type_name, (at.x() - style.NODE_WIDTH / 2, at.y() - style.NODE_HEIGHT / 2)
-            )
+            if edge is not None and self._takes_input(type_name):
+                self.splice_layer(type_name, pos, edge)
+            else:
+                self.add_layer(type_name, pos)
         except (GraphError, ParamError) as error:
             self.message.emit(f"Not added: {error}")
             return
         event.acceptProposedAction()
+
+    def _takes_input(self, type_name: str) -> bool:
+        return self.design_scene.document.arch.spec_of(type_name).inputs[1] != 0
+
+    def splice_layer(self, type_name: str, pos: tuple[float, float], item: EdgeItem) -> str:
+        """A layer dropped on a connection goes into it: source → new layer → target, one
+        undo step, placed where it was dropped or, where nodes are in the way, beside
+        them; returns its id."""
+        document = self.design_scene.document
+        node_id = document.new_node_id(type_name)
+        spec = document.arch.spec_of(type_name)
+        at = clear_spot(*pos, boxes(document.arch), self.design_scene.horizontal)
+        record = NodeRecord(node_id, type_name, spec.starting_params(), pos=at)
+        edge = EdgeRecord(item.source.node_id, item.target.node_id, item.port, item.output)
+        document.push(splice(document.arch, edge, record))
+        document.select([node_id])
+        return node_id
 
     def add_layer(self, type_name: str, pos: tuple[float, float], after: str | None = None) -> str:
         """Add a layer (and connect it after `after`) as one undo step; returns its id."""
@@ -118,7 +140,8 @@ class CanvasView(QGraphicsView):
             start = port.scenePos()
             end = self.mapToScene(event.position().toPoint())
             path = QPainterPath(start)
-            path.cubicTo(start + QPointF(0, 60), end - QPointF(0, 60), end)
+            bend = QPointF(60, 0) if self.design_scene.horizontal else QPointF(0, 60)
+            path.cubicTo(start + bend, end - bend, end)
             wire.setPath(path)
             return
         super().mouseMoveEvent(event)
@@ -186,29 +209,37 @@ class CanvasView(QGraphicsView):
     # zoom ---------------------------------------------------------------------------------
 
     def wheelEvent(self, event: QWheelEvent) -> None:
-        self.zoom(1.15 if event.angleDelta().y() > 0 else 1 / 1.15)
+        """The wheel scrolls (Shift+wheel sideways); Ctrl+wheel zooms under the mouse, as
+        in other design tools."""
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = event.angleDelta().y() or event.angleDelta().x()
+            if steps:
+                self.zoom(1.15 if steps > 0 else 1 / 1.15)
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def zoom(self, factor: float) -> None:
         current = self.transform().m11()
         factor = max(MIN_ZOOM / current, min(MAX_ZOOM / current, factor))
         self.scale(factor, factor)
 
-    def fit(self) -> None:
-        """The whole design in view, but never so small that it cannot be read: a tall
-        network is shown from its top at a readable size instead."""
+    def fit(self, whole: bool = False) -> None:
+        """The design in view. `whole` (View ▸ Fit to View) shows all of it, as small as
+        it takes (down to the least zoom); otherwise (opening a file) never so small that
+        it cannot be read: a tall network is shown from its top at a readable size."""
         design = self.design_scene.design_rect()
         if design.isNull():
             return
         rect = design.adjusted(-40, -40, 40, 40)
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
         scale = self.transform().m11()
+        least = MIN_ZOOM if whole else READABLE_ZOOM
         if scale > 1.25:
             self.zoom(1.25 / scale)
-        elif scale < READABLE_ZOOM:
-            self.zoom(READABLE_ZOOM / scale)
-            self.centerOn(
-                rect.center().x(), rect.top() + self.viewport().height() / READABLE_ZOOM / 2
-            )
+        elif scale < least:
+            self.zoom(least / scale)
+            self.centerOn(rect.center().x(), rect.top() + self.viewport().height() / least / 2)
 
     def centre_on(self, node_id: str) -> None:
         item = self.design_scene.nodes.get(node_id)

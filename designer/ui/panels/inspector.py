@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QFormLayout,
     QFrame,
@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import NodeResult
-from designer.core.edits import Rename, SetParams
-from designer.core.graph import Change, GraphError
+from designer.core.edits import Compound, Rename, SetParams
+from designer.core.graph import Change, ChangeKind, GraphError
 from designer.core.params import Param, ParamError
 from designer.core.receptive import fmt
 from designer.core.spec import LayerSpec, dims
@@ -174,18 +174,92 @@ class ResultRows:
             self.labels["memory"].setToolTip(memory_tip)
 
 
+class SelectionTotals:
+    """Several selected nodes: how many, of which types, and their figures added up."""
+
+    ROWS = (
+        ("count", "selected"),
+        ("params", "params"),
+        ("buffers", "non-trainable"),
+        ("macs", "MACs"),
+        ("flops", "FLOPs"),
+        ("memory", "memory"),
+        ("problems", "problems"),
+    )
+
+    def __init__(self) -> None:
+        self.widget = QWidget()
+        self.widget.setObjectName("selection_totals")
+        form = QFormLayout(self.widget)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.addRow(_title("Selection"))
+        self.labels: dict[str, QLabel] = {}
+        for key, caption in self.ROWS:
+            self.labels[key] = _text_label(f"selection_{key}")
+            form.addRow(caption, self.labels[key])
+        self.labels["memory"].setToolTip(
+            "the selected nodes' outputs, in bytes, at the batch size and dtype of the status bar"
+        )
+
+    def show_totals(self, document: Document, node_ids: list[str]) -> None:
+        arch, results = document.arch, document.engine.results
+        types: dict[str, int] = {}
+        sums = dict.fromkeys(("params", "buffers", "macs", "flops", "memory"), 0)
+        errors = waiting = 0
+        data_of = arch.graph.nodes
+        for node_id in node_ids:
+            type_name = data_of[node_id]["type"]
+            types[type_name] = types.get(type_name, 0) + 1
+            result = results.get(node_id)
+            if result is None:
+                continue
+            if result.error:
+                errors += 1
+            elif result.blocked_by:
+                waiting += 1
+            for key in sums:
+                sums[key] += getattr(result, key)
+        kinds = ", ".join(
+            f"{n} {t}" for t, n in sorted(types.items(), key=lambda item: (-item[1], item[0]))
+        )
+        texts = {
+            "count": f"{len(node_ids)} nodes: {kinds}",
+            "params": count(sums["params"]),
+            "buffers": count(sums["buffers"]),
+            "macs": count(sums["macs"]),
+            "flops": count(sums["flops"]),
+            "memory": human_bytes(sums["memory"]),
+            "problems": f"{errors} errors, {waiting} waiting" if errors or waiting else NONE,
+        }
+        for key, label in self.labels.items():
+            text = _clip_lines(texts[key], 4)
+            if label.text() != text:
+                label.setText(text)
+        _paint(self.labels["problems"], ERROR_COLOUR if errors or waiting else None)
+
+
 class Inspector(QWidget):
-    """Edits the first selected node of a Document; a hint when nothing is selected."""
+    """Edits the selected node of a Document; a hint when nothing is selected. With
+    several nodes selected it shows their figures added up, and where they are all of one
+    layer type, one editor per parameter that sets it on all of them (one undo step)."""
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("inspector")
         self._document: Document | None = None
-        self._node_id: str | None = None
+        self._node_id: str | None = None  # the node edited (the first, with several of a type)
+        self._node_ids: list[str] = []  # every selected node
         self._shown_name = ""  # the name field's text as loaded: unchanged, it renames nothing
         self._form_type: str | None = None
         self._editors: dict[str, ParamEditor] = {}
         self._errors: dict[str, QLabel] = {}
+        # several nodes: edits arrive a part at a time (a Compound of 1,000 SetParams
+        # is 1,000 changes); the editors and totals are reloaded once, after them
+        self._reload = QTimer(self)
+        self._reload.setSingleShot(True)
+        self._reload.setInterval(0)
+        self._reload.timeout.connect(self._reload_several)
         self._build()
         self.set_document(document)
 
@@ -220,12 +294,17 @@ class Inspector(QWidget):
         self._form.addRow("id", self._id)
         self._form.addRow("type", self._type)
         self._form.addRow("name", self._name)
+        self._weights = _text_label("weights")  # shared weights: one layer, called again
+        self._form.addRow("weights", self._weights)
         self._form.addRow(_title("Parameters"))
         self._param_rows: list[tuple[QWidget, ...]] = []  # the widgets of each param row
         self._results_title = _title("Results")
         self._form.addRow(self._results_title)
         self._results = ResultRows(self._form)
         layout.addWidget(self._node)
+        self._totals = SelectionTotals()
+        self._totals.widget.hide()
+        layout.addWidget(self._totals.widget)
         layout.addStretch(1)
         scroll.setWidget(content)
 
@@ -284,15 +363,45 @@ class Inspector(QWidget):
         self._on_selection(document.selected())
 
     def _on_selection(self, node_ids: list[str]) -> None:
-        present = [n for n in node_ids if n in self._document.arch]
-        self._node_id = present[0] if present else None
-        self._hint.setVisible(self._node_id is None)
+        arch = self._document.arch
+        present = [n for n in node_ids if n in arch]
+        self._node_ids = present
+        several = len(present) > 1
+        data_of = arch.graph.nodes
+        one_type = not several or all(
+            data_of[n]["type"] == data_of[present[0]]["type"] for n in present
+        )
+        self._node_id = present[0] if present and one_type else None
+        self._hint.setVisible(not present)
         self._node.setVisible(self._node_id is not None)
+        self._totals.widget.setVisible(several)
+        self._results_title.setVisible(not several)
+        for key in self._results.labels:
+            self._form.setRowVisible(self._results.labels[key], not several)
         if self._node_id is not None:
             self._load()
-            self._show_results()
+            if not several:
+                self._show_results()
+        if several:
+            self._totals.show_totals(self._document, present)
+
+    def _reload_several(self) -> None:
+        present = [n for n in self._node_ids if n in self._document.arch]
+        if present != self._node_ids:
+            self._on_selection(present)
+            return
+        if self._node_id is not None:
+            self._load()
+        if len(present) > 1:
+            self._totals.show_totals(self._document, present)
 
     def _on_graph(self, change: Change) -> None:
+        if len(self._node_ids) > 1:
+            if change.kind is not ChangeKind.COSMETIC and not change.nodes.isdisjoint(
+                self._node_ids
+            ):
+                self._reload.start()
+            return
         if self._node_id is None or self._node_id not in change.nodes:
             return
         if self._node_id in self._document.arch:
@@ -301,6 +410,10 @@ class Inspector(QWidget):
             self._on_selection([])
 
     def _on_analysis(self, node_ids: set[str]) -> None:
+        if len(self._node_ids) > 1:
+            if not node_ids.isdisjoint(self._node_ids):
+                self._reload.start()
+            return
         if self._node_id in node_ids and self._node_id in self._document.arch:
             self._show_results()
 
@@ -313,6 +426,7 @@ class Inspector(QWidget):
         self._id.setText(elide(node_id))
         self._type.setText(record.type)
         self._type.setToolTip(spec.summary)
+        self._show_sharing(arch, node_id)
         self._shown_name = elide(record.name or "")  # a longer name shows, not edited, elided
         self._name.setReadOnly(self._shown_name != (record.name or ""))
         if self._name.text() != self._shown_name:
@@ -324,6 +438,53 @@ class Inspector(QWidget):
         values = arch.resolved_params(node_id)
         for name, editor in self._editors.items():
             editor.set_value(values[name])
+        self._load_several()
+
+    def _load_several(self) -> None:
+        """With several nodes of one type: their ids, no name to edit, and each parameter
+        whose value differs among them marked "(mixed)" (its editor shows the first's)."""
+        several = len(self._node_ids) > 1
+        arch = self._document.arch
+        mixed: set[str] = set()
+        if several:
+            ids = self._node_ids
+            shown = ", ".join(elide(n, 40) for n in ids[:5]) + (", …" if len(ids) > 5 else "")
+            self._id.setText(f"{len(ids)} nodes: {shown}")
+            self._name.setReadOnly(True)
+            self._name.setText("")
+            self._name.setPlaceholderText("several nodes")
+            first = arch.resolved_params(ids[0])
+            for other in ids[1:]:
+                values = arch.resolved_params(other)
+                mixed.update(name for name in self._editors if values[name] != first[name])
+        else:
+            self._name.setPlaceholderText("optional display name")
+        for name, (caption, *_) in zip(self._editors, self._param_rows):
+            text = f"{name} (mixed)" if name in mixed else name
+            if caption.text() != text:
+                caption.setText(text)
+
+    def _show_sharing(self, arch, node_id: str) -> None:
+        """Whose weights the node uses, or who else uses its weights; the row hides where
+        it shares nothing."""
+        owner = arch.owner_of(node_id)
+        users = arch.sharers(node_id) if owner is None else []
+        if owner is not None:
+            text = (
+                f"shares {elide(owner)}'s: one layer called again; its parameters count "
+                f"at {elide(owner)}, and editing either changes both"
+            )
+        elif users:
+            shown = ", ".join(elide(n, 60) for n in users[:5]) + (", …" if len(users) > 5 else "")
+            text = f"also used by {shown}: its parameters count here, once"
+        else:
+            text = ""
+        if self._weights.text() != text:
+            self._weights.setText(text)
+        # the row's widgets, not setRowVisible: a hidden row confuses the rows that the
+        # form inserts after it for a new layer type
+        self._weights.setVisible(bool(text))
+        self._form.labelForField(self._weights).setVisible(bool(text))
 
     def _show_results(self) -> None:
         try:
@@ -347,7 +508,13 @@ class Inspector(QWidget):
         if not self._showing() or param.name not in self._errors:
             return
         try:
-            self._document.push(self._set_params(param, value))
+            ids = self._node_ids if len(self._node_ids) > 1 else [self._node_id]
+            if len(ids) > 1:
+                parts = [self._set_params(param, value, node_id) for node_id in ids]
+                edit = Compound(parts, f"Change {param.name} of {len(ids)} nodes")
+            else:
+                edit = self._set_params(param, value)
+            self._document.push(edit)
         except (ParamError, GraphError, ValueError, TypeError) as error:
             label = self._errors[param.name]
             if isinstance(error, ParamError):
@@ -359,8 +526,8 @@ class Inspector(QWidget):
             current = self._document.arch.resolved_params(self._node_id)[param.name]
             self._editors[param.name].set_value(current)
 
-    def _set_params(self, param: Param, value: Any) -> SetParams:
-        arch, node_id = self._document.arch, self._node_id
+    def _set_params(self, param: Param, value: Any, node_id: str | None = None) -> SetParams:
+        arch, node_id = self._document.arch, node_id or self._node_id
         if value is None and param.default is not None:
             # with_param reads None as "back to the default"; here None itself is meant
             params = arch.node(node_id).params
@@ -369,7 +536,7 @@ class Inspector(QWidget):
         return SetParams.with_param(arch, node_id, param.name, value)
 
     def _on_rename(self) -> None:
-        if not self._showing():
+        if not self._showing() or len(self._node_ids) > 1:
             return
         text = self._name.text()
         if text == self._shown_name or text == (self._document.arch.node(self._node_id).name or ""):

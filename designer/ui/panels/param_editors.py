@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -85,11 +87,59 @@ def _row(parent: QWidget, *widgets: QWidget) -> QHBoxLayout:
     return layout
 
 
+class SpinBox(QSpinBox):
+    """A spin box for a layer parameter. It takes the wheel only while it has the focus
+    (the wheel over the inspector scrolls it, and changes nothing). Its arrows stay in
+    the declared range, but a number typed beyond it is kept, so the layer refuses it
+    and the reason shows beside the field, rather than the box silently putting its
+    old value back."""
+
+    def __init__(self, low: int, high: int) -> None:
+        super().__init__()
+        self.declared = (low, high)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if not self.hasFocus():
+            event.ignore()  # to the scroll area
+            return
+        super().wheelEvent(event)
+
+    def stepEnabled(self) -> QAbstractSpinBox.StepEnabledFlag:
+        flags = super().stepEnabled()
+        low, high = self.declared
+        if self.value() <= low:
+            flags &= ~QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        if self.value() >= high:
+            flags &= ~QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        return flags
+
+    def stepBy(self, steps: int) -> None:
+        low, high = self.declared
+        value = self.value()
+        target = min(max(value + steps, low), high) if low <= value <= high else value + steps
+        super().stepBy(target - value)
+
+
+class ComboBox(QComboBox):
+    """A combo box that takes the wheel only while it has the focus."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if not self.hasFocus():
+            event.ignore()
+            return
+        super().wheelEvent(event)
+
+
 def _spin_box(param: Param) -> QSpinBox:
-    box = QSpinBox()
     low = -INT_LIMIT if param.minimum is None else int(param.minimum)
     high = INT_LIMIT if param.maximum is None else int(param.maximum)
-    box.setRange(low, high)
+    box = SpinBox(low, high)
+    box.setRange(-INT_LIMIT, INT_LIMIT)  # typed values beyond the declared range reach the layer
     box.setKeyboardTracking(False)  # commit on Enter, focus out or a step, not per digit
     return box
 
@@ -177,7 +227,7 @@ class ChoiceEditor(ParamEditor):
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(param, parent)
-        self.combo = QComboBox()
+        self.combo = ComboBox()
         self.combo.addItems(list(param.choices))
         _row(self, self.combo)
         self.combo.activated.connect(self._commit)
@@ -199,7 +249,9 @@ class IntTupleEditor(ParamEditor):
         self.spins = [_spin_box(param) for _ in range(param.length)]
         if param.holes:  # the value below the range shows as "keep": null, the input's size
             for spin in self.spins:
-                spin.setMinimum(spin.minimum() - 1)
+                low, high = spin.declared
+                spin.declared = (low - 1, high)
+                spin.setMinimum(low - 1)
                 spin.setSpecialValueText("keep")
         axes = spatial_axes(param.length) if param.length and param.length <= 3 else ()
         for spin, axis in zip(self.spins, axes):
@@ -292,7 +344,7 @@ class PaddingEditor(ParamEditor):
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(param, parent)
-        self.mode = QComboBox()
+        self.mode = ComboBox()
         self.mode.setObjectName("mode")
         self.mode.addItems(["number", *PADDING_WORDS])
         self.numbers = IntTupleEditor(param)

@@ -1,6 +1,11 @@
 """The summary table: the report of contract section 3, live, one row per node.
 
-Cells are exactly `report.cells`, so the table reads like `designer report`. The model
+The columns are the report's (`HEADERS`, the contract's names: scripts and the
+`KEY_ROLE` of `headerData` read those), and under `REPORT_ROLE` every cell is exactly
+`report.cells`, so the table reads like `designer report`. What the window shows is
+worded for people: headers such as "output shape" and "MACs", counts with thousands
+separators, memory in KiB/MiB/GiB/TiB, and "—" where a node has no result (an error, or
+waiting on one) rather than a 0 that reads like a figure. The model
 follows the Document: an analysis change repaints only the rows of the nodes it names, and
 only a structural edit (which can change the node set and the order) resets the model, so
 an edit in a design of thousands of nodes costs what the engine costs.
@@ -42,7 +47,9 @@ from designer.core.graph import Change, ChangeKind
 from designer.core.spec import Tensor, dims
 from designer.export import report
 from designer.ui.document import Document
+from designer.ui.help import COLUMN_TIPS
 from designer.ui.style import elide
+from designer.ui.wording import human_bytes
 
 HEADERS = report.COLUMNS + report.EXTRA_COLUMNS
 INTEGER_COLUMNS = frozenset(
@@ -54,6 +61,27 @@ NAME_COLUMNS = frozenset(HEADERS.index(key) for key in ("id", "name"))
 NAME_LIMIT = 200  # characters of an id or name a cell shows (the rest elided in the middle)
 CELL_LIMIT = 2_000  # of any other cell: warnings are long, but never megabytes
 ERROR_COLUMN = HEADERS.index("error")
+MEMORY_COLUMN = HEADERS.index("memory")
+# what a node without a result shows no figure in
+RESULT_COLUMNS = (
+    INTEGER_COLUMNS
+    | FIELD_COLUMNS
+    | frozenset(HEADERS.index(key) for key in ("output_shape", "output_shapes", "dtype"))
+)
+NO_RESULT = "—"
+TITLES = {
+    "output_shape": "output shape",
+    "macs": "MACs",
+    "flops": "FLOPs",
+    "rf": "receptive field",
+    "rf_stride": "RF stride",
+    "rf_start": "RF start",
+    "input_shapes": "input shapes",
+    "non_trainable": "non-trainable",
+    "output_shapes": "output shapes",
+}  # the rest show their key
+REPORT_ROLE = Qt.ItemDataRole.UserRole + 1  # a cell as `designer report` writes it
+KEY_ROLE = Qt.ItemDataRole.UserRole + 2  # a header's column name in the report
 
 ERROR_TEXT = QColor(190, 20, 20)
 ROW_TINTS = {"error": QColor(253, 226, 226), "waiting": QColor(255, 243, 214)}
@@ -66,6 +94,7 @@ ROLES = frozenset(
         Qt.ItemDataRole.ForegroundRole,
         Qt.ItemDataRole.ToolTipRole,
         Qt.ItemDataRole.TextAlignmentRole,
+        REPORT_ROLE,
     }
 )
 
@@ -87,10 +116,11 @@ def runs(rows: Iterable[int]) -> list[tuple[int, int]]:
 class Line(NamedTuple):
     """One node's row, computed when first needed and kept until its result changes."""
 
-    cells: list[str]
+    cells: list[str]  # as shown
     keys: list[Any]  # per column, what sorting compares: numbers as numbers
     state: str  # "", "error" or "waiting" (an upstream node has the error)
     tooltip: str  # the error and the warnings, one a line
+    report: list[str]  # as `designer report` writes them
 
 
 def _line(row: dict[str, Any], waiting: bool, outputs: tuple[Tensor, ...] = ()) -> Line:
@@ -100,25 +130,33 @@ def _line(row: dict[str, Any], waiting: bool, outputs: tuple[Tensor, ...] = ()) 
     if len(outputs) > 1:
         cells[SHAPE_COLUMN] = ", ".join(dims(t.shape) for t in outputs)
     keys: list[Any] = list(cells)  # sorting reads whole names; the cells show them elided
-    cells = [
+    reported = [
         elide(cell, NAME_LIMIT if i in NAME_COLUMNS else CELL_LIMIT) for i, cell in enumerate(cells)
     ]
+    shown = list(reported)
+    state = "waiting" if waiting else "error" if row["error"] else ""
     for column in INTEGER_COLUMNS:
-        keys[column] = row[HEADERS[column]]
+        keys[column] = row[HEADERS[column]] if not state else -1
+        shown[column] = f"{row[HEADERS[column]]:,}"
+    shown[MEMORY_COLUMN] = human_bytes(row["memory"])
     for column in FIELD_COLUMNS:  # by the first spatial dimension; none sorts first
         values = row[HEADERS[column]]
         keys[column] = float(values[0]) if values else -1.0
     shape = row["output_shape"]
     keys[SHAPE_COLUMN] = prod(shape) if shape is not None else -1  # by element count
-    state = "waiting" if waiting else "error" if row["error"] else ""
+    if state:  # no result: no figures (the report's 0s would read as figures)
+        for column in RESULT_COLUMNS:
+            shown[column] = NO_RESULT
     tooltip = "\n".join(elide(line, 300) for line in filter(None, [row["error"], *row["warnings"]]))
-    return Line(cells, keys, state, tooltip)
+    return Line(shown, keys, state, tooltip, reported)
 
 
 def _value(line: Line, column: int, role: int) -> Any:
     """One cell's data for one of ROLES."""
     if role == Qt.ItemDataRole.DisplayRole:
         return line.cells[column]
+    if role == REPORT_ROLE:
+        return line.report[column]
     if role == Qt.ItemDataRole.BackgroundRole:
         return ROW_TINTS.get(line.state)
     if role == Qt.ItemDataRole.ForegroundRole:
@@ -180,7 +218,11 @@ class SummaryModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return TITLES.get(HEADERS[section], HEADERS[section])
+        if orientation == Qt.Orientation.Horizontal and role == KEY_ROLE:
             return HEADERS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS.get(HEADERS[section]) if 0 <= section < len(HEADERS) else None
         return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -359,6 +401,8 @@ class SummaryView(QTableView):
         self._following = False  # showing the document's selection: do not send it back
         self.selectionModel().selectionChanged.connect(self._on_rows_selected)
         self.summary.modelReset.connect(self._show_selection)  # a reset clears the selection
+        self._sized_empty = True  # the columns were last sized with no rows to read
+        self.summary.modelReset.connect(self._size_first_rows)
         self.set_document(document)
 
     def set_document(self, document: Document | None) -> None:
@@ -368,7 +412,17 @@ class SummaryView(QTableView):
         self.summary.set_document(document)
         if document is not None:
             document.selection_changed.connect(self._show_selection)
+        self._size_columns()
+
+    def _size_columns(self) -> None:
         self.resizeColumnsToContents()
+        self._sized_empty = self.summary.rowCount() == 0
+
+    def _size_first_rows(self) -> None:
+        """Columns sized for an empty design (after New) are sized again for the first
+        rows that come."""
+        if self._sized_empty and self.summary.rowCount():
+            self._size_columns()
 
     def selected_ids(self) -> list[str]:
         """The selected rows' node ids, top to bottom as shown."""
