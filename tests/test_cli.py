@@ -129,6 +129,34 @@ def test_report_of_a_design_with_errors_exits_2_and_still_writes(
     assert rows["a"]["output_shape"] == [8, 30, 30] and rows["b"]["error"] == ""
 
 
+NUMBER_KEYS = ("params", "macs", "flops", "memory", "non_trainable")
+
+
+@pytest.mark.parametrize("format", ["csv", "markdown", "json"])
+def test_nodes_without_results_have_no_numbers(broken_design: Path, format: str, capsys) -> None:
+    """An error, and what waits on it, count nothing: empty cells and nulls, never 0s that
+    read as figures (issue 11, item 14). Nodes with results keep theirs, 0 included."""
+    assert main(["report", str(broken_design), "--format", format]) == 2
+    out = capsys.readouterr().out
+    if format == "json":
+        rows = {row["id"]: row for row in json.loads(out)["nodes"]}
+        for node_id in ("sum", "relu"):
+            assert [rows[node_id][key] for key in NUMBER_KEYS] == [None] * 5
+        assert rows["a"]["params"] > 0 and rows["input"]["params"] == 0
+        return
+    if format == "csv":
+        table = list(csv.DictReader(io.StringIO(out)))
+    else:
+        lines = [
+            [c.strip() for c in line.split("|")[1:-1]] for line in out.split("\n\n")[0].splitlines()
+        ]
+        table = [dict(zip(lines[0], line)) for line in lines[2:]]
+    rows = {row["id"]: row for row in table}
+    for node_id in ("sum", "relu"):
+        assert [rows[node_id][key] for key in NUMBER_KEYS] == [""] * 5
+    assert int(rows["a"]["params"]) > 0 and rows["input"]["params"] == "0"
+
+
 def test_check_lists_problems_by_node(broken_design: Path, capsys) -> None:
     assert main(["check", str(broken_design)]) == 2
     lines = capsys.readouterr().out.splitlines()

@@ -1,7 +1,9 @@
 """The per-layer report (contract section 3) as CSV, Markdown or JSON.
 
 `row` and `cells` say what each column holds, one node at a time (the window's summary
-asks for one row when one node changes). CSV and Markdown of a whole design go through
+asks for one row when one node changes). A node without a result (an error, or waiting
+on one) counts nothing: its numbers are empty cells, null in JSON, never 0s that would read
+as figures. CSV and Markdown of a whole design go through
 `_all_cells`, which writes the same text straight from the engine's results, remembering
 the text of receptive fields and shapes that many nodes share: `designer report` of a
 large design is mostly this loop.
@@ -96,21 +98,22 @@ def row(engine: Engine, node_id: str) -> dict[str, Any]:
     arch = engine.arch
     result = engine.results[node_id]
     fields = result.fields
+    counted = result.output is not None  # a node without a result counts nothing: null
     return {
         "id": node_id,
         "name": arch.name_of(node_id) or "",
         "type": arch.type_of(node_id),
         "output_shape": list(result.shape) if result.shape is not None else None,
-        "params": result.params,
-        "macs": result.macs,
-        "flops": result.flops,
+        "params": result.params if counted else None,
+        "macs": result.macs if counted else None,
+        "flops": result.flops if counted else None,
         "rf": [f.size for f in fields] if fields else None,
         "rf_stride": [f.jump for f in fields] if fields else None,
         "error": result.reason,
         "rf_start": [f.start for f in fields] if fields else None,
         "input_shapes": [list(s) for s in result.input_shapes],
-        "memory": result.memory,
-        "non_trainable": result.buffers,
+        "memory": result.memory if counted else None,
+        "non_trainable": result.buffers if counted else None,
         "warnings": list(result.warnings),
         "output_shapes": [list(t.shape) for t in result.outputs],
         "dtype": result.output.dtype if result.output is not None else None,
@@ -130,8 +133,8 @@ def cells(row: dict[str, Any]) -> list[str]:
             out.append(" ".join(dims(tuple(s)) for s in value))
         elif key == "warnings":
             out.append(" | ".join(value))
-        elif key == "dtype":
-            out.append(value or "")
+        elif value is None:  # dtype, or a number of a node without a result
+            out.append("")
         else:
             out.append(str(value))
     return out
@@ -147,9 +150,10 @@ def _all_cells(engine: Engine) -> Iterator[list[str]]:
     for node_id in arch.report_order():
         result: NodeResult = results[node_id]
         output = result.output
-        if output is None:
+        if output is None:  # an error, or waiting on one: no numbers, empty cells
             shape = shapes = dtype = ""
             field_cells = ["", "", ""]
+            numbers = ["", "", "", "", ""]
         else:
             shape = dims(output.shape)
             shapes = " ".join([dims(t.shape) for t in result.outputs]) if result.more else shape
@@ -162,22 +166,26 @@ def _all_cells(engine: Engine) -> Iterator[list[str]]:
                 if known is None or known[0] is not fields:
                     known = by_fields[id(fields)] = (fields, _field_cells(fields, by_field))
                 field_cells = known[1]
+            numbers = [
+                str(result.params),
+                str(result.macs),
+                str(result.flops),
+                str(result.memory),
+                str(result.buffers),
+            ]
         inputs = result.input_shapes
         yield [
             node_id,
             arch.name_of(node_id) or "",
             arch.type_of(node_id),
             shape,
-            str(result.params),
-            str(result.macs),
-            str(result.flops),
+            *numbers[:3],
             field_cells[0],
             field_cells[1],
             result.reason,
             field_cells[2],
             dims(inputs[0]) if len(inputs) == 1 else " ".join([dims(s) for s in inputs]),
-            str(result.memory),
-            str(result.buffers),
+            *numbers[3:],
             " | ".join(result.warnings),
             shapes,
             dtype,

@@ -224,8 +224,9 @@ def test_sorted_rows_follow_edits_and_keep_the_selection(qtbot) -> None:
     assert view.selected_ids() == ["n7"]
     assert document.selected() == ["n7"]
     document.push(AddNode(NodeRecord("extra", "Linear", {"out_features": 10})))
-    shown = [int(row[PARAMS]) for row in table(view)]
+    shown = [int(row[PARAMS]) if row[PARAMS] else -1 for row in table(view)]  # unconnected: ""
     assert shown == sorted(shown, reverse=True)
+    assert table(view)[-1][0] == "extra"
     assert view.selected_ids() == ["n7"]
     view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # cleared
     assert table(view) == report_of(document)

@@ -135,16 +135,20 @@ def _line(row: dict[str, Any], waiting: bool, outputs: tuple[Tensor, ...] = ()) 
     ]
     shown = list(reported)
     state = "waiting" if waiting else "error" if row["error"] else ""
-    for column in INTEGER_COLUMNS:
-        keys[column] = row[HEADERS[column]] if not state else -1
-        shown[column] = f"{row[HEADERS[column]]:,}"
-    shown[MEMORY_COLUMN] = human_bytes(row["memory"])
+    if not state:  # a node without a result has no numbers (the report's cells are empty)
+        for column in INTEGER_COLUMNS:
+            keys[column] = row[HEADERS[column]]
+            shown[column] = f"{row[HEADERS[column]]:,}"
+        shown[MEMORY_COLUMN] = human_bytes(row["memory"])
+    else:
+        for column in INTEGER_COLUMNS:
+            keys[column] = -1
     for column in FIELD_COLUMNS:  # by the first spatial dimension; none sorts first
         values = row[HEADERS[column]]
         keys[column] = float(values[0]) if values else -1.0
     shape = row["output_shape"]
     keys[SHAPE_COLUMN] = prod(shape) if shape is not None else -1  # by element count
-    if state:  # no result: no figures (the report's 0s would read as figures)
+    if state:  # no result: a dash rather than an empty cell
         for column in RESULT_COLUMNS:
             shown[column] = NO_RESULT
     tooltip = "\n".join(elide(line, 300) for line in filter(None, [row["error"], *row["warnings"]]))
