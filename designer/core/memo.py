@@ -68,15 +68,21 @@ class LayerMemo:
         dtypes: tuple[str, ...],
         axes: int,
         key: tuple,
+        batch_axes: tuple[int, ...] | None = None,
     ) -> Known:
         """Evaluate the layer on inputs of `shapes` and `dtypes`, and remember the result
         under `key`.
 
         A one-input layer is given unit fields over `axes` spatial axes (none where 0);
-        a merge is given no fields, since the engine merges its inputs' real ones."""
+        a merge is given no fields, since the engine merges its inputs' real ones.
+        `batch_axes` are where each input holds its batch (None: dim 0 for all)."""
         unit = unit_fields(axes) if axes else None
         resolved = {**spec.defaults, **written}
-        inputs = [new_tuple(Tensor, (shape, unit, dtype)) for shape, dtype in zip(shapes, dtypes)]
+        batch_axes = batch_axes or (0,) * len(shapes)
+        inputs = [
+            new_tuple(Tensor, (shape, unit, dtype, axis))
+            for shape, dtype, axis in zip(shapes, dtypes, batch_axes)
+        ]
         try:
             out = spec.apply(inputs, resolved)
         except LayerError as error:
@@ -112,7 +118,7 @@ class LayerMemo:
 
 def slots(out: LayerOutput) -> tuple[Tensor, ...]:
     """Every output of a layer as Tensors, slot 0 first."""
-    return (new_tuple(Tensor, (out.shape, out.fields, out.dtype)), *out.more)
+    return (new_tuple(Tensor, (out.shape, out.fields, out.dtype, out.batch_axis)), *out.more)
 
 
 _SHARED: dict[Settings, LayerMemo] = {}

@@ -176,7 +176,7 @@ class Engine:
         x = upstream.slot(slot) if slot else upstream.output
         if x is None:
             return _missing_input(source, upstream, slot)
-        key = (data["signature"], x.shape, x.fields is None, x.dtype)
+        key = (data["signature"], x.shape, x.fields is None, x.dtype, x.batch_axis)
         known = self._memo.known.get(key) or self._memo.learn(
             spec,
             data["params"],
@@ -184,19 +184,20 @@ class Engine:
             (x.dtype,),
             0 if x.fields is None else len(x.fields),
             key,
+            (x.batch_axis,),
         )
         out = known.output
         if out is None:
             return new_tuple(NodeResult, (None, *known.tail))
         extra = ()
         if known.keeps_fields:  # a pointwise layer passes its input on, fields and all
-            if out.shape == x.shape and out.dtype == x.dtype:
+            if out.shape == x.shape and out.dtype == x.dtype and out.batch_axis == x.batch_axis:
                 tensor = x
             else:
-                tensor = new_tuple(Tensor, (out.shape, x.fields, out.dtype))
+                tensor = new_tuple(Tensor, (out.shape, x.fields, out.dtype, out.batch_axis))
         else:
             fields = replay(out.fields, x.fields)
-            tensor = new_tuple(Tensor, (out.shape, fields, out.dtype))
+            tensor = new_tuple(Tensor, (out.shape, fields, out.dtype, out.batch_axis))
             if fields is not None and _exceeds(fields) and not _exceeds(x.fields):
                 extra = (oversized_field_warning(fields),)
         if known.neighbourly:
@@ -204,7 +205,7 @@ class Engine:
         result = new_tuple(NodeResult, (tensor, *known.tail))
         if out.more:  # the other output slots, on this input's fields
             more = tuple(
-                new_tuple(Tensor, (t.shape, replay(t.fields, x.fields), t.dtype)) for t in out.more
+                t._replace(fields=replay(t.fields, x.fields)) for t in out.more
             )
             result = result._replace(more=more)
         if "shares" in data:  # its weights are counted once, on the node that holds them
@@ -234,9 +235,10 @@ class Engine:
             tensors.append(x)
         input_shapes = tuple([t.shape for t in tensors])
         dtypes = tuple([t.dtype for t in tensors])
-        key = (data["signature"], input_shapes, dtypes)
+        batch_axes = tuple([t.batch_axis for t in tensors])
+        key = (data["signature"], input_shapes, dtypes, batch_axes)
         known = self._memo.known.get(key) or self._memo.learn(
-            spec, data["params"], input_shapes, dtypes, 0, key
+            spec, data["params"], input_shapes, dtypes, 0, key, batch_axes
         )
         out = known.output
         if out is None:
@@ -247,7 +249,7 @@ class Engine:
             fields, extra = out.fields, ()
         if fields is not None and _exceeds(fields) and not any(_exceeds(x.fields) for x in tensors):
             extra += (oversized_field_warning(fields),)
-        tensor = new_tuple(Tensor, (out.shape, fields, out.dtype))
+        tensor = new_tuple(Tensor, (out.shape, fields, out.dtype, out.batch_axis))
         result = new_tuple(NodeResult, (tensor, *known.tail))
         if "shares" in data:  # its weights are counted once, on the node that holds them
             result = result._replace(params=0, buffers=0)

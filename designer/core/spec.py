@@ -52,16 +52,19 @@ class LayerError(Exception):
 
 class Tensor(NamedTuple):
     """What flows along an edge: a shape without the batch dimension, its receptive fields
-    (None where it has no spatial axes) and its dtype."""
+    (None where it has no spatial axes) and its dtype. `batch_axis` is where torch's
+    tensor holds the batch: 0, or 1 in a sequence-first layout (what a recurrent or
+    attention layer with batch_first=False takes and gives, and every h_n)."""
 
     shape: Shape
     fields: Fields | None
     dtype: str = "float32"
+    batch_axis: int = 0
 
 
 class LayerOutput(NamedTuple):
-    """A layer's figures. `shape` and `fields` are output slot 0; `dtype` None means the
-    first input's; `more` holds slots 1… of a layer with several outputs."""
+    """A layer's figures. `shape` and `fields` are output slot 0; `dtype` and `batch_axis`
+    None mean the first input's; `more` holds slots 1… of a layer with several outputs."""
 
     shape: Shape
     fields: Fields | None
@@ -72,6 +75,7 @@ class LayerOutput(NamedTuple):
     warnings: tuple[str, ...] = ()
     dtype: str | None = None
     more: tuple[Tensor, ...] = ()
+    batch_axis: int | None = None
 
 
 Evaluate = Callable[[Sequence[Tensor], dict[str, Any]], LayerOutput]
@@ -124,7 +128,9 @@ class LayerSpec:
     floating-point inputs are taken, "any" otherwise. Analysis traits: `weighted` (a
     weight and an optional bias), `cancels_bias` (a bias before it is redundant),
     `shape_only` (moves or drops values but computes nothing), `merges_with_same` (two in a
-    row with nothing between make one layer).
+    row with nothing between make one layer). `batch_anywhere`: takes inputs whose batch
+    is not at dim 0 (pointwise layers, tensor operations, sequence layers); every other
+    layer refuses them.
     """
 
     name: str
@@ -145,6 +151,7 @@ class LayerSpec:
     cancels_bias: bool = False
     shape_only: bool = False
     merges_with_same: bool = False
+    batch_anywhere: bool = False
     defaults: dict[str, Any] = field(init=False, repr=False, compare=False)
     takes_several_inputs: bool = field(init=False, repr=False, compare=False)
     takes_one_input: bool = field(init=False, repr=False, compare=False)
@@ -226,9 +233,20 @@ class LayerSpec:
                     raise LayerError(
                         f"{self.name} takes floating-point input, got {x.dtype}{where}"
                     )
+        if not self.batch_anywhere:
+            for port, x in enumerate(inputs):
+                if x.batch_axis != 0:
+                    where = f" on port {port}" if len(inputs) > 1 else ""
+                    raise LayerError(
+                        f"{self.name} takes the batch at dim 0, got a tensor with the batch at "
+                        f"dim {x.batch_axis}{where} (sequence-first); set batch_first=True "
+                        "upstream, or Transpose dims 0 and 1 before it"
+                    )
         out = self.evaluate(inputs, params)
         if out.dtype is None:
             out = out._replace(dtype=inputs[0].dtype if inputs else "float32")
+        if out.batch_axis is None:
+            out = out._replace(batch_axis=inputs[0].batch_axis if inputs else 0)
         for slot, shape in enumerate((out.shape, *(t.shape for t in out.more))):
             if math.prod(shape) > MAX_ELEMENTS:
                 which = f"output {slot}" if out.more else "the output"
