@@ -204,9 +204,7 @@ class Engine:
             extra = (*neighbour_warnings(self.arch, node_id, spec, known.resolved), *extra)
         result = new_tuple(NodeResult, (tensor, *known.tail))
         if out.more:  # the other output slots, on this input's fields
-            more = tuple(
-                t._replace(fields=replay(t.fields, x.fields)) for t in out.more
-            )
+            more = tuple(t._replace(fields=replay(t.fields, x.fields)) for t in out.more)
             result = result._replace(more=more)
         if "shares" in data:  # its weights are counted once, on the node that holds them
             result = result._replace(params=0, buffers=0)
