@@ -110,8 +110,10 @@ class MainWindow(QMainWindow):
         self.totals_label = QLabel(self)
         self.totals_label.setObjectName("totals")
         self.totals_label.setToolTip(help_pages.TOTALS_TIP)
-        # no stretch: the room left of it is where the status bar shows its messages
-        self.statusBar().addPermanentWidget(self.totals_label)
+        # a normal status bar widget: a message (Saved …, a refused edit) covers the totals
+        # for its few seconds and shows in full, however long the totals are
+        self.totals_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.statusBar().addWidget(self.totals_label, 1)
         self._settings_widgets()
         self._actions()
         self._menus()
