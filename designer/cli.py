@@ -17,6 +17,8 @@ import os
 import stat
 import sys
 from collections.abc import Iterable
+from itertools import compress, islice
+from operator import attrgetter
 from pathlib import Path
 from typing import NoReturn
 
@@ -148,7 +150,10 @@ def _headless_parser() -> argparse.ArgumentParser:
     import_parser = commands.add_parser("import", help="trace a PyTorch model into a project file")
     import_parser.add_argument("model", help="FILE.py:CLASS (this runs FILE.py)")
     import_parser.add_argument(
-        "--input", action="append", required=True, help="an input shape, e.g. 3x224x224"
+        "--input",
+        action="append",
+        required=True,
+        help="an input shape, e.g. 3x224x224; a dtype after a colon, 100:int64 for token ids",
     )
     import_parser.add_argument("--args", default="{}", help="keyword arguments for CLASS, as JSON")
     import_parser.add_argument("-o", "--output", type=Path, required=True)
@@ -313,7 +318,7 @@ def _report(engine: Engine, options: argparse.Namespace) -> int:
 def _check(engine: Engine, options: argparse.Namespace) -> int:
     totals = engine.totals()
     options.status = EXIT_DESIGN_ERRORS if totals.errors else EXIT_OK
-    _write_lines(_check_lines(engine))
+    _write_lines(_check_lines(engine, totals.errors + totals.blocked + totals.warnings))
     _write_out(
         f"{len(engine.results)} nodes, {totals.errors} with errors, "
         f"{totals.blocked} waiting on them, {totals.warnings} warnings\n"
@@ -321,11 +326,17 @@ def _check(engine: Engine, options: argparse.Namespace) -> int:
     return options.status
 
 
-def _check_lines(engine: Engine) -> Iterable[str]:
+_SAYS = attrgetter("error", "blocked_by", "warnings")  # what a check lists about a node
+
+
+def _check_lines(engine: Engine, said: int) -> Iterable[str]:
     """One line per error and warning, in report order, control characters escaped. The
-    order is worked out only where more than one node has something to say."""
+    order is worked out only where more than one node has something to say. `said` is
+    how many errors and warnings the totals count: where at most one, the search for the
+    node that has it stops there."""
     results = engine.results
-    flagged = [node_id for node_id, r in results.items() if r.error or r.blocked_by or r.warnings]
+    flagged = compress(results, map(any, map(_SAYS, results.values())))  # in C
+    flagged = list(islice(flagged, 1) if said <= 1 else flagged)
     if len(flagged) > 1:
         flagged = report.report_order(engine)
     for node_id in flagged:
@@ -376,10 +387,15 @@ def _import(options: argparse.Namespace) -> int:
                 f"{options.output}: is the model's own file; choose another -o"
             )
         arguments = _import_arguments(options.args, pytorch_import.ImportFailure)
-        shapes = [pytorch_import.parse_shape(text) for text in options.input]
+        inputs = [pytorch_import.parse_input(text) for text in options.input]
         notes: list[str] = []
         arch = pytorch_import.import_model(
-            Path(file_name), class_name, shapes, arguments, notes=notes
+            Path(file_name),
+            class_name,
+            [shape for shape, _ in inputs],
+            arguments,
+            notes=notes,
+            input_dtypes=[dtype for _, dtype in inputs],
         )
     except pytorch_import.Unsupported as error:
         _complain(f"nothing written: {clip_text(str(error), 2000)}")

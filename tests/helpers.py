@@ -39,27 +39,36 @@ def outputs(arch: Architecture) -> list[str]:
 
 
 def reference(arch: Architecture) -> dict[str, LayerOutput | None]:
-    """Each node's layer evaluated on its real inputs in topological order; None where
-    the layer refuses or waits on a refusal."""
+    """Each node's layer evaluated on its real inputs (the output slot each edge reads, its
+    dtype and where it holds the batch) in topological order; None where the layer refuses
+    or waits on a refusal."""
     outputs: dict[str, LayerOutput | None] = {}
     for node_id in nx.topological_sort(arch.graph):
         spec = arch.spec(node_id)
-        feeds = arch.inputs(node_id)
+        edges = arch.in_edges(node_id)
         fewest, most = spec.inputs
-        wired = [port for port, _ in feeds] == list(range(len(feeds)))
-        if not wired or len(feeds) < fewest or (most is not None and len(feeds) > most):
+        wired = [edge.port for edge in edges] == list(range(len(edges)))
+        if not wired or len(edges) < fewest or (most is not None and len(edges) > most):
             outputs[node_id] = None
             continue
-        inputs = [outputs[source] for _, source in feeds]
-        if any(x is None for x in inputs):
+        tensors = [_slot(outputs[edge.source], edge.output) for edge in edges]
+        if any(x is None for x in tensors):
             outputs[node_id] = None
             continue
-        tensors = [Tensor(x.shape, x.fields) for x in inputs]
         try:
-            outputs[node_id] = spec.evaluate(tensors, arch.resolved_params(node_id))
+            outputs[node_id] = spec.apply(tensors, arch.resolved_params(node_id))
         except LayerError:
             outputs[node_id] = None
     return outputs
+
+
+def _slot(out: LayerOutput | None, slot: int) -> Tensor | None:
+    """Output `slot` of a layer's figures as the tensor its consumer takes."""
+    if out is None or slot > len(out.more):
+        return None
+    if slot:
+        return out.more[slot - 1]
+    return Tensor(out.shape, out.fields, out.dtype, out.batch_axis)
 
 
 def assert_agrees(arch: Architecture, engine: Engine) -> None:

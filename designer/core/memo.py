@@ -49,6 +49,8 @@ class Known(NamedTuple):
     resolved: dict[str, Any]  # the params the layer was built with, defaults filled in
     keeps_fields: bool  # the layer passes its input's receptive fields on unchanged
     neighbourly: bool  # neighbour_warnings may have something to say on this layer
+    passes_input: bool  # it keeps its one input's fields, shape, dtype and batch axis: a
+    # node's output is then its input's Tensor itself
 
 
 class LayerMemo:
@@ -87,7 +89,7 @@ class LayerMemo:
             out = spec.apply(inputs, resolved)
         except LayerError as error:
             tail = (shapes, 0, 0, 0, 0, 0, (), str(error), None, ())
-            known = new_tuple(Known, (None, tail, resolved, False, False))
+            known = new_tuple(Known, (None, tail, resolved, False, False, False))
         else:
             keeps_fields = unit is not None and out.fields is unit
             if out.fields is not None and not keeps_fields:
@@ -109,7 +111,12 @@ class LayerMemo:
                 out.more,
             )
             neighbourly = looks_at_neighbours(spec, resolved)
-            known = new_tuple(Known, (out, tail, resolved, keeps_fields, neighbourly))
+            passes_input = keeps_fields and (out.shape, out.dtype, out.batch_axis) == (
+                shapes[0],
+                dtypes[0],
+                batch_axes[0],
+            )
+            known = new_tuple(Known, (out, tail, resolved, keeps_fields, neighbourly, passes_input))
         if len(self.known) >= _LIMIT:
             self.known.clear()
         self.known[key] = known

@@ -33,7 +33,8 @@ class Engine:
         self._catalog = arch.catalog
         self.settings = settings or Settings()
         self.results: dict[str, NodeResult] = {}
-        self._dirty: set[str] = set(arch.graph)
+        self._dirty: set[str] = set()  # nodes edited since the last refresh
+        self._everything = True  # every node to evaluate: a new engine, or new settings
         self._order: list[str] | None = None  # None after a structural edit
         self._position: dict[str, int] | None = None  # built when a downstream walk needs it
         self._memo = memo_for(self.settings)
@@ -48,7 +49,7 @@ class Engine:
         """Memory figures depend on batch and dtype: everything is re-evaluated."""
         self.settings = settings
         self._memo = memo_for(settings)
-        self._dirty.update(self.arch.graph)
+        self._everything = True
 
     def totals(self) -> Totals:
         """The sums over every node. A small edit adjusts them by what it replaced; a
@@ -64,7 +65,7 @@ class Engine:
 
     def refresh(self) -> set[str]:
         """Bring results up to date; returns the ids whose results changed or went away."""
-        if not self._dirty:
+        if not self._dirty and not self._everything:
             return set()
         graph = self.arch.graph
         present = graph._node  # networkx's node dict: membership without the view's overhead
@@ -77,9 +78,10 @@ class Engine:
         if self._order is None:
             self._order = topological_order(graph)
             self._position = None
-        pending = [n for n in self._dirty if n in present]
+        pending = [] if self._everything else [n for n in self._dirty if n in present]
         self._dirty.clear()
-        if len(pending) == len(graph):
+        if self._everything or len(pending) == len(graph):
+            self._everything = False
             self._evaluate_all(changed)
             self._sums = None
         else:
@@ -93,16 +95,19 @@ class Engine:
         return changed
 
     def _evaluate_all(self, changed: set[str]) -> None:
-        results, evaluate = self.results, self._evaluate
+        results, evaluate, order = self.results, self._evaluate, self._order
         graph = self.arch.graph
         nodes, pred = graph._node, graph._pred
-        if not results:  # a first analysis: every result is new
-            for node_id in self._order:
-                results[node_id] = evaluate(node_id, nodes[node_id], pred[node_id])
-            changed.update(results)
+        if order == list(nodes):  # the file's order (networkx keeps its dicts in one order):
+            datas, preds = nodes.values(), pred.values()  # its dicts read in turn
+        else:
+            datas, preds = map(nodes.__getitem__, order), map(pred.__getitem__, order)
+        if not results:  # a first analysis: every result is new. `update` stores each one
+            results.update(zip(order, map(evaluate, order, datas, preds)))  # before the next
+            changed.update(results)  # is evaluated, which may read it: a loop run in C
             return
-        for node_id in self._order:
-            new = evaluate(node_id, nodes[node_id], pred[node_id])
+        for node_id, data, sources in zip(order, datas, preds):
+            new = evaluate(node_id, data, sources)
             if results.get(node_id) != new:
                 results[node_id] = new
                 changed.add(node_id)
@@ -169,10 +174,11 @@ class Engine:
         if not spec.takes_one_input or len(sources) != 1:
             return self._evaluate_several(node_id, data, spec, sources)
         ((source, ports),) = sources.items()
-        if len(ports) != 1 or 0 not in ports:
+        edge = ports.get(0)
+        if edge is None or len(ports) != 1:
             return self._evaluate_several(node_id, data, spec, sources)
         upstream = self.results[source]
-        slot = ports[0].get("output", 0)
+        slot = edge.get("output", 0)
         x = upstream.slot(slot) if slot else upstream.output
         if x is None:
             return _missing_input(source, upstream, slot)
@@ -188,21 +194,21 @@ class Engine:
         )
         out = known.output
         if out is None:
-            return new_tuple(NodeResult, (None, *known.tail))
+            return new_tuple(NodeResult, (None,) + known.tail)
         extra = ()
-        if known.keeps_fields:  # a pointwise layer passes its input on, fields and all
-            if out.shape == x.shape and out.dtype == x.dtype and out.batch_axis == x.batch_axis:
-                tensor = x
-            else:
-                tensor = new_tuple(Tensor, (out.shape, x.fields, out.dtype, out.batch_axis))
+        if known.passes_input:  # a pointwise layer: its input goes on as it is
+            tensor = x
+        elif known.keeps_fields:
+            tensor = new_tuple(Tensor, (out.shape, x.fields, out.dtype, out.batch_axis))
         else:
             fields = replay(out.fields, x.fields)
             tensor = new_tuple(Tensor, (out.shape, fields, out.dtype, out.batch_axis))
-            if fields is not None and _exceeds(fields) and not _exceeds(x.fields):
+            # (past the first that exceeds, most inputs exceed: that is tested first)
+            if fields is not None and not _exceeds(x.fields) and _exceeds(fields):
                 extra = (oversized_field_warning(fields),)
         if known.neighbourly:
             extra = (*neighbour_warnings(self.arch, node_id, spec, known.resolved), *extra)
-        result = new_tuple(NodeResult, (tensor, *known.tail))
+        result = new_tuple(NodeResult, (tensor,) + known.tail)
         if out.more:  # the other output slots, on this input's fields
             more = tuple(t._replace(fields=replay(t.fields, x.fields)) for t in out.more)
             result = result._replace(more=more)
@@ -240,7 +246,7 @@ class Engine:
         )
         out = known.output
         if out is None:
-            return new_tuple(NodeResult, (None, *known.tail))
+            return new_tuple(NodeResult, (None,) + known.tail)
         if tensors:
             fields, extra = merged_fields(tensors, out.shape)
         else:  # the Input: its own fields
@@ -248,7 +254,7 @@ class Engine:
         if fields is not None and _exceeds(fields) and not any(_exceeds(x.fields) for x in tensors):
             extra += (oversized_field_warning(fields),)
         tensor = new_tuple(Tensor, (out.shape, fields, out.dtype, out.batch_axis))
-        result = new_tuple(NodeResult, (tensor, *known.tail))
+        result = new_tuple(NodeResult, (tensor,) + known.tail)
         if "shares" in data:  # its weights are counted once, on the node that holds them
             result = result._replace(params=0, buffers=0)
         return result._replace(warnings=result.warnings + extra) if extra else result

@@ -168,6 +168,8 @@ def _merged_broadcast(inputs: Sequence[tuple], spatial: tuple[int, ...]) -> Fiel
     for axis, length in enumerate(spatial):
         spread = [x[1][axis] for x in inputs if x[0][axis + 1] == 1 < length]
         running = [x[1][axis] for x in inputs if not x[0][axis + 1] == 1 < length]
+        if not running:  # pieces of length 1 joined along the axis (Concat): none broadcasts
+            running, spread = spread, []
         ((field,), _) = merge([(f,) for f in running])
         first, last = field.centre, field.centre + (length - 1) * field.jump
         reach = 0.0

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 
 from designer.core.layers import (
     activation,
+    attention,
     conv,
+    custom,
     io,
     linear,
     merge,
@@ -15,6 +17,7 @@ from designer.core.layers import (
     pool,
     regularisation,
     resize,
+    sequence,
     tensor,
 )
 from designer.core.params import clip_text, did_you_mean
@@ -30,8 +33,11 @@ CATEGORIES = (
     "Resize",
     "Padding",
     "Merge",
+    "Sequence",
+    "Attention",
     "Tensor ops",
     "Regularisation",
+    "Custom",
 )
 
 FAMILIES = (
@@ -44,8 +50,11 @@ FAMILIES = (
     resize,
     padding,
     merge,
+    sequence,
+    attention,
     tensor,
     regularisation,
+    custom,
 )
 LAYERS: dict[str, LayerSpec] = {spec.name: spec for family in FAMILIES for spec in family.SPECS}
 

@@ -87,12 +87,18 @@ def one_output(params: dict[str, Any]) -> tuple[str, ...]:
     return ("output",)
 
 
+Returns = tuple["int | Returns", ...]
+
+
 @dataclass(frozen=True)
 class Module:
     """Exported as a submodule `nn.<torch_name>(...)`; `positional` arguments come first
-    without their names, as PyTorch's own examples write them."""
+    without their names, as PyTorch's own examples write them. `returns` is the nesting of
+    the output slots in what the module returns where it is not a flat tuple: LSTM's
+    `output, (h_n, c_n)` is (0, (1, 2))."""
 
     positional: tuple[str, ...] = ()
+    returns: Returns | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,8 @@ class LayerSpec:
     `shape_only` (moves or drops values but computes nothing), `merges_with_same` (two in a
     row with nothing between make one layer). `batch_anywhere`: takes inputs whose batch
     is not at dim 0 (pointwise layers, tensor operations, sequence layers); every other
-    layer refuses them.
+    layer refuses them. `ports` names the input ports where their roles differ
+    (query, key, value); the canvas writes the names beside them.
     """
 
     name: str
@@ -152,6 +159,7 @@ class LayerSpec:
     shape_only: bool = False
     merges_with_same: bool = False
     batch_anywhere: bool = False
+    ports: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(init=False, repr=False, compare=False)
     takes_several_inputs: bool = field(init=False, repr=False, compare=False)
     takes_one_input: bool = field(init=False, repr=False, compare=False)
@@ -315,17 +323,56 @@ def check_inferred(params: dict[str, Any], name: str, actual: int) -> None:
         raise LayerError(f"{name} is {declared} in the design, but the input has {actual}")
 
 
-def normalise_dim(layer: str, name: str, dim: int, shape: Shape) -> int:
-    """A PyTorch dim (counting the batch) as an index into `shape` (without it)."""
+def with_batch(shape: Shape, batch_axis: int = 0) -> str:
+    """A per-sample shape as the whole tensor torch holds, in words: `batch + 3x4`, or
+    `7x16 with the batch at dim 1`."""
+    if batch_axis == 0:
+        return f"batch + {dims(shape)}"
+    return f"{dims(shape)} with the batch at dim {batch_axis}"
+
+
+def torch_dim(axis: int, batch_axis: int = 0) -> int:
+    """The torch dim (counting the batch) of index `axis` into a per-sample shape."""
+    return axis + 1 if axis >= batch_axis else axis
+
+
+def normalise_dim(layer: str, name: str, dim: int, shape: Shape, batch_axis: int = 0) -> int:
+    """A PyTorch dim (counting the batch, which is at `batch_axis`) as an index into
+    `shape` (without it)."""
     ndim = len(shape) + 1
     if not -ndim <= dim < ndim:
         raise LayerError(
-            f"{name} {dim} is out of range for a {ndim}-D tensor (batch + {dims(shape)})"
+            f"{name} {dim} is out of range for a {ndim}-D tensor ({with_batch(shape, batch_axis)})"
         )
     positive = dim % ndim
-    if positive == 0:
-        raise LayerError(f"{name} {dim} is the batch dimension; {layer} cannot work across it")
-    return positive - 1
+    if positive == batch_axis:
+        where = "" if batch_axis == 0 else f" here (dim {batch_axis})"
+        raise LayerError(
+            f"{name} {dim} is the batch dimension{where}; {layer} cannot work across it"
+        )
+    return positive - 1 if positive > batch_axis else positive
+
+
+def refuse_batch_last(layer: str, x: Tensor) -> None:
+    """Refuse a tensor whose last dim, which the layer works on, holds the batch."""
+    if x.batch_axis and x.batch_axis == len(x.shape):
+        raise LayerError(
+            f"{layer} works on the last dimension, which holds the batch here "
+            f"({with_batch(x.shape, x.batch_axis)}): Transpose it away first"
+        )
+
+
+def same_batch_axis(layer: str, inputs: Sequence[Tensor]) -> int:
+    """The batch position that all of a merge's inputs share; a LayerError where they
+    hold the batch in different places (torch would pair the batch with data)."""
+    axes = [x.batch_axis for x in inputs]
+    if len(set(axes)) > 1:
+        where = ", ".join(f"port {port} at dim {axis}" for port, axis in enumerate(axes))
+        raise LayerError(
+            f"{layer} needs its inputs to hold the batch at the same dim: {where}; "
+            "Transpose dims 0 and 1 of one of them"
+        )
+    return axes[0] if axes else 0
 
 
 def pointwise(cost_per_element: int) -> Evaluate:

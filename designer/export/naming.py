@@ -116,6 +116,16 @@ class Namespace:
         self._taken.add(name)
         return name
 
+    def keep(self, text: str, fallback: str) -> str:
+        """`text` itself where it is a free ASCII identifier no longer than a claimed one
+        (a node id kept as its attribute, so torch's module path is the node's path), else
+        what `claim` makes of it."""
+        fine = text.isidentifier() and text.isascii() and len(text) <= MAX_IDENTIFIER
+        if fine and text not in self._taken:
+            self._taken.add(text)
+            return text
+        return self.claim(text, fallback)
+
 
 def class_name(text: str) -> str:
     """The class name: `text` itself if it is a fine ASCII identifier, else CapWords made

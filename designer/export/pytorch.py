@@ -9,15 +9,24 @@ torch, lives in its own module.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from designer.core.graph import Architecture
-from designer.core.layers import tensor
+from designer.core.layers import custom, tensor
 from designer.core.problems import ProblemsError
 from designer.core.propagate import Engine
-from designer.core.spec import FLOATING, Function, Module, Operator, Shape, normalise_dim
+from designer.core.spec import (
+    FLOATING,
+    Function,
+    Module,
+    Operator,
+    Returns,
+    Shape,
+    Tensor,
+    torch_dim,
+)
 from designer.export import naming
 from designer.export.pysource import (
     LINE_LENGTH,
@@ -52,6 +61,9 @@ class ExportedModule:
     module_paths: dict[str, str] = field(default_factory=dict)  # node id → "features.0"
     outputs: list[Output] = field(default_factory=list)  # what `forward` returns, in order
     calls: dict[str, int] = field(default_factory=dict)  # node → its call of a shared module
+    # whether runs of layers share one nn.Sequential, whose input only its first layer reads;
+    # False where each module stands for one node (a design with blocks)
+    runs: bool = True
 
 
 def export(arch: Architecture, engine: Engine, class_name: str | None = None) -> ExportedModule:
@@ -89,6 +101,7 @@ class _Writer:
         self.owners = {n: o for n in arch.file_order() if (o := arch.owner_of(n)) is not None}
         self.shared = set(self.owners.values())
         self.learned: dict[str, str] = {}  # Parameter node → its attribute, self.<name>
+        self.customs: dict[str, str] = {}  # Custom node calling a module → its attribute
         self.batch = "x"  # what forward reads the batch size from: `x.shape[0]`
 
     def write(self, inputs: list[str]) -> ExportedModule:
@@ -103,6 +116,8 @@ class _Writer:
         for node_id in order:
             if _is_learned(self.arch, node_id):
                 self.learned[node_id] = self._claim(node_id)
+            elif self.arch.type_of(node_id) == "Custom" and self._custom_module(node_id):
+                self.customs[node_id] = self._claim(node_id)
         outputs = [
             (node_id, slot)
             for node_id in self.arch.outputs()
@@ -114,6 +129,7 @@ class _Writer:
         for unit in units.values():
             for index, node_id in enumerate(unit.nodes):
                 paths[node_id] = f"{unit.name}.{index}" if len(unit.nodes) > 1 else unit.name
+        paths.update(self.customs)
         calls: dict[str, int] = {}  # a node's call of a module called more than once
         for owner in self.shared:
             group = [n for n in order if n == owner or self.owners.get(n) == owner]
@@ -151,16 +167,19 @@ class _Writer:
                 continue
             if node_id in self.owners:  # it calls another node's module
                 continue
-            (edge,) = arch.in_edges(node_id)
-            run = units.get(edge.source)
+            # nn.Sequential passes one tensor along: a module of several inputs stands alone
+            edges = arch.in_edges(node_id)
+            source = edges[0].source
+            run = units.get(source) if len(edges) == 1 else None
             if (
                 run is not None
-                and len(arch.consumers(edge.source)) == 1
-                and self._slots(edge.source) == 1
+                and len(arch.in_edges(run.nodes[0])) == 1
+                and len(arch.consumers(source)) == 1
+                and self._slots(source) == 1
                 and node_id not in self.shared
-                and edge.source not in self.shared
+                and source not in self.shared
             ):
-                del units[edge.source]
+                del units[source]
                 run.nodes.append(node_id)
                 units[node_id] = run
             else:
@@ -206,25 +225,49 @@ class _Writer:
                 lines.append(f"            # {naming.comment_text(node_id)}")
                 lines += statement(3, "", self._module(node_id), ",")
             lines.append("        )")
-        for node_id, name in self.learned.items():  # a batch of one, expanded in forward
-            shape = self.arch.resolved_params(node_id)["shape"]
-            zeros = call("torch.zeros", *(Code(str(d)) for d in (1, *shape)))
-            lines += statement(2, f"self.{name} = ", call("nn.Parameter", zeros))
+        for node_id, name in self.learned.items():
+            lines += statement(2, f"self.{name} = ", self._parameter(node_id))
+        for node_id, name in self.customs.items():  # as the imported model built it
+            lines += statement(2, f"self.{name} = ", Code(self._custom_module(node_id)))
         return lines
 
-    def _module(self, node_id: str) -> Bracketed:
-        """`nn.Type(args)` with what follows from the input and the non-default arguments."""
+    def _parameter(self, node_id: str) -> Bracketed:
+        """A learned tensor as a batch of one, which forward expands to the batch."""
+        shape = self.arch.resolved_params(node_id)["shape"]
+        zeros = call("torch.zeros", *(Code(str(d)) for d in (1, *shape)))
+        return call("nn.Parameter", zeros)
+
+    def _custom_module(self, node_id: str) -> str:
+        return self.arch.resolved_params(node_id)["module"]
+
+    def _custom(self, node_id: str, feeds: list[Code]) -> Code:
+        """A Custom node's code as written, its inputs (x, or x0, x1, …) and its module
+        (m) named as this module names them."""
+        names = dict(zip(custom.input_names(len(feeds)), (feed.text for feed in feeds)))
+        if node_id in self.customs:
+            names[custom.MODULE_NAME] = f"self.{self.customs[node_id]}"
+        return Code(custom.renamed(self.arch.resolved_params(node_id)["code"], names))
+
+    def _module(self, node_id: str, written: Mapping[str, str] | None = None) -> Bracketed:
+        """`nn.Type(args)` with what follows from the input and the non-default arguments.
+        `written` holds arguments as code rather than values (`width * 4` in a block's
+        class): those are always written."""
+        written = written or {}
         spec = self.arch.spec(node_id)
         params = spec.resolve(self.arch.params_of(node_id))
         params.update(spec.filled_from_input(params, self.engine.results[node_id].input_shapes[0]))
         positional = spec.written_as.positional
-        items: list[Code | Keyword] = [Code(literal(params[name])) for name in positional]
+
+        def code(name: str) -> Code:
+            return Code(written[name] if name in written else literal(params[name]))
+
+        items: list[Code | Keyword] = [code(name) for name in positional]
         for param in spec.params:
             if param.name in positional or param.name not in params:
                 continue
             value = params[param.name]
-            if value != param.torch_default or param.required:
-                items.append(Keyword(param.name, Code(literal(value))))
+            if value != param.torch_default or param.required or param.name in written:
+                items.append(Keyword(param.name, code(param.name)))
         return call(f"nn.{spec.torch_name}", *items)
 
     def _forward(
@@ -285,7 +328,11 @@ class _Writer:
                 targets.append(self.variables[(node_id, slot)])
             else:
                 targets.append("_")
-        return ", ".join(targets)
+        writing = self.arch.spec(node_id).written_as
+        returns = writing.returns if isinstance(writing, Module) else None
+        if returns is None:
+            return ", ".join(targets)
+        return ", ".join(_nested(part, targets) for part in returns)
 
     def _feeds(self, node_id: str) -> list[Code]:
         return [Code(self.variables[(e.source, e.output)]) for e in self.arch.in_edges(node_id)]
@@ -329,6 +376,8 @@ class _Writer:
     ) -> Expr | None:
         """The functions whose call differs from the plain one, by the torch function
         each layer type names (None for the others)."""
+        if name == "custom":
+            return self._custom(node_id, feeds)
         if name == "nn.Parameter":  # the module's own tensor, as many times as the batch
             sizes = [Code(f"{self.batch}.shape[0]"), *[Code("-1")] * len(params["shape"])]
             return call(f"self.{self.learned[node_id]}.expand", *sizes)
@@ -336,27 +385,33 @@ class _Writer:
             return None
         (x,) = feeds
         (shape,) = shapes
+        batch = self._input(node_id).batch_axis
         if name == "torch.reshape":  # the shape per sample, after the batch's size
             sizes = params["shape"] if isinstance(params["shape"], tuple) else (params["shape"],)
             return call(f"{x.text}.reshape", Code(f"{x.text}.shape[0]"), *map(_code, sizes))
         if name == "torch.squeeze":  # the dimensions it squeezes, never the batch's
-            axes = tensor.squeezed_axes(shape, params["dim"])
-            return call(name, x, _code(_dims(axes))) if axes else x
+            axes = tensor.squeezed_axes(self._input(node_id), params["dim"])
+            return call(name, x, _code(_dims(axes, batch))) if axes else x
         if name in ("torch.mean", "torch.sum", "torch.amax"):
             dim = params["dim"]
             if dim is None:
-                dim = _dims(range(len(shape)))
+                dim = _dims(range(len(shape)), batch)
             keep = [Keyword("keepdim", Code("True"))] if params["keepdim"] else []
             return call(name, x, Keyword("dim", _code(dim)), *keep)
         # torch.select and a slice, as indexing: x[:, 0], x[:, :, 1:5:2]
-        axis = normalise_dim("", "dim", params["dim"], shape)
+        position = params["dim"] % (len(shape) + 1)  # torch's dim, counting the batch
         if name == "slice":
             bounds = ["" if v is None else str(v) for v in (params["start"], params["end"])]
             step = [] if params["step"] == 1 else [str(params["step"])]
             where = ":".join([*bounds, *step])
         else:
             where = str(params["index"])
-        return Code(f"{x.text}[{':, ' * (axis + 1)}{where}]")
+        return Code(f"{x.text}[{':, ' * position}{where}]")
+
+    def _input(self, node_id: str) -> Tensor:
+        """The tensor a one-input node reads (its batch may be beyond dim 0)."""
+        (edge,) = self.arch.in_edges(node_id)
+        return self.engine.results[edge.source].slot(edge.output)
 
     def _main(self, shapes: list[Shape], dtypes: list[str], outputs: int) -> list[str]:
         zeros = [
@@ -402,11 +457,20 @@ def _code(value: object) -> Code:
     return Code(literal(value))
 
 
-def _dims(axes: Iterable[int]) -> int | tuple[int, ...]:
-    """Indices into a per-sample shape as torch's dims, counting the batch: one int, or a
-    tuple of several."""
-    dims = tuple(axis + 1 for axis in axes)
+def _dims(axes: Iterable[int], batch_axis: int) -> int | tuple[int, ...]:
+    """Indices into a per-sample shape as torch's dims, counting the batch where it is:
+    one int, or a tuple of several."""
+    dims = tuple(torch_dim(axis, batch_axis) for axis in axes)
     return dims[0] if len(dims) == 1 else dims
+
+
+def _nested(part: int | Returns, targets: list[str]) -> str:
+    """One item of an assignment's targets that follows the nesting of what a module
+    returns: `h_n`, or `(h_n, c_n)`, or `_` for a group nothing reads."""
+    if isinstance(part, int):
+        return targets[part]
+    inner = [_nested(item, targets) for item in part]
+    return "_" if set(inner) == {"_"} else f"({', '.join(inner)})"
 
 
 def _within_sample(x: Code, rank: int, target: int) -> Code:
@@ -437,19 +501,21 @@ def run_dtype(dtypes: list[str]) -> str:
     return next((d for d in dtypes if d in FLOATING), "float32")
 
 
-def _signature(parameters: list[str], outputs: int) -> list[str]:
-    """`def forward(...)`: parameters split off first when too long, then the return
-    annotation's items, as ruff format does."""
+def _signature(parameters: list[str], outputs: int, name: str = "forward") -> list[str]:
+    """`def forward(...)` (or another method: `-> None` where it returns nothing):
+    parameters split off first when too long, then the return annotation's items, as ruff
+    format does."""
     results = ["torch.Tensor"] * outputs
     returns = results[0] if outputs == 1 else f"tuple[{', '.join(results)}]"
-    line = f"    def forward({', '.join(parameters)}) -> {returns}:"
+    returns = returns if outputs else "None"
+    line = f"    def {name}({', '.join(parameters)}) -> {returns}:"
     if len(line) <= LINE_LENGTH:
         return [line]
     hugged = f"        {', '.join(parameters)}"
-    lines = ["    def forward("]
+    lines = [f"    def {name}("]
     lines += [hugged] if len(hugged) <= LINE_LENGTH else [f"        {p}," for p in parameters]
     closing = f"    ) -> {returns}:"
-    if len(closing) <= LINE_LENGTH or outputs == 1:
+    if len(closing) <= LINE_LENGTH or outputs <= 1:
         return [*lines, closing]
     return [*lines, "    ) -> tuple[", *(f"        {r}," for r in results), "    ]:"]
 

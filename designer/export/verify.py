@@ -7,6 +7,10 @@ CPU). Forward hooks see the shapes as they would on the CPU. Where an operation 
 meta implementation, the module runs on the CPU instead, if the design's own estimate of
 its memory allows; otherwise verify refuses, saying why.
 
+Shapes are compared whole, batch included: the designer's per-sample shape with the batch
+put back where its tensor holds it (dim 0, or 1 for a sequence-first tensor and every
+h_n), so a layout torch holds otherwise is a difference too.
+
 torch is imported only inside `verify`, so the designer runs without it.
 """
 
@@ -17,7 +21,7 @@ from typing import Any
 from designer.core.graph import Architecture
 from designer.core.params import clip_text
 from designer.core.propagate import Engine
-from designer.core.spec import Shape, dims
+from designer.core.spec import Shape, Tensor, dims
 from designer.export.pytorch import ExportedModule, run_dtype
 
 INSTALL_HINT = (
@@ -76,14 +80,11 @@ def verify(exported: ExportedModule, arch: Architecture, engine: Engine) -> list
         if node_id in inputs:
             continue
         result = engine.results[node_id]
-        designer_shapes = tuple(t.shape for t in result.outputs)
         torch_shapes = _observed(node_id, arch, exported, seen, final)
-        for slot, (ours, theirs) in enumerate(zip(designer_shapes, torch_shapes)):
-            if theirs is not None and theirs != ours:
-                which = f" output {slot}" if len(designer_shapes) > 1 else ""
-                differences.append(
-                    f"{node_id}:{which} torch gives {dims(theirs)}, the designer {dims(ours)}"
-                )
+        for slot, (ours, theirs) in enumerate(zip(result.outputs, torch_shapes)):
+            if theirs is not None and theirs != _whole(ours):
+                which = f" output {slot}" if len(result.outputs) > 1 else ""
+                differences.append(f"{node_id}:{which} {_difference(theirs, ours)}")
         if node_id in exported.module_paths and arch.owner_of(node_id) is None:
             module = model.get_submodule(exported.module_paths[node_id])
             torch_params = sum(p.numel() for p in module.parameters())
@@ -141,12 +142,33 @@ def _first_line(error: Exception) -> str:
 
 
 def _shape(tensor: Any) -> Shape:
-    return tuple(tensor.shape[1:])
+    return tuple(tensor.shape)
 
 
 def _shapes(value: Any) -> Shapes:
-    """The shapes (batch dropped) of a tensor or of a tuple of them."""
-    return tuple(_shape(t) for t in value) if isinstance(value, tuple) else (_shape(value),)
+    """The whole shapes (batch included) of a tensor or of a tuple of them, nested tuples
+    flattened in order: LSTM's `output, (h_n, c_n)` gives three."""
+    if isinstance(value, tuple):
+        return tuple(shape for item in value for shape in _shapes(item))
+    return (_shape(value),)
+
+
+def _whole(x: Tensor) -> Shape:
+    """The designer's tensor as torch holds it in verify: the batch of BATCH at its dim."""
+    return (*x.shape[: x.batch_axis], BATCH, *x.shape[x.batch_axis :])
+
+
+def _difference(theirs: Shape, ours: Tensor) -> str:
+    """A shape torch gives and the designer does not, per sample where both hold the
+    batch at one dim (`torch gives 10x6x6, the designer 10x4x4`), else whole."""
+    axis = ours.batch_axis
+    if len(theirs) == len(ours.shape) + 1 and theirs[axis] == BATCH:
+        sample = theirs[:axis] + theirs[axis + 1 :]
+        return f"torch gives {dims(sample)}, the designer {dims(ours.shape)}"
+    return (
+        f"torch gives {dims(theirs)} at a batch of {BATCH}, the designer "
+        f"{dims(_whole(ours))} (the batch at dim {axis})"
+    )
 
 
 def _observed(
@@ -166,9 +188,10 @@ def _observed(
     shapes: dict[int, Shape] = dict(final.get(node_id, {}))
     for consumer in arch.consumers(node_id):
         path = exported.module_paths.get(consumer)
-        if path in seen and _is_first(path):
-            (edge,) = arch.in_edges(consumer)
-            shapes.setdefault(edge.output, _call(consumer, exported, seen)[0])
+        if path in seen and (not exported.runs or _is_first(path)):
+            for edge in arch.in_edges(consumer):  # the hook records the call's first input
+                if edge.port == 0 and edge.source == node_id:
+                    shapes.setdefault(edge.output, _call(consumer, exported, seen)[0])
     return (shapes.get(0),)
 
 
@@ -183,6 +206,7 @@ def _call(
 
 
 def _is_first(path: str) -> bool:
-    """A layer that starts its unit, so its input is what the unit was given."""
+    """A layer that starts its unit (in an export that groups runs), so its input is what
+    the unit was given."""
     head, _, index = path.rpartition(".")
     return not head or index == "0"

@@ -19,20 +19,31 @@ import shutil
 import stat
 import sys
 import time
-from collections import namedtuple
-from collections.abc import Iterator
+from collections.abc import Callable, Container, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from itertools import repeat
-from operator import attrgetter, contains, eq, itemgetter
+from operator import and_, contains, eq, is_, itemgetter, or_
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from designer.core import registry
-from designer.core.graph import Architecture, EdgeRecord, GraphError, NodeRecord
-from designer.core.params import ParamError, clip_text, show_value
+from designer.core.expr import is_expr
+from designer.core.graph import (
+    Architecture,
+    EdgeColumns,
+    EdgeRecord,
+    GraphError,
+    NodeColumns,
+    NodeRecord,
+)
+from designer.core.params import ParamError, clip_text, did_you_mean, show_value
 from designer.core.problems import ProblemsError
 from designer.core.spec import LayerSpec
+
+if TYPE_CHECKING:  # blocks are imported where a file has them: the slow path
+    from designer.core.block_flatten import Flat
+    from designer.core.blocks import Library, Member
 
 FORMAT = "nn-designer-project"
 VERSION = 2  # what this designer writes
@@ -40,20 +51,23 @@ READS = (1, 2)  # what it opens; version 2 only adds to version 1
 _TOP_LEVEL = ("format", "version", "name", "nodes", "edges")
 _NODE_KEYS = ("id", "type", "name", "params", "pos", "shares")
 _EDGE_KEYS = ("source", "target", "port", "output")
-_NODE_KEY_SET = frozenset(_NODE_KEYS) - {"shares"}  # the quick path: a sharer is checked
+_NODE_KEY_SET = frozenset(_NODE_KEYS)
 _EDGE_KEY_SET = frozenset(_EDGE_KEYS)
 _NUMBER_TYPES = frozenset((int, float))
+_DICT, _STR, _INT = {dict}, {str}, {int}  # the one type a whole column may hold
+_STR_OR_NONE = frozenset((str, type(None)))
+_DICT_OR_NONE = frozenset((dict, type(None)))
 # Bounds a file must keep (docs/file-format.md): what a designer can open, show and save
 # without a number or a line growing past what a person, a terminal or Qt can handle.
 MAX_FILE_BYTES = 256 * 1024 * 1024  # 256 MiB: a 10⁶-node design takes about 140
 MAX_ID_LENGTH = 1_000  # characters of a node id
 MAX_COORDINATE = 1e9  # |x| and |y| of a position: within what Qt's canvas holds (2**31)
 MAX_PROBLEMS = 50  # problems listed in one refusal; the rest are counted
-# Version-2 keys this designer does not read yet. Dropping them would change the design's
-# numbers, so a node that carries one is refused, naming the key.
-_NOT_YET = {
-    "repeat": "repeated nodes",
-}
+# Version-2 keys this designer does not read yet (none at present). Dropping one would
+# change the design's numbers, so a node that carries one is refused, naming the key.
+_NOT_YET: dict[str, str] = {}
+_BLOCK_KEYS = ("id", "params", "nodes", "edges")
+_MEMBER_KEYS = (*_NODE_KEYS, "repeat")  # a node of a design with blocks
 
 
 class ProjectError(ProblemsError):
@@ -71,14 +85,29 @@ class ProjectError(ProblemsError):
 _PROBLEM_LENGTH = 500  # no message is longer unless it echoes something long
 
 
+@dataclass(frozen=True)
+class BlockDesign:
+    """A design with blocks (or repeated nodes) as its file holds it: the blocks, and the
+    top level's nodes (layers and instances) and edges, which saving writes back, never
+    the flattened graph. `flat` is the design flattened: the Project's `arch` analyses it,
+    and a report reads it per instance."""
+
+    library: Library
+    nodes: tuple[Member, ...]
+    edges: tuple[EdgeRecord, ...]
+    flat: Flat
+
+
 @dataclass
 class Project:
     """A loaded file: the design, top-level keys this version does not read (kept for
-    saving), and notes about what was not read."""
+    saving), and notes about what was not read. A file with blocks also keeps them in
+    `blocks`; its `arch` is then the flattened design, whose ids are paths."""
 
     arch: Architecture
     extras: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    blocks: BlockDesign | None = None
 
 
 def load(path: str | os.PathLike) -> Project:
@@ -91,13 +120,13 @@ def load(path: str | os.PathLike) -> Project:
         except UnicodeDecodeError as error:
             raise ProjectError([_encoding_problem(data, error.start)]) from None
         del data  # a large file's bytes are not kept beside its text, nor its text beside
-        return _load_text(holder)  # its design
+        return _load_text(holder, decoded=True)  # its design
 
 
 def loads(text: str) -> Project:
     """Parse and check a project held in a string."""
     with _collector_paused():
-        return _load_text([text])
+        return _load_text([text], decoded=False)
 
 
 @contextmanager
@@ -158,13 +187,15 @@ def _too_large(size: int) -> str:
     )
 
 
-def _load_text(holder: list[str]) -> Project:
+def _load_text(holder: list[str], decoded: bool) -> Project:
     """Parse and check the text in `holder`, which is emptied: the text is dropped once
-    parsed, and the parsed document once read, so neither stays beside the design."""
+    parsed, and the parsed document once read, so neither stays beside the design.
+    `decoded` text came from UTF-8 bytes, so it holds no lone surrogate."""
     text = holder.pop()
-    if not text.strip():
+    if not text or text.isspace():  # (no stripped copy of a large file is made)
         raise ProjectError(["the file is empty" if not text else "the file holds only white space"])
-    document = _plain_parse(text)
+    surrogate = not decoded and _lone_surrogate(text)  # in a str given to `loads`
+    document = _CAREFUL if surrogate else _plain_parse(text)
     if document is _CAREFUL:
         document = _careful_parse(text)
     del text
@@ -288,6 +319,11 @@ class _Unusual(Exception):
     """Raised by the plain parse's hooks: the careful parse has something to say."""
 
 
+class _Repeated(Exception):
+    """A node of a file without blocks carries `repeat`: it is read as a design with
+    blocks, which only then costs anything."""
+
+
 def _unusual(_: str) -> Any:
     raise _Unusual
 
@@ -307,12 +343,12 @@ def _distinct(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _plain_parse(text: str) -> Any:
-    """The document where it holds nothing to refuse, else _CAREFUL (so also where the text
-    is not valid JSON: the careful parse words the error)."""
+    """The document of a text without lone surrogates where it holds nothing to refuse,
+    else _CAREFUL (so also where the text is not valid JSON: the careful parse words the
+    error)."""
     if _SURROGATE_ESCAPE.search(text):
         return _CAREFUL
     try:
-        text.encode("utf-8")  # a lone surrogate in a str given to `loads`
         document = json.loads(text, parse_constant=_unusual, parse_float=_finite)
     except (ValueError, RecursionError, _Unusual):  # JSONDecodeError, an int too long, …
         return _CAREFUL
@@ -401,17 +437,23 @@ def _clip(text: str, length: int = 20) -> str:
 
 
 class _Reader:
-    """Checks a parsed document and collects every problem before giving up."""
+    """Checks a parsed document and collects every problem before giving up.
+
+    Nodes and edges are read in bulk, a column at a time, where none of them has anything
+    to say about it (the common case): each test then runs over a whole column in C (map,
+    set, min, max) instead of a Python call per node. Otherwise they are read one by one,
+    each with a quick look first (`_plain_node`, `_plain_edge`) and the thorough check
+    where that finds something, so the bulk path only ever says what they would."""
 
     def __init__(self, document: Any) -> None:
         self.document = document
         self.problems: list[str] = []
         self.notes: list[str] = []
         self.faulty_ids: set[str] = set()  # nodes already reported: edges to them say nothing
-        self.block_ids: set[str] = set()  # blocks of the file, not read yet
         self.node_places: dict[str, int] = {}  # node id → its index in the file's nodes
+        self.ends: dict[str, int] | None = None  # node id → its place in the nodes read,
+        # where that is its index in the file (every node read) and no id is faulty
         self.examined: dict[tuple[str, str], tuple[dict, list[ParamError]]] = {}
-        self.unwritten: dict[str, dict] = {}  # type → its canonical params where none are written
 
     def read(self) -> Project:
         doc = self.document
@@ -426,29 +468,38 @@ class _Reader:
         if name is not None and not isinstance(name, str):
             self.problems.append(f"name: must be a string, got {_kind(name)}")
             name = None
-        self._note_blocks(doc.get("blocks"))
-        nodes = self._read_nodes(raw_nodes or [])
+        if "blocks" in doc:
+            return _BlockReader(self).read(doc, name or "", raw_nodes, raw_edges)
+        said, noted = len(self.problems), len(self.notes)
+        try:
+            nodes = self._read_nodes(raw_nodes or [])
+        except _Repeated:  # what was said of the nodes before it is said again there
+            del self.problems[said:], self.notes[noted:]
+            return _BlockReader(self).read(doc, name or "", raw_nodes, raw_edges)
         self._check_sharing(nodes)
-        edges: list[EdgeRecord] = []
+        edges = EdgeColumns()
         if raw_nodes is not None:  # without nodes every edge would dangle: nothing to say
-            raw_nodes.clear()  # read: the records hold what is needed (a large file's
+            raw_nodes.clear()  # read: the columns hold what is needed (a large file's
             # objects make way for its graph; the document is this reader's own)
-            edges = self._read_edges(raw_edges or [], dict(zip(map(_ID, nodes), nodes)))
+            edges = self._read_edges(raw_edges or [], nodes)
             if raw_edges is not None:
                 raw_edges.clear()
         try:
-            arch = Architecture.build(name or "", nodes, edges, canonical=True)
+            arch = Architecture.from_columns(name or "", nodes, edges)
         except GraphError as error:
             self.problems.append(f"edges: {error}")
         if self.problems:
             raise ProjectError(self.problems)
-        extras = {k: v for k, v in doc.items() if k not in _TOP_LEVEL}
+        return Project(arch, self._extras(doc), self.notes)
+
+    def _extras(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The top-level keys this version does not read, each noted: kept for saving."""
+        extras = {k: v for k, v in doc.items() if k not in _TOP_LEVEL and k != "blocks"}
         for key in extras:
-            if key != "blocks":  # said by _note_blocks
-                self.notes.append(
-                    f"{_member('', key)}: not read by this version; kept as it is when saving"
-                )
-        return Project(arch, extras, self.notes)
+            self.notes.append(
+                f"{_member('', key)}: not read by this version; kept as it is when saving"
+            )
+        return extras
 
     def _check_header(self, doc: dict[str, Any]) -> None:
         if doc.get("format") != FORMAT:
@@ -461,19 +512,6 @@ class _Reader:
             hint = "; the file was written by a newer designer" if newer else ""
             self.problems.append(f"version: this designer reads versions 1 and 2, got {got}{hint}")
 
-    def _note_blocks(self, blocks: Any) -> None:
-        """Blocks (contract 1b) are not read yet: kept for saving, their instances refused."""
-        if blocks is None:
-            return
-        self.notes.append(
-            "blocks: this designer does not read blocks yet; they are kept as they are when "
-            "saving, and nodes that are instances of them cannot be opened"
-        )
-        if isinstance(blocks, list):
-            self.block_ids = {
-                b["id"] for b in blocks if isinstance(b, dict) and isinstance(b.get("id"), str)
-            }
-
     def _list(self, doc: dict[str, Any], key: str) -> list[Any] | None:
         if key not in doc:
             self.problems.append(f"{key}: missing (a list is required)")
@@ -483,79 +521,17 @@ class _Reader:
             return doc[key]
         return None
 
-    def _read_nodes(self, raw: list[Any]) -> list[NodeRecord]:
-        """The nodes' records, and a problem said for each that has one. Nodes are read a
-        chunk at a time: a chunk with nothing to say about it (the common case) is checked
-        and made into records in bulk, column by column (`_plain_nodes`); any other chunk
-        node by node."""
-        records: list[NodeRecord] = []
-        first_place: dict[str, int] = {}
-        for start in range(0, len(raw), _CHUNK):
-            chunk = raw[start : start + _CHUNK]
-            plain = self._plain_nodes(chunk, first_place)
-            if plain is None:
-                self._read_nodes_one_by_one(chunk, start, first_place, records)
-            else:
-                first_place.update(zip(map(_ID, plain), range(start, start + len(plain))))
-                records += plain
-        self.node_places = first_place
-        return records
+    # nodes ------------------------------------------------------------------------------
 
-    def _plain_nodes(
-        self, chunk: list[Any], first_place: dict[str, int]
-    ) -> list[NodeRecord] | None:
-        """The chunk's records where `_plain_node` would accept each node and no id is
-        taken, else None. Each test runs over a whole column in C (map, set, min, max)."""
-        if set(map(type, chunk)) != _DICT or not all(map(_NODE_KEY_SET.issuperset, chunk)):
-            return None
-        ids = list(map(dict.get, chunk, repeat("id")))
-        types = list(map(dict.get, chunk, repeat("type")))
-        if (
-            set(map(type, ids)) != _STR
-            or set(map(type, types)) != _STR
-            or min(map(len, ids)) < 1
-            or max(map(len, ids)) > MAX_ID_LENGTH
-            or len(set(ids)) != len(ids)
-            or not first_place.keys().isdisjoint(ids)
-            or not registry.LAYERS.keys() >= set(types)
-        ):
-            return None
-        names = list(map(dict.get, chunk, repeat("name")))
-        if not _STR_OR_NONE.issuperset(map(type, names)):
-            return None
-        points = _plain_points(list(map(dict.get, chunk, repeat("pos"))))
-        if points is None:
-            return None
-        params = []
-        examine, layers, unwritten = self._examine, registry.LAYERS, self.unwritten
-        for type_name, written in zip(types, map(dict.get, chunk, repeat("params"))):
-            if written is None:  # as {}: one answer per type, without a key to make
-                canonical = unwritten.get(type_name)
-                if canonical is None:
-                    canonical, problems = examine(layers[type_name], {})
-                    if problems:
-                        return None
-                    unwritten[type_name] = canonical
-            elif type(written) is dict:
-                canonical, problems = examine(layers[type_name], written)
-                if problems:
-                    return None
-            else:
-                return None
-            params.append(canonical)
-        return list(
-            map(new_tuple, repeat(_NodeRow), zip(ids, types, params, names, points, *_NODE_TAIL))
-        )
-
-    def _read_nodes_one_by_one(
-        self,
-        chunk: list[Any],
-        start: int,
-        first_place: dict[str, int],
-        records: list[NodeRecord],
-    ) -> None:
+    def _read_nodes(self, raw: list[Any]) -> NodeColumns:
+        """The nodes read, and a problem said for each that has one."""
+        nodes = self._plain_nodes(raw)
+        if nodes is not None:
+            return nodes
+        nodes = NodeColumns()
+        places = self.node_places = {}
         plain = self._plain_node
-        for index, item in enumerate(chunk, start):
+        for index, item in enumerate(raw):
             record = plain(item)
             if record is None:  # something to say about it: the thorough check says it
                 place = f"nodes[{index}]"
@@ -565,14 +541,62 @@ class _Reader:
                 record = self._read_node(place, item)
                 if record is None:
                     continue
-            if record.id in first_place:
+            if record.id in places:
                 self.problems.append(
                     f"nodes[{index}].id: duplicate id {show_value(record.id)} "
-                    f"(also nodes[{first_place[record.id]}])"
+                    f"(also nodes[{places[record.id]}])"
                 )
                 continue
-            first_place[record.id] = index
-            records.append(record)
+            places[record.id] = index
+            nodes.append(record)
+        if len(nodes.ids) == len(raw):
+            self.ends = places
+        return nodes
+
+    def _plain_nodes(self, raw: list[Any]) -> NodeColumns | None:
+        """The nodes where `_plain_node` would accept each and no id is given twice, else
+        None; each test over a whole column."""
+        if set(map(type, raw)) != _DICT or not all(map(_NODE_KEY_SET.issuperset, raw)):
+            return None
+        ids = list(map(dict.get, raw, repeat("id")))
+        types = list(map(dict.get, raw, repeat("type")))
+        names = list(map(dict.get, raw, repeat("name")))
+        shares = list(map(dict.get, raw, repeat("shares")))
+        if (
+            set(map(type, ids)) != _STR
+            or min(map(len, ids)) < 1
+            or max(map(len, ids)) > MAX_ID_LENGTH
+            or set(map(type, types)) != _STR
+            or not registry.LAYERS.keys() >= set(types)
+            or not _STR_OR_NONE.issuperset(map(type, names))
+            or not _STR_OR_NONE.issuperset(map(type, shares))
+            or "" in shares
+        ):
+            return None
+        points = _plain_points(list(map(dict.get, raw, repeat("pos"))))
+        if points is None:
+            return None
+        params = self._plain_params(types, list(map(dict.get, raw, repeat("params"))))
+        if params is None:
+            return None
+        places = dict(zip(ids, range(len(ids))))
+        if len(places) < len(ids):  # an id given twice
+            return None
+        self.node_places = self.ends = places
+        return NodeColumns(ids, types, params, names, points, shares)
+
+    def _plain_params(self, types: list[str], written: list[Any]) -> list[dict] | None:
+        """Each node's canonical params where every node's are well-formed, else None;
+        examined once per distinct type and params, as `_examine` does."""
+        if not _DICT_OR_NONE.issuperset(map(type, written)):
+            return None
+        texts = list(map(repr, written))
+        canonical = {}
+        for key, params in dict(zip(zip(types, texts), written)).items():
+            canonical[key], problems = self._examine(registry.LAYERS[key[0]], params or {})
+            if problems:
+                return None
+        return list(map(canonical.__getitem__, zip(types, texts)))
 
     def _plain_node(self, item: Any) -> NodeRecord | None:
         """The node where `_check_node` would find nothing to say about it, else None.
@@ -590,7 +614,12 @@ class _Reader:
             return None
         spec = registry.LAYERS.get(type_name)
         name = item.get("name")
-        if spec is None or (name is not None and type(name) is not str):
+        shares = item.get("shares")
+        if (
+            spec is None
+            or (name is not None and type(name) is not str)
+            or (shares is not None and (type(shares) is not str or not shares))
+        ):
             return None
         pos = item.get("pos")
         if pos is not None:  # `_is_point`, for the types JSON gives
@@ -612,7 +641,7 @@ class _Reader:
         canonical, problems = self._examine(spec, params)
         if problems:
             return None
-        return NodeRecord(node_id, type_name, canonical, name, pos)
+        return NodeRecord(node_id, type_name, canonical, name, pos, shares=shares)
 
     def _examine(self, spec: LayerSpec, params: dict[str, Any]) -> tuple[dict, list[ParamError]]:
         """`spec.examine(params)`, once per distinct params of a layer type: a design repeats
@@ -626,40 +655,46 @@ class _Reader:
         return known
 
     def _read_node(self, place: str, item: dict[str, Any]) -> NodeRecord | None:
+        if "repeat" in item:
+            raise _Repeated
         node_id = item.get("id")
         record = self._check_node(place, item, node_id)
         if record is None and isinstance(node_id, str):
             self.faulty_ids.add(node_id)
         return record
 
-    def _check_sharing(self, nodes: list[NodeRecord]) -> None:
+    def _check_sharing(self, nodes: NodeColumns) -> None:
         """A node that `shares` another's weights names one of the same type and params
         that holds its own; a node that does not is dropped, its problem said."""
-        sharers = [n for n in nodes if n.shares is not None]
-        if not sharers:
+        shares = nodes.shares
+        if shares.count(None) == len(shares):
             return
-        by_id = {n.id: n for n in nodes}
-        for node in sharers:
-            place = f"nodes[{self.node_places[node.id]}].shares"
-            owner = by_id.get(node.shares)
+        ids, types, params = nodes.ids, nodes.types, nodes.params
+        at = dict(zip(ids, range(len(ids))))
+        dropped: set[int] = set()
+        for i, owner in enumerate(shares):
             if owner is None:
-                problem = f"there is no node {show_value(node.shares)}"
-            elif owner.shares is not None:
+                continue
+            j = at.get(owner)
+            if j is None:
+                problem = f"there is no node {show_value(owner)}"
+            elif shares[j] is not None:
                 problem = (
-                    f"{show_value(owner.id)} uses the weights of {show_value(owner.shares)}: "
-                    f"share {show_value(owner.shares)}'s"
+                    f"{show_value(owner)} uses the weights of {show_value(shares[j])}: "
+                    f"share {show_value(shares[j])}'s"
                 )
-            elif (owner.type, owner.params) != (node.type, node.params):
-                other = "other params" if owner.type == node.type else "another type"
+            elif (types[j], params[j]) != (types[i], params[i]):
+                other = "other params" if types[j] == types[i] else "another type"
                 problem = (
-                    f"{show_value(owner.id)} is a {owner.type} with {other}: a node that uses "
+                    f"{show_value(owner)} is a {types[j]} with {other}: a node that uses "
                     "its weights must be the same layer"
                 )
             else:
                 continue
-            self.problems.append(f"{place}: {problem}")
-            self.faulty_ids.add(node.id)
-            nodes.remove(node)
+            self.problems.append(f"nodes[{self.node_places[ids[i]]}].shares: {problem}")
+            self.faulty_ids.add(ids[i])
+            dropped.add(i)
+        nodes.drop(dropped)
 
     def _check_node(self, place: str, item: dict[str, Any], node_id: Any) -> NodeRecord | None:
         ok = True
@@ -678,11 +713,6 @@ class _Reader:
         if spec is None:
             if "type" not in item:
                 self.problems.append(f"{place}.type: missing")
-            elif isinstance(type_name, str) and type_name in self.block_ids:
-                self.problems.append(
-                    f"{place}.type: {show_value(type_name)} is a block of this file; this "
-                    "designer does not read blocks yet"
-                )
             else:
                 self.problems.append(f"{place}.type: {registry.unknown_type_message(type_name)}")
             ok = False
@@ -732,36 +762,39 @@ class _Reader:
         point = tuple(pos) if pos else None
         return NodeRecord(node_id, type_name, params, name, point, shares=shares)
 
-    def _read_edges(self, raw: list[Any], nodes: dict[str, NodeRecord]) -> list[EdgeRecord]:
-        """The edges' records, and a problem said for each that has one; a chunk at a time,
-        as `_read_nodes` reads nodes."""
-        edges: list[EdgeRecord] = []
+    # edges ------------------------------------------------------------------------------
+
+    def _read_edges(self, raw: list[Any], nodes: NodeColumns) -> EdgeColumns:
+        """The edges read, their ends as places in `nodes`, and a problem said for each
+        that has one."""
+        ends = self.ends  # the nodes an edge may name without a word said: read without fault
+        if ends is None or self.faulty_ids:
+            faulty = self.faulty_ids
+            ends = {node_id: i for i, node_id in enumerate(nodes.ids) if node_id not in faulty}
+        types = nodes.types
+        edges = _plain_edges(raw, ends, types)
+        if edges is not None:
+            return edges
+        several_of = _takes_several()  # each end with whether it takes several inputs
+        several = dict(
+            zip(ends, map(several_of.__getitem__, map(types.__getitem__, ends.values())))
+        )
+        records: list[EdgeRecord] = []
         fed: dict[tuple[str, int], int] = {}
-        # The ends an edge may name without a word said (a node read without fault), each
-        # with whether it takes several inputs (then its edges must say which port).
-        layers = registry.LAYERS
-        several_by_type = {name: spec.takes_several_inputs for name, spec in layers.items()}
-        several = dict(zip(nodes, map(several_by_type.__getitem__, map(_TYPE, nodes.values()))))
-        for faulty in self.faulty_ids:
-            several.pop(faulty, None)
         plain = self._plain_edge
-        for start in range(0, len(raw), _CHUNK):
-            chunk = raw[start : start + _CHUNK]
-            bulk = _plain_edges(chunk, several, fed)
-            if bulk is not None:
-                fed.update(
-                    zip(zip(map(_TARGET, bulk), map(_PORT, bulk)), range(start, start + len(bulk)))
-                )
-                edges += bulk
-                continue
-            for index, item in enumerate(chunk, start):
-                edge = plain(item, several, fed)
-                if edge is None:  # something to say about it: the thorough check says it
-                    self._read_edge(index, item, nodes, fed, edges)
-                else:
-                    fed[(edge.target, edge.port)] = index
-                    edges.append(edge)
-        return edges
+        for index, item in enumerate(raw):
+            edge = plain(item, several, fed)
+            if edge is None:  # something to say about it: the thorough check says it
+                self._read_edge(index, item, ends, types, fed, records)
+            else:
+                fed[(edge.target, edge.port)] = index
+                records.append(edge)
+        return EdgeColumns(
+            [ends[edge.source] for edge in records],
+            [ends[edge.target] for edge in records],
+            [edge.port for edge in records],
+            [edge.output for edge in records],
+        )
 
     def _plain_edge(
         self, item: Any, several: dict[str, bool], fed: dict[tuple[str, int], int]
@@ -794,7 +827,8 @@ class _Reader:
         self,
         index: int,
         item: Any,
-        nodes: dict[str, NodeRecord],
+        ends: dict[str, int],
+        types: list[str],
         fed: dict[tuple[str, int], int],
         edges: list[EdgeRecord],
     ) -> None:
@@ -803,13 +837,13 @@ class _Reader:
         if not isinstance(item, dict):
             self.problems.append(f"{place}: must be an object, got {_kind(item)}")
             return
-        ends = [self._endpoint(place, item, key, nodes) for key in ("source", "target")]
-        port = self._port(place, item, ends[1], nodes)
+        source, target = [self._endpoint(place, item, key, ends) for key in ("source", "target")]
+        kind = None if target is None else types[ends[target]]
+        port = self._port(place, item, target, kind)
         output = self._output(place, item)
         for key in item:
             if key not in _EDGE_KEYS:
                 self.notes.append(f"{_member(place, key)}: not read by this version; dropped")
-        source, target = ends
         if source is None or target is None or port is None or output is None:
             return
         if source == target:
@@ -817,7 +851,7 @@ class _Reader:
             return
         if (target, port) in fed:
             other = fed[(target, port)]
-            self.problems.append(self._port_taken(place, target, port, other, nodes))
+            self.problems.append(self._port_taken(place, target, kind, port, other))
             return
         fed[(target, port)] = index
         edges.append(EdgeRecord(source, target, port, output))
@@ -834,7 +868,7 @@ class _Reader:
         return output
 
     def _endpoint(
-        self, place: str, item: dict[str, Any], key: str, nodes: dict[str, NodeRecord]
+        self, place: str, item: dict[str, Any], key: str, ends: dict[str, int]
     ) -> str | None:
         value = item.get(key)
         if key not in item:
@@ -843,16 +877,13 @@ class _Reader:
             self.problems.append(f"{place}.{key}: must be a node id string, got {_kind(value)}")
         elif value in self.faulty_ids:
             pass
-        elif value not in nodes:
+        elif value not in ends:
             self.problems.append(f"{place}.{key}: there is no node {show_value(value)}")
         else:
             return value
         return None
 
-    def _port_taken(
-        self, place: str, target: str, port: int, other: int, nodes: dict[str, NodeRecord]
-    ) -> str:
-        kind = nodes[target].type
+    def _port_taken(self, place: str, target: str, kind: str, port: int, other: int) -> str:
         if registry.LAYERS[kind].inputs[1] == 1:  # a port is seldom written here: say what matters
             return (
                 f"{place}: {show_value(target)} ({kind}) takes one input, and edges[{other}] "
@@ -864,12 +895,12 @@ class _Reader:
         )
 
     def _port(
-        self, place: str, item: dict[str, Any], target: str | None, nodes: dict[str, NodeRecord]
+        self, place: str, item: dict[str, Any], target: str | None, kind: str | None
     ) -> int | None:
         if "port" not in item:
-            if target is not None and registry.LAYERS[nodes[target].type].takes_several_inputs:
+            if target is not None and registry.LAYERS[kind].takes_several_inputs:
                 self.problems.append(
-                    f"{place}.port: missing; {show_value(target)} ({nodes[target].type}) takes "
+                    f"{place}.port: missing; {show_value(target)} ({kind}) takes "
                     "several inputs, so each edge into it must say which"
                 )
                 return None
@@ -883,28 +914,365 @@ class _Reader:
         return port
 
 
-_CHUNK = 4096  # nodes or edges checked together on the bulk path
+# designs with blocks ---------------------------------------------------------------------
 
 
-# The bulk path's records: tuples with NodeRecord's and EdgeRecord's fields, by name and in
-# order, made in C by map (a frozen dataclass's __init__ is a Python call that sets each
-# field: with the checks, most of a large file's reading time). `Architecture.build` reads
-# records by attribute only, and keeps none of them, so either kind serves it; the fields
-# are taken from the dataclasses, so a field added there is here too, with its default.
-def _rows_of(record_class: type, given: int) -> tuple[type, tuple[repeat, ...]]:
-    names = [f.name for f in fields(record_class)]
-    later = fields(record_class)[given:]
-    assert all(f.default is not MISSING for f in later), "a row needs every default"
-    return namedtuple(f"{record_class.__name__}Row", names), tuple(repeat(f.default) for f in later)
+@dataclass
+class _Scope:
+    """One block's inside, or the top level, as read: its members and edges, and where each
+    is in the file, so that a problem found later is said at its place."""
+
+    place: str  # what comes before `nodes[3]`: "blocks[0]." or ""
+    block_id: str | None = None  # None for the top level, or a block without a good id
+    params: dict[str, Any] = field(default_factory=dict)
+    raw_edges: list[Any] | None = None
+    members: list[Member] = field(default_factory=list)
+    edges: list[EdgeRecord] = field(default_factory=list)
+    node_places: dict[str, int] = field(default_factory=dict)  # id → index in the file
+    edge_places: dict[str, int] = field(default_factory=dict)  # "a → b" → index in the file
+    faulty: set[str] = field(default_factory=set)  # ids of nodes not read: edges say nothing
+    problems: list[str] = field(default_factory=list)
+
+    def placed(self, rest: str) -> str | None:
+        """`rest`, what follows `block B, ` or `the design, ` in a problem, at the place of
+        the block param, node (and its param or `repeat`) or edge it starts with; None
+        where it names none of them."""
+        if rest.startswith("param "):
+            for name in self.params:
+                lead = f"param {clip_text(repr(name), 80)}: "
+                if rest.startswith(lead):
+                    return f"{_member(self.place + 'params', name)}: {rest[len(lead) :]}"
+        if rest.startswith("edge "):
+            found = _lead(rest[5:], self.edge_places)
+            if found is not None:
+                return f"{self.place}edges[{self.edge_places[found[0]]}]: {found[1]}"
+        found = _lead(rest, self.node_places)
+        if found is None:
+            return None
+        node_id, message = found
+        place = f"{self.place}nodes[{self.node_places[node_id]}]"
+        member = next(m for m in self.members if m.id == node_id)
+        inner = _lead(message, {*member.params, "repeat"})
+        if inner is None:
+            return f"{place}: {message}"
+        key, message = inner
+        where = f"{place}.repeat" if key == "repeat" else _member(f"{place}.params", key)
+        return f"{where}: {message}"
 
 
-_NodeRow, _NODE_TAIL = _rows_of(NodeRecord, 5)  # id, type, params, name, pos
-_EdgeRow, _EDGE_TAIL = _rows_of(EdgeRecord, 4)  # source, target, port, output
-new_tuple = tuple.__new__
-_DICT, _STR = {dict}, {str}
-_STR_OR_NONE = frozenset((str, type(None)))
-_ID, _TYPE = attrgetter("id"), attrgetter("type")
-_TARGET, _PORT = attrgetter("target"), attrgetter("port")
+def _lead(text: str, known: Container[str]) -> tuple[str, str] | None:
+    """(lead, rest) where `text` is `lead: rest` for a lead in `known` (the shortest)."""
+    at = text.find(": ")
+    while at >= 0:
+        if text[:at] in known:
+            return text[:at], text[at + 2 :]
+        at = text.find(": ", at + 1)
+    return None
+
+
+class _BlockReader:
+    """Reads a design with blocks or repeated nodes (contract 1b): the slow path, which only
+    such files take. Each block's nodes and edges and the top level's are checked where
+    they are written, every problem said at its place; then the blocks together
+    (designer.core.blocks) and the flattening check what spans them, each problem again
+    said at the place it concerns (`blocks[0].nodes[2].params.out_channels: …`), or by path
+    (`stage1.first.c2: …`) where an instance's values cause it."""
+
+    def __init__(self, reader: _Reader) -> None:
+        self.reader = reader
+        self.block_ids: set[str] = set()  # the types that are blocks of this file
+        self.inputs: dict[str, int] = {}  # each block's input ports
+
+    def read(
+        self, doc: dict[str, Any], name: str, raw_nodes: list[Any] | None, raw_edges: Any
+    ) -> Project:
+        from designer.core.block_flatten import flatten
+        from designer.core.blocks import BLOCK_INPUT, BlockDef, BlockError, Library
+
+        raw_blocks = doc.get("blocks", [])
+        if not isinstance(raw_blocks, list):
+            self.reader.problems.append(f"blocks: must be a list, got {_kind(raw_blocks)}")
+            raw_blocks = []
+        self.block_ids = {
+            item["id"]
+            for item in raw_blocks
+            if isinstance(item, dict)
+            and isinstance(item.get("id"), str)
+            and item["id"] not in registry.LAYERS
+        }
+        top = _Scope("")
+        self._members(top, raw_nodes or [])
+        seen: dict[str, int] = {}
+        blocks = [self._block(index, item, seen) for index, item in enumerate(raw_blocks)]
+        self.inputs = {
+            scope.block_id: sum(m.type == BLOCK_INPUT for m in scope.members)
+            for scope in blocks
+            if scope.block_id is not None
+        }
+        if raw_nodes is not None:  # without nodes every edge would dangle: nothing to say
+            self._edges(top, raw_edges or [])
+        for scope in blocks:
+            self._edges(scope, scope.raw_edges or [])
+        for scope in (top, *blocks):
+            self.reader.problems += scope.problems
+        if self.reader.problems:
+            raise ProjectError(self.reader.problems)
+        try:
+            library = Library(BlockDef(s.block_id, s.params, s.members, s.edges) for s in blocks)
+            flat = flatten(top.members, top.edges, library)
+            if flat.instances:  # inner nodes hold their block's positions: laid out afresh
+                flat = replace(flat, nodes=tuple(replace(n, pos=None) for n in flat.nodes))
+            arch = flat.architecture(name)
+        except BlockError as error:
+            raise ProjectError([_placed(p, top, blocks) for p in error.problems]) from None
+        design = BlockDesign(library, tuple(top.members), tuple(top.edges), flat)
+        return Project(arch, self.reader._extras(doc), self.reader.notes, design)
+
+    def _block(self, index: int, item: Any, seen: dict[str, int]) -> _Scope:
+        """A block's id, params and nodes (its edges are read once every block's ports are
+        known); `seen` holds the ids read before, by index."""
+        place = f"blocks[{index}]"
+        scope = _Scope(f"{place}.")
+        say = scope.problems.append
+        if not isinstance(item, dict):
+            say(f"{place}: must be an object, got {_kind(item)}")
+            return scope
+        block_id = item.get("id")
+        if "id" not in item:
+            say(f"{place}.id: missing")
+        elif not isinstance(block_id, str):
+            say(f"{place}.id: must be a string, got {_kind(block_id)}")
+        elif block_id in seen:
+            say(f"{place}.id: duplicate id {show_value(block_id)} (also blocks[{seen[block_id]}])")
+        else:
+            seen[block_id] = index
+            scope.block_id = block_id
+        params = item.get("params")
+        if isinstance(params, dict):
+            scope.params = params
+        elif params is not None:
+            say(f"{place}.params: must be an object, got {_kind(params)}")
+        for key in item:
+            if key not in _BLOCK_KEYS:
+                self.reader.notes.append(f"{_member(place, key)}: not read by this version; dropped")
+        for key in ("nodes", "edges"):
+            if key not in item:
+                say(f"{place}.{key}: missing (a list is required)")
+            elif not isinstance(item[key], list):
+                say(f"{place}.{key}: must be a list, got {_kind(item[key])}")
+        nodes = item.get("nodes")
+        self._members(scope, nodes if isinstance(nodes, list) else [])
+        edges = item.get("edges")
+        scope.raw_edges = edges if isinstance(edges, list) else []
+        return scope
+
+    def _members(self, scope: _Scope, raw: list[Any]) -> None:
+        for index, item in enumerate(raw):
+            place = f"{scope.place}nodes[{index}]"
+            member = self._member(scope, place, item)
+            if member is None:
+                continue
+            if member.id in scope.node_places:
+                other = scope.node_places[member.id]
+                scope.problems.append(
+                    f"{place}.id: duplicate id {show_value(member.id)} "
+                    f"(also {scope.place}nodes[{other}])"
+                )
+                continue
+            scope.node_places[member.id] = index
+            scope.members.append(member)
+
+    def _member(self, scope: _Scope, place: str, item: Any) -> Member | None:
+        """A layer, a port, an instance of a block or a repeated node; None, with every
+        problem said, where it has one."""
+        from designer.core.blocks import PORT_TYPES, Instance
+
+        say = scope.problems.append
+        if not isinstance(item, dict):
+            say(f"{place}: must be an object, got {_kind(item)}")
+            return None
+        problems = len(scope.problems)
+        node_id = item.get("id")
+        if not isinstance(node_id, str) or not node_id:
+            got = "nothing" if "id" not in item else show_value(node_id)
+            say(f"{place}.id: must be a non-empty string, got {got}")
+        elif len(node_id) > MAX_ID_LENGTH:
+            say(
+                f"{place}.id: {len(node_id):,} characters long, more than the "
+                f"{MAX_ID_LENGTH:,} an id may have: {show_value(node_id)}"
+            )
+        type_name = item.get("type")
+        is_block = type_name in self.block_ids
+        if "type" not in item:
+            say(f"{place}.type: missing")
+        elif not isinstance(type_name, str):
+            say(f"{place}.type: {registry.unknown_type_message(type_name)}")
+        elif not is_block and type_name not in registry.LAYERS and type_name not in PORT_TYPES:
+            hint = did_you_mean(type_name[:200], [*registry.LAYERS, *self.block_ids])
+            say(f"{place}.type: unknown layer or block type {clip_text(repr(type_name))}{hint}")
+        name = item.get("name")
+        if name is not None and not isinstance(name, str):
+            say(f"{place}.name: must be a string, got {_kind(name)}")
+        pos = item.get("pos")
+        if pos is not None and not _is_point(pos):
+            say(f"{place}.pos: must be [x, y] numbers, got {show_value(pos)}")
+        elif pos is not None and not _on_canvas(pos):
+            say(
+                f"{place}.pos: {show_value(pos)} is off the canvas: x and y must be from "
+                f"{-MAX_COORDINATE:,.0f} to {MAX_COORDINATE:,.0f}"
+            )
+        params = item.get("params")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            say(f"{place}.params: must be an object, got {_kind(params)}")
+        elif type_name in registry.LAYERS:
+            for problem in self._layer_problems(registry.LAYERS[type_name], params):
+                say(f"{_member(f'{place}.params', problem.param)}: {problem.message}")
+        instance = is_block or "repeat" in item
+        shares = item.get("shares")
+        if shares is not None and (not isinstance(shares, str) or not shares):
+            say(f"{place}.shares: must be the id of another node, got {show_value(shares)}")
+        elif shares is not None and instance:
+            say(f"{place}.shares: an instance of a block, or a repeated node, has its own weights")
+        for key in item:
+            if key not in _MEMBER_KEYS:
+                self.reader.notes.append(f"{_member(place, key)}: not read by this version; dropped")
+        if len(scope.problems) > problems:
+            if isinstance(node_id, str):
+                scope.faulty.add(node_id)
+            return None
+        point = (pos[0], pos[1]) if pos else None
+        if instance:
+            return Instance(node_id, type_name, params, item.get("repeat", 1), name, point)
+        return NodeRecord(node_id, type_name, params, name, point, shares=shares)
+
+    def _layer_problems(self, spec: LayerSpec, params: dict[str, Any]) -> list[ParamError]:
+        """What a layer's type refuses in its params. Where a value is an expression, only
+        what shows without the block's params: unknown names, missing required ones and
+        each plain value; the flattening checks the rest, by path."""
+        if not any(map(_holds_expr, params.values())):
+            return self.reader._examine(spec, params)[1]
+        problems = []
+        for key, value in params.items():
+            param = spec.by_name.get(key)
+            if param is None:
+                hint = did_you_mean(key, spec.by_name)
+                problems.append(ParamError(key, f"{spec.name} has no parameter {key!r}{hint}"))
+            elif not _holds_expr(value):
+                try:
+                    param.check(value)
+                except ParamError as error:
+                    problems.append(error)
+        problems += [
+            ParamError(p.name, f"is required ({p.describe()})")
+            for p in spec.params
+            if p.required and p.name not in params
+        ]
+        return problems
+
+    def _edges(self, scope: _Scope, raw: list[Any]) -> None:
+        kinds = {member.id: member.type for member in scope.members}
+        fed: dict[tuple[str, int], int] = {}
+        say = scope.problems.append
+        for index, item in enumerate(raw):
+            place = f"{scope.place}edges[{index}]"
+            if not isinstance(item, dict):
+                say(f"{place}: must be an object, got {_kind(item)}")
+                continue
+            source, target = [self._end(scope, place, item, key) for key in ("source", "target")]
+            several = target is not None and _several_inputs(kinds[target], self.inputs)
+            if "port" not in item and several:
+                say(
+                    f"{place}.port: missing; {show_value(target)} ({kinds[target]}) takes "
+                    "several inputs, so each edge into it must say which"
+                )
+                port = None
+            else:
+                port = _slot(place, item, "port", say)
+            output = _slot(place, item, "output", say)
+            for key in item:
+                if key not in _EDGE_KEYS:
+                    self.reader.notes.append(
+                        f"{_member(place, key)}: not read by this version; dropped"
+                    )
+            if source is None or target is None or port is None or output is None:
+                continue
+            if source == target:
+                say(f"{place}: {show_value(source)} cannot feed itself")
+            elif (target, port) in fed:
+                say(
+                    f"{place}.port: input port {port} of {show_value(target)} is already fed "
+                    f"by {scope.place}edges[{fed[(target, port)]}]"
+                )
+            else:
+                fed[(target, port)] = index
+                scope.edges.append(EdgeRecord(source, target, port, output))
+                scope.edge_places.setdefault(f"{source} → {target}", index)
+
+    def _end(self, scope: _Scope, place: str, item: dict[str, Any], key: str) -> str | None:
+        value = item.get(key)
+        if key not in item:
+            scope.problems.append(f"{place}.{key}: missing")
+        elif not isinstance(value, str):
+            scope.problems.append(f"{place}.{key}: must be a node id string, got {_kind(value)}")
+        elif value in scope.faulty:
+            pass
+        elif value not in scope.node_places:
+            scope.problems.append(f"{place}.{key}: there is no node {show_value(value)}")
+        else:
+            return value
+        return None
+
+
+def _holds_expr(value: Any) -> bool:
+    """Whether a param value is, or holds, an expression (`{"expr": …}`)."""
+    if isinstance(value, list):
+        return any(map(_holds_expr, value))
+    return is_expr(value)
+
+
+def _several_inputs(kind: str, inputs: Mapping[str, int]) -> bool:
+    """Whether a node of this type (a layer, a port or a block, whose input ports are
+    `inputs`) takes several inputs: each edge into it says which port."""
+    if kind in inputs:
+        return inputs[kind] > 1
+    spec = registry.LAYERS.get(kind)
+    return spec is not None and spec.takes_several_inputs
+
+
+def _slot(place: str, item: dict[str, Any], key: str, say: Callable[[str], None]) -> int | None:
+    """An edge's `port` or `output`: a non-negative int, 0 where left out."""
+    value = item.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        say(f"{place}.{key}: must be a non-negative int, got {show_value(value)}")
+        return None
+    return value
+
+
+def _placed(problem: str, top: _Scope, blocks: list[_Scope]) -> str:
+    """A problem the blocks or the flattening found, said at its place in the file where it
+    names one (`block B, c2: …`, `the design, edge a → b: …`); one named by path (an
+    instance's values) is said as it is."""
+    for scope in blocks:
+        shown = f"block {clip_text(repr(scope.block_id), 80)}: "
+        if problem.startswith(shown):  # the id itself
+            return f"{scope.place}id: {problem[len(shown) :]}"
+        lead = f"block {scope.block_id}"
+        if problem.startswith(lead + ", "):
+            rest = problem[len(lead) + 2 :]
+            return scope.placed(rest) or f"{scope.place[:-1]}: {rest}"
+        if problem.startswith(lead + ": "):
+            return f"{scope.place[:-1]}: {problem[len(lead) + 2 :]}"
+    if problem.startswith("the design, "):
+        return top.placed(problem[len("the design, ") :]) or problem
+    return problem
+
+
+def _takes_several() -> dict[str, bool]:
+    """Each layer type with whether it takes several inputs (then an edge into it must
+    say which port)."""
+    return {name: spec.takes_several_inputs for name, spec in registry.LAYERS.items()}
 
 
 def _plain_points(points: list[Any]) -> list[tuple[Any, Any] | None] | None:
@@ -927,50 +1295,38 @@ def _plain_points(points: list[Any]) -> list[tuple[Any, Any] | None] | None:
     return [None if p is None else (p[0], p[1]) for p in points]
 
 
-def _plain_edges(
-    chunk: list[Any], several: dict[str, bool], fed: dict[tuple[str, int], int]
-) -> list[EdgeRecord] | None:
-    """The chunk's records where `_Reader._plain_edge` would accept each edge in turn,
-    else None; each test over a whole column, as `_Reader._plain_nodes`."""
-    if set(map(type, chunk)) != _DICT or not all(map(_EDGE_KEY_SET.issuperset, chunk)):
+def _plain_edges(raw: list[Any], ends: dict[str, int], types: list[str]) -> EdgeColumns | None:
+    """The edges where `_Reader._plain_edge` would accept each in turn, else None; each
+    test over a whole column, as `_Reader._plain_nodes`'s. `ends` are the nodes an edge
+    may name, by place; `types` the type at each place."""
+    if set(map(type, raw)) != _DICT or not all(map(_EDGE_KEY_SET.issuperset, raw)):
         return None
-    sources = list(map(dict.get, chunk, repeat("source")))
-    targets = list(map(dict.get, chunk, repeat("target")))
-    if (
-        set(map(type, sources)) != _STR
-        or set(map(type, targets)) != _STR
-        or not all(map(several.__contains__, sources))
-        or not all(map(several.__contains__, targets))
-        or any(map(eq, sources, targets))
-    ):
+    source_ids = list(map(dict.get, raw, repeat("source")))
+    target_ids = list(map(dict.get, raw, repeat("target")))
+    if set(map(type, source_ids)) != _STR or set(map(type, target_ids)) != _STR:
         return None
-    ports = list(map(dict.get, chunk, repeat("port")))
-    if None not in ports:
-        pass
-    elif not any(map(contains, chunk, repeat("port"))) and not any(
-        map(several.__getitem__, targets)
-    ):  # no port written, and every target takes one input: port 0 throughout
-        ports = [0] * len(ports)
-    else:  # some left out, where the target takes one input: port 0
-        for index, (port, item, target) in enumerate(zip(ports, chunk, targets)):
-            if port is None:
-                if "port" in item or several[target]:
-                    return None
-                ports[index] = 0
-    outputs = list(map(dict.get, chunk, repeat("output"), repeat(0)))
+    sources = list(map(ends.get, source_ids))
+    targets = list(map(ends.get, target_ids))
+    if None in sources or None in targets or any(map(eq, sources, targets)):
+        return None
+    ports = list(map(dict.get, raw, repeat("port")))
+    if None in ports:  # left out (not null) where the target takes one input: port 0
+        left_out = map(is_, ports, repeat(None))
+        several = map(_takes_several().__getitem__, map(types.__getitem__, targets))
+        if any(map(and_, left_out, map(or_, map(contains, raw, repeat("port")), several))):
+            return None
+        ports = [0 if port is None else port for port in ports]
+    outputs = list(map(dict.get, raw, repeat("output"), repeat(0)))
     if (
-        set(map(type, ports)) != {int}
+        set(map(type, ports)) != _INT
         or min(ports) < 0
-        or set(map(type, outputs)) != {int}
+        or set(map(type, outputs)) != _INT
         or min(outputs) < 0
     ):
         return None
-    taken = list(zip(targets, ports))
-    if len(set(taken)) != len(taken) or not fed.keys().isdisjoint(taken):
-        return None
-    return list(
-        map(new_tuple, repeat(_EdgeRow), zip(sources, targets, ports, outputs, *_EDGE_TAIL))
-    )
+    if len(set(targets)) < len(targets) and len(set(zip(targets, ports))) < len(targets):
+        return None  # an input port fed twice
+    return EdgeColumns(sources, targets, ports, outputs)
 
 
 def _kind(value: Any) -> str:

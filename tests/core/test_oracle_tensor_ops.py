@@ -7,6 +7,11 @@ ranks), the oracle runs it per sample with `torch.vmap`, which is what the desig
 means; everything else runs on the batched tensor as it is. Batches are of 2, so that a
 squeeze of every size-1 dimension leaves the batch alone as the designer does.
 
+Operations that take the batch beyond dim 0 (a sequence-first tensor, `Tensor.batch_axis`)
+are run again with it there (`MOVED`): a batch of 11, which no drawn size equals, so that
+comparing torch's whole shapes with the engine's (its per-sample shape with the batch put
+back at its batch_axis) checks where the engine says the batch went.
+
 As in test_torch_oracle: where torch refuses, the engine must refuse; where torch
 computes, the engine gives every output slot's shape and dtype, the parameters and the
 MACs (FlopCounterMode counts 2 FLOPs per multiply-accumulate: it counts torch.matmul,
@@ -43,7 +48,9 @@ from designer.core.spec import LayerError, LayerOutput, Shape, Tensor
 from tests.helpers import assert_agrees, chain
 
 EXAMPLES_PER_TYPE = 120
+MOVED_EXAMPLES = 60
 BATCH = 2
+MOVED_BATCH = 11
 
 Strategy = st.SearchStrategy
 
@@ -57,15 +64,24 @@ class OpCase:
     params: dict[str, Any]
     shapes: tuple[Shape, ...]
     dtypes: tuple[str, ...] = ()
+    batch_axes: tuple[int, ...] = ()
 
     @property
     def input_dtypes(self) -> tuple[str, ...]:
         return self.dtypes or ("float32",) * len(self.shapes)
 
+    @property
+    def input_batch_axes(self) -> tuple[int, ...]:
+        return self.batch_axes or (0,) * len(self.shapes)
+
+    @property
+    def batch(self) -> int:
+        return MOVED_BATCH if any(self.input_batch_axes) else BATCH
+
 
 @dataclass(frozen=True)
 class TorchResult:
-    shapes: tuple[Shape, ...]
+    shapes: tuple[Shape, ...]  # whole, batch included
     dtypes: tuple[str, ...]
     params: int
     flops: int
@@ -372,6 +388,140 @@ CASES: dict[str, Strategy] = {
 }
 
 
+# --- the batch beyond dim 0 ---------------------------------------------------------------
+
+
+@st.composite
+def moved_input(draw, ranks: Sequence[int] = (1, 2, 3), side: int = 6) -> tuple[Shape, int]:
+    """A per-sample shape and a batch axis beyond 0 (at most its rank: the batch last)."""
+    x = draw(shapes(ranks, side))
+    return x, draw(st.integers(1, len(x)))
+
+
+def dim_beside(ndim: int, batch: int) -> Strategy:
+    """A dim of a tensor of `ndim` dimensions that holds the batch at `batch`: never the
+    batch; rarely out of range."""
+    inside = [d for d in range(ndim) if d != batch]
+    return mostly(
+        st.sampled_from([*inside, *(d - ndim for d in inside)]),
+        st.sampled_from((ndim, -ndim - 1)),
+    )
+
+
+def dims_beside(ndim: int, batch: int) -> Strategy:
+    """A reduction's or a squeeze's dim: null, one dim, or a list of them, never the batch."""
+    several = st.lists(
+        st.sampled_from([d for d in range(ndim) if d != batch]), min_size=1, unique=True
+    )
+    return mostly(st.one_of(dim_beside(ndim, batch), several), st.none(), odds=5)
+
+
+def _sizes_of(draw, length: int) -> list[int]:
+    """Sizes that multiply to `length`, one of them sometimes -1 (inferred)."""
+    sizes: list[int] = []
+    for _ in range(draw(st.integers(0, 2))):
+        size = draw(st.sampled_from(divisors(length)))
+        sizes.append(size)
+        length //= size
+    sizes.append(length)
+    if draw(st.booleans()):
+        sizes[draw(st.integers(0, len(sizes) - 1))] = -1
+    return sizes
+
+
+def _length(x: Shape, dim: int, batch: int) -> int:
+    """The size of torch's `dim` of a sample x with the batch at `batch` (6 out of range)."""
+    ndim = len(x) + 1
+    if not -ndim <= dim < ndim:
+        return 6
+    position = dim % ndim
+    return x[position - 1 if position > batch else position]
+
+
+@st.composite
+def moved(draw, name: str) -> OpCase:
+    """An operation fed tensors that hold the batch beyond dim 0. Transpose and Permute may
+    name the batch (moving it); the others name every dim but the batch."""
+    x, batch = draw(moved_input())
+    ndim = len(x) + 1
+    dim = draw(dim_beside(ndim, batch))
+    kind = draw(dtype())
+    params: dict[str, Any]
+    inputs = [x]
+    if name == "Transpose":
+        whole = mostly(st.integers(-ndim, ndim - 1), st.sampled_from((ndim, -ndim - 1)))
+        params = {"dim0": draw(whole), "dim1": draw(whole)}
+    elif name == "Permute":
+        params = {"dims": list(draw(st.permutations(range(ndim))))}
+    elif name == "Unflatten":
+        params = {"dim": dim, "unflattened_size": _sizes_of(draw, _length(x, dim, batch))}
+    elif name == "Squeeze":
+        params = {"dim": draw(dims_beside(ndim, batch))}
+    elif name in ("Unsqueeze", "Stack"):
+        places = [d for d in range(ndim + 1) if d != batch]
+        params = {"dim": draw(st.sampled_from([*places, *(d - ndim - 1 for d in places)]))}
+        inputs = [x] * (1 if name == "Unsqueeze" else draw(st.integers(1, 3)))
+    elif name in ("Split", "Chunk"):
+        count = st.integers(1, max(_length(x, dim, batch), 1))
+        params = {"split_size_or_sections" if name == "Split" else "chunks": draw(count)}
+        params["dim"] = dim
+    elif name == "Select":
+        length = _length(x, dim, batch)
+        params = {"dim": dim, "index": draw(st.integers(-length, length - 1))}
+    elif name == "Slice":
+        bounds = st.none() | st.integers(-7, 7)
+        params = {"dim": dim, "start": draw(bounds), "end": draw(bounds)}
+        params["step"] = draw(st.integers(1, 3))
+    elif name in ("Mean", "Sum", "Amax"):
+        kind = draw(dtype(FLOATS if name == "Mean" else ANY_DTYPE))
+        params = {"dim": draw(dims_beside(ndim, batch)), "keepdim": draw(st.booleans())}
+    elif name == "Concat":
+        params = {"dim": dim}
+        count = draw(st.integers(1, 3))
+        if -ndim <= dim < ndim:
+            # the first piece is longer than 1 along dim: receptive.merged_fields cannot
+            # yet merge a spatial axis made only of length-1 pieces (an IndexError)
+            axis = dim % ndim - (dim % ndim > batch)
+            lengths = [draw(st.integers(2, 4))]
+            lengths += [draw(st.integers(1, 4)) for _ in range(count - 1)]
+            inputs = [(*x[:axis], n, *x[axis + 1 :]) for n in lengths]
+    elif name == "Clamp":
+        kind = draw(dtype(FLOATS))
+        params = {"min": draw(st.floats(-2.0, 0.0)), "max": draw(st.floats(0.0, 2.0))}
+    else:  # Add, Subtract, Multiply, Divide: operands of one rank
+        kind = draw(dtype(FLOATS))
+        if draw(mostly(st.just(False), st.just(True), odds=4)):
+            params = {"other": draw(st.floats(-2.0, 2.0))}
+        else:
+            params = {}
+            operand = st.tuples(*(st.sampled_from((n, 1)) for n in x))
+            inputs = [x, *(draw(operand) for _ in range(draw(st.integers(1, 2))))]
+    return OpCase(name, params, tuple(inputs), (kind,) * len(inputs), (batch,) * len(inputs))
+
+
+MOVED = [
+    "Transpose",
+    "Permute",
+    "Unflatten",
+    "Squeeze",
+    "Unsqueeze",
+    "Split",
+    "Chunk",
+    "Select",
+    "Slice",
+    "Mean",
+    "Sum",
+    "Amax",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Divide",
+    "Concat",
+    "Stack",
+    "Clamp",
+]
+
+
 # --- torch's side -------------------------------------------------------------------------
 
 
@@ -390,7 +540,8 @@ def _sliced(x: torch.Tensor, p: dict[str, Any]) -> torch.Tensor:
 
 
 def _elementwise(operation: Callable) -> Callable:
-    """Per sample (operands of fewer dimensions broadcast within it), or with `other`."""
+    """Per sample (operands of fewer dimensions broadcast within it), or with `other`.
+    Operands of one rank broadcast per sample as they do whole, wherever the batch is."""
 
     def run(xs: list[torch.Tensor], p: dict[str, Any]) -> torch.Tensor:
         other = p.get("other")
@@ -398,6 +549,8 @@ def _elementwise(operation: Callable) -> Callable:
             raise TypeError(f"{len(xs)} tensors and other={other}")
         if other is not None:
             return operation(*xs, other)
+        if len({x.dim() for x in xs}) == 1:
+            return functools.reduce(operation, xs)
         return torch.vmap(lambda *each: functools.reduce(operation, each))(*xs)
 
     return run
@@ -436,6 +589,7 @@ TORCH: dict[str, Callable[[list[torch.Tensor], dict[str, Any]], Any]] = {
     "Divide": _elementwise(torch.div),
     "Clamp": lambda xs, p: torch.clamp(xs[0], p.get("min"), p.get("max")),
     "Stack": lambda xs, p: torch.stack(xs, p.get("dim", 1)),
+    "Concat": lambda xs, p: torch.cat(xs, p.get("dim", 1)),
     "Parameter": _learned,
 }
 
@@ -448,19 +602,35 @@ COUNTED: dict[str, Callable[[], Any]] = {
 }
 
 
-def _tensor(shape: Shape, kind: str) -> torch.Tensor:
+def _tensor(shape: Shape, kind: str, batch: int, batch_axis: int) -> torch.Tensor:
+    """A tensor of `batch` samples of `shape`, the batch at dim `batch_axis`."""
     if kind == "bool":
-        return torch.rand(BATCH, *shape) > 0.5
-    if kind in ("int64", "int32"):
-        return torch.randint(-5, 5, (BATCH, *shape), dtype=getattr(torch, kind))
-    return torch.randn(BATCH, *shape).to(getattr(torch, kind))
+        x = torch.rand(batch, *shape) > 0.5
+    elif kind in ("int64", "int32"):
+        x = torch.randint(-5, 5, (batch, *shape), dtype=getattr(torch, kind))
+    else:
+        x = torch.randn(batch, *shape).to(getattr(torch, kind))
+    return x.movedim(0, batch_axis)
+
+
+def torch_params(case: OpCase) -> dict[str, Any]:
+    """The case's params as torch takes them: a reduction's null dim (every dimension of
+    the sample) written out, wherever the batch is."""
+    params = dict(case.params)
+    if case.name in ("Mean", "Sum", "Amax") and params.get("dim") is None:
+        batch = case.input_batch_axes[0]
+        params["dim"] = tuple(d for d in range(len(case.shapes[0]) + 1) if d != batch)
+    return params
 
 
 def run_torch(case: OpCase) -> TorchResult | Exception:
-    """Torch's output shapes and dtypes (batch dropped), parameters and FLOPs, or its
-    refusal. The forward runs once outside FlopCounterMode, which decides refusals."""
-    inputs = [_tensor(s, k) for s, k in zip(case.shapes, case.input_dtypes)]
-    forward = functools.partial(TORCH[case.name], p=case.params)
+    """Torch's whole output shapes and dtypes, parameters and FLOPs, or its refusal. The
+    forward runs once outside FlopCounterMode, which decides refusals."""
+    inputs = [
+        _tensor(s, k, case.batch, axis)
+        for s, k, axis in zip(case.shapes, case.input_dtypes, case.input_batch_axes)
+    ]
+    forward = functools.partial(TORCH[case.name], p=torch_params(case))
     try:
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
@@ -472,7 +642,7 @@ def run_torch(case: OpCase) -> TorchResult | Exception:
         return refusal
     outputs = tuple(y) if isinstance(y, (tuple, list)) else (y,)
     return TorchResult(
-        tuple(tuple(t.shape[1:]) for t in outputs),
+        tuple(tuple(t.shape) for t in outputs),
         tuple(str(t.dtype).removeprefix("torch.") for t in outputs),
         math.prod(case.params["shape"]) if case.name == "Parameter" else 0,
         counter.get_total_flops(),
@@ -482,8 +652,8 @@ def run_torch(case: OpCase) -> TorchResult | Exception:
 def run_engine(case: OpCase) -> LayerOutput | ParamError | LayerError:
     spec = LAYERS[case.name]
     tensors = [
-        Tensor(s, receptive.input_fields(s[1:]) if len(s) > 1 else None, k)
-        for s, k in zip(case.shapes, case.input_dtypes)
+        Tensor(s, receptive.input_fields(s[1:]) if len(s) > 1 else None, k, axis)
+        for s, k, axis in zip(case.shapes, case.input_dtypes, case.input_batch_axes)
     ]
     try:
         explicit = spec.validate(case.params)
@@ -492,11 +662,18 @@ def run_engine(case: OpCase) -> LayerOutput | ParamError | LayerError:
         return refusal
 
 
+def whole(x: Tensor, batch: int) -> Shape:
+    """The engine's tensor as torch holds it: `batch` samples at its batch_axis."""
+    return (*x.shape[: x.batch_axis], batch, *x.shape[x.batch_axis :])
+
+
 def agree(case: OpCase) -> str:
     """Assert that engine and torch agree on `case`; say whether both refused or compared."""
     expected = run_torch(case)
     got = run_engine(case)
-    if isinstance(expected, Exception) or any(not shape or 0 in shape for shape in expected.shapes):
+    if isinstance(expected, Exception) or any(
+        len(shape) < 2 or 0 in shape for shape in expected.shapes
+    ):
         if isinstance(expected, Exception):
             why = f"refuses ({type(expected).__name__}: {expected})"
         else:
@@ -506,10 +683,11 @@ def agree(case: OpCase) -> str:
     assert not isinstance(got, Exception), (
         f"the engine refuses {case} ({got}), but torch gives {expected}"
     )
-    assert (got.shape, *(t.shape for t in got.more)) == expected.shapes, case
-    assert (got.dtype, *(t.dtype for t in got.more)) == expected.dtypes, case
+    slots = (Tensor(got.shape, got.fields, got.dtype, got.batch_axis), *got.more)
+    assert tuple(whole(t, case.batch) for t in slots) == expected.shapes, case
+    assert tuple(t.dtype for t in slots) == expected.dtypes, case
     assert got.params == expected.params, case
-    assert 2 * got.macs * BATCH == expected.flops, case
+    assert 2 * got.macs * case.batch == expected.flops, case
     return "compared"
 
 
@@ -531,6 +709,38 @@ def test_engine_agrees_with_torch(name: str) -> None:
 
     agrees()
     assert outcomes["compared"] >= EXAMPLES_PER_TYPE // 4, outcomes
+
+
+@pytest.mark.parametrize("name", MOVED)
+def test_engine_agrees_with_torch_with_the_batch_moved(name: str) -> None:
+    outcomes: Counter[str] = Counter()
+
+    @settings(
+        max_examples=MOVED_EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(moved(name))
+    def agrees(case: OpCase) -> None:
+        outcomes[agree(case)] += 1
+
+    agrees()
+    assert outcomes["compared"] >= MOVED_EXAMPLES // 4, outcomes
+
+
+def test_the_last_layer_of_h_n_is_batch_first() -> None:
+    """`h_n[-1]`: Select dim 0 of an h_n (layers × batch × hidden) is batch × hidden."""
+    case = OpCase("Select", {"dim": 0, "index": -1}, ((2, 8),), batch_axes=(1,))
+    got = run_engine(case)
+    assert (got.shape, got.batch_axis) == ((8,), 0)
+    assert agree(case) == "compared"
+
+
+def test_transposing_dims_0_and_1_moves_the_batch_and_back() -> None:
+    there = run_engine(OpCase("Transpose", {"dim0": 0, "dim1": 1}, ((5, 8),)))
+    assert (there.shape, there.batch_axis) == ((5, 8), 1)
+    back = run_engine(OpCase("Transpose", {"dim0": 1, "dim1": 0}, ((5, 8),), batch_axes=(1,)))
+    assert (back.shape, back.batch_axis) == ((5, 8), 0)
 
 
 # Add and Multiply take the same generators here (they keep their place in
@@ -583,8 +793,6 @@ _BATCH_INTO_DATA = "torch would pair the batch with a dimension of the sample"
 # the last axis its length, are refused (designer.core.layers.merge._fields_align).
 _FIELDS = "receptive fields of these operands cannot be merged yet"
 DELIBERATE_REFUSALS = [
-    (_BATCH_DIM, "Permute", {"dims": [1, 0, 2]}, [(3, 4)]),
-    (_BATCH_DIM, "Transpose", {"dim0": 0, "dim1": 1}, [(3, 4)]),
     (_BATCH_DIM, "Unflatten", {"dim": 0, "unflattened_size": [1, 2]}, [(3, 4)]),
     (_BATCH_DIM, "Squeeze", {"dim": 0}, [(3, 4)]),
     (_BATCH_DIM, "Unsqueeze", {"dim": 0}, [(3, 4)]),
@@ -622,6 +830,37 @@ def test_deliberate_refusals(
     why: str, name: str, params: dict[str, Any], shapes: list[Shape]
 ) -> None:
     case = OpCase(name, params, tuple(shapes))
+    expected = run_torch(case)
+    assert isinstance(expected, TorchResult), f"torch refuses it too: not deliberate: {expected}"
+    assert isinstance(run_engine(case), (ParamError, LayerError)), why
+
+
+# Inputs holding the batch beyond dim 0 that torch takes and the engine refuses on purpose:
+# (why, layer, params, shapes, batch axes).
+_ACROSS = "torch would broadcast the batch of one operand with data of the other"
+_PER_SAMPLE = "a shape per sample means the batch at dim 0"
+MOVED_REFUSALS = [
+    (_BATCH_DIM, "Select", {"dim": 1, "index": 0}, [(3, 4)], (1,)),
+    (_BATCH_DIM, "Squeeze", {"dim": 1}, [(3, 4)], (1,)),
+    (_BATCH_DIM, "Mean", {"dim": [0, 1]}, [(3, 4)], (1,)),
+    (_BATCH_DIM, "Split", {"split_size_or_sections": 1, "dim": 1}, [(3, 4)], (1,)),
+    (_BATCH_DIM, "Unsqueeze", {"dim": 1}, [(3, 4)], (1,)),
+    (_BATCH_DIM, "Concat", {"dim": 1}, [(3, 4), (3, 4)], (1, 1)),
+    (_ACROSS, "Add", {}, [(1, 1), (1,)], (1, 1)),
+    (_ACROSS, "Add", {}, [(1, 4), (1, 4)], (1, 0)),
+    (_PER_SAMPLE, "Reshape", {"shape": [-1]}, [(3, 4)], (1,)),
+]
+
+
+@pytest.mark.parametrize(
+    ("why", "name", "params", "shapes", "axes"),
+    MOVED_REFUSALS,
+    ids=[f"{r[1]}-{i}" for i, r in enumerate(MOVED_REFUSALS)],
+)
+def test_deliberate_refusals_with_the_batch_moved(
+    why: str, name: str, params: dict[str, Any], shapes: list[Shape], axes: tuple[int, ...]
+) -> None:
+    case = OpCase(name, params, tuple(shapes), batch_axes=axes)
     expected = run_torch(case)
     assert isinstance(expected, TorchResult), f"torch refuses it too: not deliberate: {expected}"
     assert isinstance(run_engine(case), (ParamError, LayerError)), why

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from designer.core.graph import Architecture, NodeRecord
 from designer.core.propagate import analyse
 from designer.export import report
 from tests.helpers import chain
@@ -80,3 +81,16 @@ def test_a_count_beyond_int64_is_refused_at_load_naming_the_parameter(tmp_path: 
         "nodes[1].params.out_channels: 100000000000000000000000… (31 digits) is more than "
         "PyTorch can hold (at most 2**63 − 1)"
     )
+
+
+def test_concat_of_length_one_pieces_along_a_spatial_axis() -> None:
+    """Every piece 1 long on the joined axis, the output 2 long: no input runs along the
+    axis and none is broadcast (the engine raised an IndexError here)."""
+    arch = Architecture("pieces")
+    arch.add_node(NodeRecord("input", "Input", {"shape": [1, 1]}))
+    arch.add_node(NodeRecord("cat", "Concat", {"dim": 2}))
+    arch.connect("input", "cat", 0)
+    arch.connect("input", "cat", 1)
+    result = analyse(arch).results["cat"]
+    assert result.error is None and result.shape == (1, 2)
+    assert [(f.size, f.jump) for f in result.fields] == [(1, 1)]  # the same pixel twice

@@ -24,8 +24,19 @@ def as_version(text: str, version: int) -> str:
 V1_FILES = sorted((Path(__file__).parent / "v1").glob("*.nnd"))
 
 
-def test_every_example_has_its_version_1_file() -> None:
-    assert [p.name for p in V1_FILES] == [p.name for p in EXAMPLE_FILES]
+# examples made for version 2: they use its layer types, so no version-1 file can hold them
+VERSION_2_EXAMPLES = {
+    "lstm-text-classifier.nnd",
+    "mobilenetv3-se-block.nnd",
+    "transformer-encoder-classifier.nnd",
+    "vit-tiny.nnd",
+}
+
+
+def test_every_example_from_version_1_has_its_version_1_file() -> None:
+    names = {p.name for p in EXAMPLE_FILES}
+    assert {p.name for p in V1_FILES} == names - VERSION_2_EXAMPLES
+    assert VERSION_2_EXAMPLES <= names
 
 
 @pytest.mark.parametrize("v1", V1_FILES, ids=lambda p: p.name)

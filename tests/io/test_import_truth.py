@@ -72,14 +72,19 @@ def test_a_trace_that_differs_from_the_real_forward_is_said() -> None:
     ]
 
 
-def test_a_refusal_names_the_library_line_that_does_it() -> None:
-    with pytest.raises(pytorch_import.Unsupported) as caught:
-        pytorch_import.import_model(MODELS, "LibraryShift", [(3, 8, 8)])
-    # the library file by its path inside the folder it is imported from
-    place, _, what = str(caught.value).partition(": ")
-    assert place.endswith("activ_lib.py line 10 (return torch.roll(x, 1, 2))")
-    assert "truth_models" not in place
-    assert what == "torch.roll() is not something the designer can express"
+def test_a_custom_node_names_the_users_line_and_the_library_line() -> None:
+    """torch.roll, called inside a library the user's model imports, becomes a Custom
+    node; its note names the user's line first, then the library's line that does it."""
+    notes: list[str] = []
+    arch = pytorch_import.import_model(MODELS, "LibraryShift", [(3, 8, 8)], notes=notes)
+    assert arch.type_of("roll") == "Custom"
+    assert arch.params_of("roll")["code"] == "torch.roll(x, 1, 2)"
+    (note,) = notes
+    place, _, what = note.partition("): ")
+    assert place.startswith("truth_models.py line ")
+    assert place.endswith("activ_lib.py line 10 (return torch.roll(x, 1, 2)")
+    assert what.startswith("torch.roll(x, 1, 2) is not something the catalog expresses")
+    assert "fixed at import" in what
 
 
 def test_the_command_says_the_notes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

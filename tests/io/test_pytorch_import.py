@@ -85,34 +85,41 @@ def test_a_channel_count_written_in_code_is_checked(tmp_path: Path) -> None:
     assert analyse(right).results["_7"].shape == (3, 16, 16)
 
 
-@pytest.mark.parametrize(
-    ("class_name", "message"),
-    [
-        (
-            "WithLSTM",
-            (
-                r"torch_models.py line \d+ \(return self.lstm\(x\)\): torch.nn.modules.rnn.LSTM "
-                r"\(module lstm\) is not something"
-            ),
-        ),
-        (
-            "WithTopK",
-            (
-                r"torch_models.py line \d+ \(.*topk.*\): torch.topk\(\) is not something the designer "
-                r"can express"
-            ),
-        ),
-    ],
-)
-def test_what_the_catalog_cannot_express_stops_the_import(
-    class_name: str, message: str, tmp_path: Path, capsys
-) -> None:
+def test_what_the_catalog_cannot_express_stops_the_import(tmp_path: Path, capsys) -> None:
+    """A constant tensor (a buffer) has no place in a design: the import stops, naming the
+    line and the buffer, and writes nothing."""
+    message = (
+        r"torch_models.py line \d+ \(return self.conv\(x\) \+ self.offset\): uses offset, "
+        r"a buffer \(a constant tensor, not a parameter\)"
+    )
     with pytest.raises(pytorch_import.Unsupported, match=message):
-        pytorch_import.import_model(MODELS, class_name, [(3, 16, 16)])
+        pytorch_import.import_model(MODELS, "WithBuffer", [(3, 16, 16)])
     out = tmp_path / "out.nnd"
-    assert main(["import", f"{MODELS}:{class_name}", "--input", "3x16x16", "-o", str(out)]) == 2
+    assert main(["import", f"{MODELS}:WithBuffer", "--input", "3x16x16", "-o", str(out)]) == 2
     assert not out.exists()
     assert "nothing written" in capsys.readouterr().err
+
+
+def test_an_lstm_fed_a_feature_map_imports_and_shows_the_mistake() -> None:
+    """LSTM is in the catalog: the design is imported, and the LSTM node refuses the 4-D
+    feature map as torch's own forward does, saying what to do."""
+    arch = pytorch_import.import_model(MODELS, "WithLSTM", [(3, 16, 16)])
+    result = analyse(arch).results["lstm"]
+    assert result.error == (
+        "LSTM takes a sequence L×H_in per sample, got 4x14x14 (3-D); "
+        "Flatten the features of each step into one dimension"
+    )
+    model = torch_models.WithLSTM().eval()
+    with pytest.raises(ValueError, match="2D or 3D"):
+        model(torch.zeros(2, 3, 16, 16))
+
+
+def test_an_operation_the_catalog_lacks_becomes_a_custom_node() -> None:
+    """torch.topk has no layer type: a Custom node keeps the call and torch's shape."""
+    arch = pytorch_import.import_model(MODELS, "WithTopK", [(3, 16, 16)])
+    assert arch.type_of("topk") == "Custom"
+    assert "torch.topk" in arch.params_of("topk")["code"]
+    assert analyse(arch).results["topk"].shape == (4, 14, 2)
 
 
 def test_the_command_writes_a_project(tmp_path: Path) -> None:

@@ -184,3 +184,16 @@ class WithTopK(nn.Module):
 
     def forward(self, x):
         return torch.topk(self.conv(x), 2).values
+
+
+class WithBuffer(nn.Module):
+    """A constant tensor (a registered buffer) added in forward: nothing in the catalog
+    holds a constant, so the import stops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.register_buffer("offset", torch.ones(4, 14, 14))
+
+    def forward(self, x):
+        return self.conv(x) + self.offset

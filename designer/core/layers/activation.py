@@ -9,6 +9,10 @@ A number argument must fit the type torch computes in, or torch refuses it ("val
 be converted to type float without overflow"): float32 for every floating input but
 float64 (ELU's alpha, LeakyReLU's negative_slope, CELU's alpha and 1/alpha, Softplus's beta
 and threshold), and the input's own dtype for Hardtanh's bounds (65504 in float16).
+
+Every activation takes the batch wherever torch's tensor holds it (dim 0, or 1 in a
+sequence-first layout); `dim` counts it there. PReLU with one slope per channel reads the
+channels at dim 1 and so takes only a batch-first input.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ def _fitting(*names: str):
 def _softmax(layer: str):
     def evaluate(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
         (x,) = inputs
-        normalise_dim(layer, "dim", p["dim"], x.shape)
+        normalise_dim(layer, "dim", p["dim"], x.shape, x.batch_axis)
         return LayerOutput(x.shape, x.fields, flops=3 * numel(x.shape))
 
     return evaluate
@@ -99,6 +103,7 @@ def _elementwise(
         torch_name=name,
         functions=(function, f"{function}_", *traced_as),
         methods=(function, f"{function}_") if method else (),
+        batch_anywhere=True,
     )
 
 
@@ -123,6 +128,7 @@ def _softmax_spec(name: str, summary: str) -> LayerSpec:
         torch_name=name,
         functions=(function,),
         methods=(function,) if name != "Softmin" else (),  # torch.Tensor has no .softmin
+        batch_anywhere=True,
     )
 
 
@@ -160,6 +166,11 @@ def _hardtanh(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
 def _prelu(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
     slopes, channels = p["num_parameters"], x.shape[0]
+    if slopes > 1 and x.batch_axis != 0:
+        raise LayerError(
+            f"PReLU with {slopes} slopes reads the channels at dim 1, which holds the batch "
+            "here: Transpose dims 0 and 1 before it, or use num_parameters 1"
+        )
     if slopes not in (1, channels):
         raise LayerError(
             f"num_parameters {slopes} must be 1 or the input's channels, {channels} "
@@ -195,7 +206,7 @@ def _glu(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     """GLU splits `dim` into halves a and b and gives a·sigmoid(b): along a spatial axis an
     output unit sees its position in both halves, `half` apart."""
     (x,) = inputs
-    axis = normalise_dim("GLU", "dim", p["dim"], x.shape)
+    axis = normalise_dim("GLU", "dim", p["dim"], x.shape, x.batch_axis)
     size = x.shape[axis]
     if size % 2:
         raise LayerError(
@@ -274,6 +285,7 @@ SPECS = [
         summary="x, or a learned slope·x below 0",
         check=_check_prelu,
         torch_name="PReLU",
+        batch_anywhere=True,
     ),
     _elementwise("Mish", "x·tanh(softplus(x))", _INPLACE, function="mish"),
     _elementwise(
@@ -309,6 +321,7 @@ SPECS = [
         summary="a·sigmoid(b), a and b the halves of dim",
         torch_name="GLU",
         functions=("glu",),
+        batch_anywhere=True,
     ),
     _elementwise(
         "LogSigmoid", "log(1 / (1 + e⁻ˣ))", function="logsigmoid", traced_as=("log_sigmoid",)

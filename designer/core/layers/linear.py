@@ -1,4 +1,9 @@
-"""Linear, Flatten and Identity: the layers of a classifier head."""
+"""Linear, Flatten and Identity: the layers of a classifier head.
+
+All three take the batch wherever torch's tensor holds it (dim 0, or 1 in a sequence-first
+layout): Linear works on the last dimension, which must not be the batch; Flatten's dims
+count the batch where it is, and it never joins the batch with data.
+"""
 
 from __future__ import annotations
 
@@ -15,17 +20,20 @@ from designer.core.spec import (
     Module,
     Tensor,
     check_inferred,
-    dims,
     last_dimension,
     normalise_dim,
     numel,
     pointwise,
+    refuse_batch_last,
+    torch_dim,
+    with_batch,
 )
 
 
 def _linear(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     """y = x·Wᵀ + b over the last dimension; every leading one is kept, as in torch."""
     (x,) = inputs
+    refuse_batch_last("Linear", x)
     features = x.shape[-1]
     check_inferred(p, "in_features", features)
     out = p["out_features"]
@@ -47,23 +55,34 @@ def _linear(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
 
 def _flatten(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    start = normalise_dim("Flatten", "start_dim", p["start_dim"], x.shape)
-    end = normalise_dim("Flatten", "end_dim", p["end_dim"], x.shape)
+    batch = x.batch_axis
+    start = normalise_dim("Flatten", "start_dim", p["start_dim"], x.shape, batch)
+    end = normalise_dim("Flatten", "end_dim", p["end_dim"], x.shape, batch)
+    first, last = torch_dim(start, batch), torch_dim(end, batch)
     if start > end:  # PyTorch refuses it rather than returning the input
         raise LayerError(
-            f"{_dim_words('start_dim', p['start_dim'], start)} comes after "
-            f"{_dim_words('end_dim', p['end_dim'], end)} of a {len(x.shape) + 1}-D tensor "
-            f"(batch + {dims(x.shape)})"
+            f"{_dim_words('start_dim', p['start_dim'], first)} comes after "
+            f"{_dim_words('end_dim', p['end_dim'], last)} of a {len(x.shape) + 1}-D tensor "
+            f"({with_batch(x.shape, batch)})"
+        )
+    if first < batch < last:
+        raise LayerError(
+            f"Flatten from dim {first} to dim {last} would join the batch (dim {batch}) with "
+            "data: Transpose dims 0 and 1 first, or flatten the dims after the batch"
         )
     if start == end:  # one dimension joined with itself: nothing changes
         return LayerOutput(x.shape, x.fields)
     merged = math.prod(x.shape[start : end + 1])
-    return LayerOutput((*x.shape[:start], merged, *x.shape[end + 1 :]), None)
+    return LayerOutput(
+        (*x.shape[:start], merged, *x.shape[end + 1 :]),
+        None,
+        batch_axis=batch - (end - start) if end < batch else batch,
+    )
 
 
-def _dim_words(name: str, written: int, index: int) -> str:
+def _dim_words(name: str, written: int, position: int) -> str:
     """'start_dim -1 (dim 3)': a negative dim also as the position it names."""
-    return f"{name} {written}" + (f" (dim {index + 1})" if written < 0 else "")
+    return f"{name} {written}" + (f" (dim {position})" if written < 0 else "")
 
 
 SPECS = [
@@ -90,6 +109,7 @@ SPECS = [
         functions=("linear",),
         weighted=True,
         merges_with_same=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Flatten",
@@ -105,6 +125,7 @@ SPECS = [
         methods=("flatten",),
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Identity",
@@ -115,5 +136,6 @@ SPECS = [
         torch_name="Identity",
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
 ]

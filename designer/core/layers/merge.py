@@ -5,6 +5,12 @@ does, per sample: shapes align on their last dimensions, an input with fewer dim
 is extended on the left within the sample (never into the batch), and a size of 1 is
 repeated to the other inputs' size. With one input they take `other`, a number (`x * 0.2`).
 
+Every merge takes inputs that hold the batch where torch's tensor has it, at dim 0 or further
+in (a sequence-first tensor), as long as all of them hold it at the same dim; with the batch
+beyond dim 0, the arithmetic merges take inputs of one rank only (torch broadcasts from the
+right, which would pair the batch of one with data of another). Concat's dim counts the batch
+where it is.
+
 FLOPs: Add costs (operands − 1) per output element, Multiply, Subtract and Divide 1,
 Concat nothing.
 """
@@ -28,6 +34,8 @@ from designer.core.spec import (
     dims,
     normalise_dim,
     numel,
+    same_batch_axis,
+    torch_dim,
 )
 
 
@@ -56,7 +64,8 @@ def broadcast(
                 first = inputs[source[axis]].shape
                 raise LayerError(
                     f"{layer} cannot broadcast {dims(first)} (port {source[axis]}) with "
-                    f"{dims(x.shape)} (port {port}): dimension {axis + 1} is {m} against {n}"
+                    f"{dims(x.shape)} (port {port}): dimension "
+                    f"{torch_dim(axis, x.batch_axis)} is {m} against {n}"
                 )
             out[axis], source[axis] = n, port
     return tuple(out)
@@ -97,6 +106,12 @@ def elementwise(layer: str, cost: Callable[[int], int], mismatch: bool = False):
         if len(inputs) > 1 and other is not None:
             raise LayerError(
                 f"{layer} takes other only with one input; it has {len(inputs)} inputs"
+            )
+        batch = same_batch_axis(layer, inputs)
+        if batch and len({len(x.shape) for x in inputs}) > 1:
+            raise LayerError(
+                f"{layer} broadcasts inputs with the batch at dim {batch} only when they have "
+                f"one number of dimensions: {_ports(inputs)}"
             )
         words = (
             (lambda: f"{layer} needs inputs of one shape: {_ports(inputs)}") if mismatch else None
@@ -155,14 +170,15 @@ def _concat(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
         raise LayerError(
             f"Concat needs inputs with the same number of dimensions: {_ports(inputs)}"
         )
-    axis = normalise_dim("Concat", "dim", p["dim"], first)
+    batch = same_batch_axis("Concat", inputs)
+    axis = normalise_dim("Concat", "dim", p["dim"], first, batch)
     for i, x in enumerate(inputs[1:], start=1):
         for other_axis, (m, n) in enumerate(zip(first, x.shape)):
             if other_axis != axis and m != n:
                 raise LayerError(
                     f"Concat along dim {p['dim']} needs every other dimension equal: "
                     f"port 0 is {dims(first)}, port {i} is {dims(x.shape)} "
-                    f"(dimension {other_axis + 1}: {m} against {n})"
+                    f"(dimension {torch_dim(other_axis, batch)}: {m} against {n})"
                 )
     shape = list(first)
     shape[axis] = sum(x.shape[axis] for x in inputs)
@@ -181,6 +197,7 @@ SPECS = [
         inputs=(1, None),
         written_as=Operator("+"),
         functions=("add",),
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Multiply",
@@ -192,6 +209,7 @@ SPECS = [
         inputs=(1, 2),
         written_as=Operator("*"),
         functions=("mul",),
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Concat",
@@ -203,5 +221,6 @@ SPECS = [
         written_as=Function("torch.cat"),
         functions=("cat", "concat"),
         dtypes="any",
+        batch_anywhere=True,
     ),
 ]

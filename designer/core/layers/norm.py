@@ -10,6 +10,10 @@ and a shift, a power and a divide).
 
 Receptive fields pass unchanged: normalisation layers are treated as pointwise
 (LocalResponseNorm's window runs across channels, not space).
+
+LayerNorm and RMSNorm, which work on the trailing dimensions, take the batch wherever
+torch's tensor holds it (dim 0, or 1 in a sequence-first layout), as long as the dimensions
+they normalise come after it; the others read the channels at dim 1 and take it at dim 0.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from designer.core.spec import (
     first_dimension,
     last_dimension,
     numel,
+    with_batch,
 )
 
 _EPS = Param("eps", Kind.FLOAT, 1e-5, minimum=0, exclusive_minimum=True)
@@ -102,12 +107,18 @@ def _group_norm(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
 
 def _normalized_elements(x: Tensor, p: dict[str, Any]) -> int:
     """LayerNorm's and RMSNorm's normalized_shape (the last dimension where not given),
-    which must be the input's trailing dimensions; the number of elements it spans."""
+    which must be the input's trailing dimensions, after the batch; the number of elements
+    it spans."""
     normalized = p["normalized_shape"] or x.shape[-1:]
     if x.shape[-len(normalized) :] != normalized or len(normalized) > len(x.shape):
         raise LayerError(
             f"normalized_shape {list(normalized)} does not match the input's last "
             f"dimension(s): the input is {dims(x.shape)}"
+        )
+    if len(normalized) > len(x.shape) - x.batch_axis:
+        raise LayerError(
+            f"normalized_shape {list(normalized)} would reach across the batch: the input is "
+            f"{with_batch(x.shape, x.batch_axis)}; normalise the dims after it"
         )
     return math.prod(normalized)
 
@@ -276,6 +287,7 @@ SPECS = [
         summary="normalises the trailing dimensions per sample",
         torch_name="LayerNorm",
         written_as=Module(positional=("normalized_shape",)),
+        batch_anywhere=True,
     ),
     LayerSpec(
         "RMSNorm",
@@ -304,6 +316,7 @@ SPECS = [
         summary="scales the trailing dimensions by their root mean square, per sample",
         torch_name="RMSNorm",
         written_as=Module(positional=("normalized_shape",)),
+        batch_anywhere=True,
     ),
     LayerSpec(
         "LocalResponseNorm",

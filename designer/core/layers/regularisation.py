@@ -6,7 +6,9 @@ AlphaDropout 2 (the mask, then an affine map that keeps the mean and variance).
 
 Dropout1d, Dropout2d and Dropout3d zero whole channels of a C×L, C×H×W or C×D×H×W input:
 torch reads an input with one axis fewer as an unbatched sample, and Dropout3d takes any
-other rank with a deprecation warning; the designer takes only the one rank.
+other rank with a deprecation warning; the designer takes only the one rank. They read the
+channels at dim 1, so they take only a batch-first input; Dropout and AlphaDropout, which
+work element by element, take the batch wherever it is.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ SPECS = [
         torch_name="Dropout",
         functions=("dropout",),
         shape_only=True,
+        batch_anywhere=True,
     ),
     _channel_spec(2),
     _channel_spec(1),
@@ -71,5 +74,6 @@ SPECS = [
         torch_name="AlphaDropout",
         functions=("alpha_dropout", "alpha_dropout_"),
         shape_only=True,
+        batch_anywhere=True,
     ),
 ]

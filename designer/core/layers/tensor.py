@@ -1,8 +1,14 @@
 """Tensor operations named after their torch function: reshaping, selecting, reducing and
 the arithmetic real models are written with.
 
-Arguments are torch's. Dimension arguments count the batch dimension and may not name it;
-`Reshape` and `Parameter` take a shape per sample, the batch left out. Two conventions of
+Arguments are torch's. Dimension arguments count the batch dimension where torch's tensor
+holds it (`Tensor.batch_axis`: 0, or 1 after a sequence-first layer) and may not name it,
+except in `Transpose` and `Permute`, which may move the batch (dims 0 and 1 of a batch-first
+tensor make it sequence-first, and back). An operation that removes or inserts dimensions
+before the batch moves its index with them: `h_n[-1]` (Select dim 0 of an h_n, which holds
+the batch at dim 1) gives a batch-first vector. `Reshape`, `MatMul` and
+`ScaledDotProductAttention` take the batch at dim 0 only. `Reshape` and `Parameter` take a
+shape per sample, the batch left out. Two conventions of
 the designer's own, where torch's None would reach into the batch: `Squeeze` with `dim`
 None squeezes every size-1 dimension of the sample, and `Mean`, `Sum` and `Amax` with `dim`
 None reduce every dimension of the sample. No operation may leave only the batch (a shape
@@ -38,13 +44,22 @@ from designer.core.spec import (
     normalise_dim,
     numel,
     pointwise,
+    same_batch_axis,
+    torch_dim,
+    with_batch,
 )
 
 CATEGORY = "Tensor ops"
 
 
-def _batched(shape: Shape) -> str:
-    return f"a {len(shape) + 1}-D tensor (batch + {dims(shape)})"
+def _batched(x: Tensor) -> str:
+    return f"a {len(x.shape) + 1}-D tensor ({with_batch(x.shape, x.batch_axis)})"
+
+
+def _batch_after_removing(x: Tensor, removed: Sequence[int]) -> int:
+    """Where the batch is once the per-sample axes `removed` are gone: earlier by each
+    one that came before it."""
+    return x.batch_axis - sum(1 for axis in removed if axis < x.batch_axis)
 
 
 def _not_only_batch(layer: str, shape: Shape, hint: str) -> None:
@@ -53,13 +68,14 @@ def _not_only_batch(layer: str, shape: Shape, hint: str) -> None:
         raise LayerError(f"{layer} would leave only the batch dimension; {hint}")
 
 
-def _dim_list(layer: str, value: int | tuple[int, ...], shape: Shape) -> list[int]:
-    """Indices into `shape` of a dim argument (an int or a list), each once."""
+def _dim_list(layer: str, value: int | tuple[int, ...], x: Tensor) -> list[int]:
+    """Indices into the per-sample shape of a dim argument (an int or a list), each once."""
     written = value if isinstance(value, tuple) else (value,)
-    axes = [normalise_dim(layer, "dim", d, shape) for d in written]
+    axes = [normalise_dim(layer, "dim", d, x.shape, x.batch_axis) for d in written]
     for index, axis in enumerate(axes):
         if axis in axes[:index]:
-            raise LayerError(f"dim {axis + 1} appears more than once in dim {show_value(value)}")
+            repeated = written[index] % (len(x.shape) + 1)
+            raise LayerError(f"dim {repeated} appears more than once in dim {show_value(value)}")
     return axes
 
 
@@ -110,47 +126,59 @@ def _reshape(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     return LayerOutput(shape, _kept_fields(x, shape))
 
 
+def _whole_dim(name: str, dim: int, x: Tensor) -> int:
+    """A dim of the whole tensor (the batch may be named), made non-negative."""
+    ndim = len(x.shape) + 1
+    if not -ndim <= dim < ndim:
+        raise LayerError(f"{name} {dim} is out of range for {_batched(x)}")
+    return dim % ndim
+
+
+def _rearranged(x: Tensor, order: Sequence[int]) -> LayerOutput:
+    """The tensor whose dim i is dim `order[i]` of x (counting the batch, which may move).
+    Fields stay where the sample's own axes keep their order."""
+    batch = x.batch_axis
+    axes = [d - 1 if d > batch else d for d in order if d != batch]  # per-sample indices
+    shape = tuple(x.shape[a] for a in axes)
+    return LayerOutput(
+        shape, x.fields if axes == sorted(axes) else None, batch_axis=order.index(batch)
+    )
+
+
 def _permute(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
     order = p["dims"] if isinstance(p["dims"], tuple) else (p["dims"],)
-    ndim = len(x.shape) + 1
-    if len(order) != ndim:
+    if len(order) != len(x.shape) + 1:
         raise LayerError(
-            f"dims {show_value(order)} names {len(order)} dimensions, the input is "
-            f"{_batched(x.shape)}"
+            f"dims {show_value(order)} names {len(order)} dimensions, the input is {_batched(x)}"
         )
-    if not -ndim <= order[0] < ndim or order[0] % ndim:
-        raise LayerError(
-            f"dims {show_value(order)} must start with 0: Permute cannot move the batch dimension"
-        )
-    axes = [normalise_dim("Permute", "dims entry", d, x.shape) for d in order[1:]]
-    if len(set(axes)) != len(axes):
+    positions = [_whole_dim("dims entry", d, x) for d in order]
+    if len(set(positions)) != len(positions):
         raise LayerError(f"dims {show_value(order)} names a dimension twice")
-    shape = tuple(x.shape[a] for a in axes)
-    identity = axes == sorted(axes)
-    return LayerOutput(shape, x.fields if identity else None)
+    return _rearranged(x, positions)
 
 
 def _transpose(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    a = normalise_dim("Transpose", "dim0", p["dim0"], x.shape)
-    b = normalise_dim("Transpose", "dim1", p["dim1"], x.shape)
-    shape = list(x.shape)
-    shape[a], shape[b] = shape[b], shape[a]
-    return LayerOutput(tuple(shape), x.fields if a == b else None)
+    a = _whole_dim("dim0", p["dim0"], x)
+    b = _whole_dim("dim1", p["dim1"], x)
+    order = list(range(len(x.shape) + 1))
+    order[a], order[b] = order[b], order[a]
+    return _rearranged(x, order)
 
 
 def _unflatten(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    axis = normalise_dim("Unflatten", "dim", p["dim"], x.shape)
+    axis = normalise_dim("Unflatten", "dim", p["dim"], x.shape, x.batch_axis)
     sizes = _inferred_sizes(
         "Unflatten",
         p["unflattened_size"],
         x.shape[axis],
-        f"dimension {axis + 1} of size {x.shape[axis]}",
+        f"dimension {torch_dim(axis, x.batch_axis)} of size {x.shape[axis]}",
     )
     shape = (*x.shape[:axis], *sizes, *x.shape[axis + 1 :])
-    return LayerOutput(shape, _kept_fields(x, shape))
+    batch = x.batch_axis + (len(sizes) - 1 if axis < x.batch_axis else 0)
+    return LayerOutput(shape, _kept_fields(x, shape), batch_axis=batch)
 
 
 def _check_unflatten(p: dict[str, Any]) -> None:
@@ -163,26 +191,33 @@ def _check_unflatten(p: dict[str, Any]) -> None:
     _without_holes("unflattened_size")(p)
 
 
-def squeezed_axes(shape: Shape, dim: int | tuple[int, ...] | None) -> list[int]:
-    """The indices into `shape` that Squeeze removes: the size-1 ones of `dim`, or every
-    size-1 one where dim is None."""
+def squeezed_axes(x: Tensor, dim: int | tuple[int, ...] | None) -> list[int]:
+    """The indices into x's per-sample shape that Squeeze removes: the size-1 ones of
+    `dim`, or every size-1 one where dim is None."""
     if dim is None:
-        return [axis for axis, n in enumerate(shape) if n == 1]
-    return [axis for axis in _dim_list("Squeeze", dim, shape) if shape[axis] == 1]
+        return [axis for axis, n in enumerate(x.shape) if n == 1]
+    return [axis for axis in _dim_list("Squeeze", dim, x) if x.shape[axis] == 1]
 
 
 def _squeeze(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    removed = squeezed_axes(x.shape, p["dim"])
+    removed = squeezed_axes(x, p["dim"])
     shape = tuple(n for axis, n in enumerate(x.shape) if axis not in removed)
     _not_only_batch("Squeeze", shape, "name the dimensions to squeeze in dim")
-    return LayerOutput(shape, _kept_fields(x, shape))
+    return LayerOutput(shape, _kept_fields(x, shape), batch_axis=_batch_after_removing(x, removed))
+
+
+def _inserted(layer: str, dim: int, x: Tensor) -> tuple[int, int]:
+    """Where a new dimension at torch's `dim` goes in the per-sample shape, and where the
+    batch is then: a new dimension may go anywhere but where the batch is."""
+    axis = normalise_dim(layer, "dim", dim, (*x.shape, 1), x.batch_axis)
+    return axis, x.batch_axis + (1 if axis < x.batch_axis else 0)
 
 
 def _unsqueeze(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    axis = normalise_dim("Unsqueeze", "dim", p["dim"], (*x.shape, 1))
-    return LayerOutput((*x.shape[:axis], 1, *x.shape[axis:]), None)
+    axis, batch = _inserted("Unsqueeze", p["dim"], x)
+    return LayerOutput((*x.shape[:axis], 1, *x.shape[axis:]), None, batch_axis=batch)
 
 
 # --- splitting and selecting ------------------------------------------------------------
@@ -194,7 +229,7 @@ def _pieces(x: Tensor, axis: int, sizes: list[int]) -> LayerOutput:
     start = 0
     for size in sizes:
         shape = (*x.shape[:axis], size, *x.shape[axis + 1 :])
-        tensors.append(Tensor(shape, _slice_fields(x, axis, start, 1), x.dtype))
+        tensors.append(Tensor(shape, _slice_fields(x, axis, start, 1), x.dtype, x.batch_axis))
         start += size
     first, *more = tensors
     return LayerOutput(first.shape, first.fields, dtype=x.dtype, more=tuple(more))
@@ -202,14 +237,14 @@ def _pieces(x: Tensor, axis: int, sizes: list[int]) -> LayerOutput:
 
 def _split(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    axis = normalise_dim("Split", "dim", p["dim"], x.shape)
+    axis = normalise_dim("Split", "dim", p["dim"], x.shape, x.batch_axis)
     length = x.shape[axis]
     value = p["split_size_or_sections"]
     if isinstance(value, tuple):
         if sum(value) != length:
             raise LayerError(
                 f"split_size_or_sections {show_value(value)} adds up to {sum(value)}, "
-                f"but dimension {axis + 1} is {length}"
+                f"but dimension {torch_dim(axis, x.batch_axis)} is {length}"
             )
         sizes = list(value)
     else:
@@ -231,7 +266,7 @@ def _numbered(count: int) -> tuple[str, ...]:
 
 def _chunk(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    axis = normalise_dim("Chunk", "dim", p["dim"], x.shape)
+    axis = normalise_dim("Chunk", "dim", p["dim"], x.shape, x.batch_axis)
     length = x.shape[axis]
     size = -(-length // p["chunks"])  # torch's chunk size; it may make fewer chunks
     sizes = [size] * (length // size) + ([length % size] if length % size else [])
@@ -246,13 +281,16 @@ def _chunk_slots(p: dict[str, Any]) -> tuple[str, ...]:
 
 def _select(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    axis = normalise_dim("Select", "dim", p["dim"], x.shape)
+    axis = normalise_dim("Select", "dim", p["dim"], x.shape, x.batch_axis)
     length, index = x.shape[axis], p["index"]
     if not -length <= index < length:
-        raise LayerError(f"index {index} is out of range for dimension {axis + 1} of size {length}")
+        raise LayerError(
+            f"index {index} is out of range for dimension {torch_dim(axis, x.batch_axis)} "
+            f"of size {length}"
+        )
     shape = x.shape[:axis] + x.shape[axis + 1 :]
     _not_only_batch("Select", shape, "use Slice to keep the dimension")
-    return LayerOutput(shape, None)
+    return LayerOutput(shape, None, batch_axis=_batch_after_removing(x, [axis]))
 
 
 def slice_indices(p: dict[str, Any], length: int) -> range:
@@ -272,12 +310,12 @@ def _slice_fields(x: Tensor, axis: int, start: int, step: int) -> Fields | None:
 
 def _slice(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
     (x,) = inputs
-    axis = normalise_dim("Slice", "dim", p["dim"], x.shape)
+    axis = normalise_dim("Slice", "dim", p["dim"], x.shape, x.batch_axis)
     kept = slice_indices(p, x.shape[axis])
     if not kept:
         raise LayerError(
             f"start {show_value(p['start'])}, end {show_value(p['end'])} and step {p['step']} "
-            f"keep nothing of dimension {axis + 1} (size {x.shape[axis]})"
+            f"keep nothing of dimension {torch_dim(axis, x.batch_axis)} (size {x.shape[axis]})"
         )
     shape = (*x.shape[:axis], len(kept), *x.shape[axis + 1 :])
     return LayerOutput(shape, _slice_fields(x, axis, kept.start, p["step"]))
@@ -286,10 +324,10 @@ def _slice(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
 # --- reductions ---------------------------------------------------------------------------
 
 
-def reduced_axes(shape: Shape, dim: int | tuple[int, ...] | None, layer: str) -> list[int]:
-    """Indices into `shape` of the dimensions a reduction works on: every one where dim is
-    None."""
-    return list(range(len(shape))) if dim is None else _dim_list(layer, dim, shape)
+def reduced_axes(x: Tensor, dim: int | tuple[int, ...] | None, layer: str) -> list[int]:
+    """Indices into x's per-sample shape of the dimensions a reduction works on: every one
+    where dim is None."""
+    return list(range(len(x.shape))) if dim is None else _dim_list(layer, dim, x)
 
 
 def _reduction(layer: str, kind: str):
@@ -298,7 +336,8 @@ def _reduction(layer: str, kind: str):
 
     def evaluate(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
         (x,) = inputs
-        axes = reduced_axes(x.shape, p["dim"], layer)
+        axes = reduced_axes(x, p["dim"], layer)
+        batch = x.batch_axis
         if p["keepdim"]:
             shape = tuple(1 if axis in axes else n for axis, n in enumerate(x.shape))
             fields = x.fields
@@ -311,6 +350,7 @@ def _reduction(layer: str, kind: str):
             shape = tuple(n for axis, n in enumerate(x.shape) if axis not in axes)
             _not_only_batch(layer, shape, "keepdim=true keeps the reduced dimensions as 1")
             fields = None
+            batch = _batch_after_removing(x, axes)
         read = numel(x.shape)
         dtype = x.dtype
         if kind == "sum" and dtype not in FLOATING:
@@ -320,6 +360,7 @@ def _reduction(layer: str, kind: str):
             fields,
             flops=read if kind == "mean" else read - numel(shape),
             dtype=dtype,
+            batch_axis=batch,
         )
 
     return evaluate
@@ -344,6 +385,7 @@ def _reduction_spec(name: str, function: str, summary: str, dtypes: str) -> Laye
         written_as=Function(f"torch.{function}"),
         functions=(function,),
         dtypes=dtypes,
+        batch_anywhere=True,
     )
 
 
@@ -459,9 +501,10 @@ def _stack(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
                 f"Stack needs inputs of one shape: port 0 is {dims(first)}, "
                 f"port {port} is {dims(x.shape)}"
             )
-    axis = normalise_dim("Stack", "dim", p["dim"], (*first, 1))
+    same_batch_axis("Stack", inputs)
+    axis, batch = _inserted("Stack", p["dim"], inputs[0])
     shape = (*first[:axis], len(inputs), *first[axis:])
-    return LayerOutput(shape, None, dtype=promoted([x.dtype for x in inputs]))
+    return LayerOutput(shape, None, dtype=promoted([x.dtype for x in inputs]), batch_axis=batch)
 
 
 def _parameter(inputs: Sequence[Tensor], p: dict[str, Any]) -> LayerOutput:
@@ -511,7 +554,7 @@ SPECS = [
                 Kind.INT_TUPLE,
                 (0, 2, 1),
                 required=True,
-                help="every dimension, counting the batch, which stays first (0)",
+                help="every dimension, counting the batch (0), which may move",
             ),
         ),
         _permute,
@@ -521,6 +564,7 @@ SPECS = [
         methods=("permute",),
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Transpose",
@@ -530,12 +574,13 @@ SPECS = [
             Param("dim1", Kind.INT, 2, required=True, help="counts the batch dimension"),
         ),
         _transpose,
-        summary="swaps two dimensions",
+        summary="swaps two dimensions; dims 0 and 1 turn batch-first into sequence-first",
         written_as=Function("torch.transpose"),
         functions=("transpose",),
         methods=("transpose",),
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Unflatten",
@@ -558,6 +603,7 @@ SPECS = [
         written_as=Module(positional=("dim", "unflattened_size")),
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Squeeze",
@@ -577,6 +623,7 @@ SPECS = [
         functions=("squeeze",),
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Unsqueeze",
@@ -589,6 +636,7 @@ SPECS = [
         methods=("unsqueeze",),
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Split",
@@ -611,6 +659,7 @@ SPECS = [
         slots=_split_slots,
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Chunk",
@@ -627,6 +676,7 @@ SPECS = [
         slots=_chunk_slots,
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Select",
@@ -642,6 +692,7 @@ SPECS = [
         methods=("select",),
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Slice",
@@ -657,6 +708,7 @@ SPECS = [
         written_as=Function("slice"),
         dtypes="any",
         shape_only=True,
+        batch_anywhere=True,
     ),
     _reduction_spec("Mean", "mean", "average over dim", "float"),
     _reduction_spec("Sum", "sum", "sum over dim (integers sum as int64)", "any"),
@@ -692,6 +744,7 @@ SPECS = [
         summary="softmax(Q·Kᵀ·scale)·V: ports 0 query [..., L, E], 1 key [..., S, E], "
         "2 value [..., S, Ev]",
         inputs=(3, 3),
+        ports=("query", "key", "value"),
         written_as=Function("nn.functional.scaled_dot_product_attention"),
     ),
     LayerSpec(
@@ -703,6 +756,7 @@ SPECS = [
         inputs=(1, 2),
         written_as=Operator("-"),
         functions=("sub", "subtract"),
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Divide",
@@ -713,6 +767,7 @@ SPECS = [
         inputs=(1, 2),
         written_as=Operator("/"),
         functions=("div", "divide", "truediv"),
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Clamp",
@@ -728,6 +783,7 @@ SPECS = [
         written_as=Function("torch.clamp"),
         functions=("clamp", "clip"),
         methods=("clamp", "clip"),
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Stack",
@@ -739,6 +795,7 @@ SPECS = [
         written_as=Function("torch.stack"),
         functions=("stack",),
         dtypes="any",
+        batch_anywhere=True,
     ),
     LayerSpec(
         "Parameter",
