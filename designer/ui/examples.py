@@ -20,6 +20,14 @@ DESCRIPTIONS = {
     "in_channels follow from the input",
     "mistake-template-as-written": "The same template with in_channels=1 written down, as its "
     "code has it: the channel mismatch shows on conv1",
+    "mobilenetv3-se-block": "An inverted residual: 1×1 expand, 5×5 depthwise, a "
+    "squeeze-and-excitation gate (Multiply), 1×1 project, and the skip (Add)",
+    "lstm-text-classifier": "Token ids → Embedding → a 2-layer LSTM; its last state h_n[-1] "
+    "classifies the text",
+    "transformer-encoder-classifier": "Token ids → Embedding + learned positions → two "
+    "Transformer encoder layers → the mean over tokens → Linear",
+    "vit-tiny": "A Vision Transformer on 32×32: 4×4 patches, a class token, a position table "
+    "and three pre-norm encoder layers",
     "resnet18": "Residual blocks with identity and 1×1 shortcuts (Add): 11.7 M parameters",
     "unet-small": "Encoder-decoder with skip connections (Concat), 3 levels of 16/32/64 channels",
     "upsampling-three-ways": "Bicubic Upsample vs transposed convolutions, with and without "

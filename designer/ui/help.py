@@ -32,7 +32,12 @@ BatchNorm's running statistics are not parameters; they are listed separately as
 <h3>MACs</h3>
 <p>Multiply-accumulates of Conv, ConvTranspose and Linear, bias excluded, per sample.
 torch's <code>FlopCounterMode</code> reports twice this (it counts a multiply and an add
-as two operations). A transposed convolution counts its MACs on the input positions.</p>
+as two operations). A transposed convolution counts its MACs on the input positions.
+Linear counts every leading position; MatMul and attention count their products
+(Q·Kᵀ and the weights times V, per head); MultiheadAttention and the Transformer layers
+add their projections and feed-forward Linears; RNN/LSTM/GRU count
+<code>gates·hidden·(input + H_out)</code> per step, layer and direction. Summed over
+ViT-B/16 this is torchvision's 17.564 GFLOPS.</p>
 <h3>FLOPs</h3>
 <p>Conv, ConvTranspose and Linear: <code>2·macs</code> with a bias,
 <code>2·macs − output elements</code> without. Other layers count operations per output
@@ -58,6 +63,14 @@ size. Each tensor counts in its own dtype: the Input's <code>dtype</code>, int64
 pooling indices; the dtype box in the status bar runs the whole network in another number
 format, as <code>model.half()</code> would, leaving integer tensors as they are. The
 totals add parameter memory.</p>
+<h3>How these compare</h3>
+<p><b>torchinfo</b> multiplies each module's weight and bias elements by the batch (and
+the output positions, for convolutions only): biases count, a Linear over a sequence
+counts one position, and products written in <code>forward</code> count nothing.
+<b>fvcore</b> counts one per multiply-add of matrix products and convolutions, as here,
+but counts zero for operators it has no handle for (scaled dot-product attention, the
+recurrent kernels). <b>FlopCounterMode</b> counts twice the MACs, but in torch 2.13 on the
+CPU it misses the attention kernel and MultiheadAttention's fast path.</p>
 <h3>Warnings that teach</h3>
 <p>A stride that does not divide the span (<code>(128 + 2 − 5)/2 + 1 = 63.5</code> floors
 to 63), a receptive field larger than the input, a bias cancelled by the BatchNorm right

@@ -21,7 +21,12 @@ CATEGORY_COLOURS = {
     "Normalisation": "#c6912d",
     "Activation": "#d06a3b",
     "Resize": "#4d7f9e",
+    "Padding": "#5e8c6a",
     "Merge": "#7a7a7a",
+    "Tensor ops": "#6b7a99",
+    "Sequence": "#b0487a",
+    "Attention": "#c0392b",
+    "Custom": "#444b57",
     "Regularisation": "#9c6f5b",
 }
 

@@ -641,3 +641,24 @@ def test_a_node_that_shares_weights_says_so(qtbot, window) -> None:
     assert weights.isVisible() and "also used by again" in weights.text()
     window.document.select(["input"])
     assert not weights.isVisible()
+
+
+def test_a_click_on_a_port_connects_nothing_and_says_nothing(window) -> None:
+    """Seen under Xvfb: a plain click on LSTM's c_n port said "Not connected: connecting
+    'lstm' to 'lstm' would make a cycle". A wire released on its own node is no wire."""
+    window.open_path(EXAMPLES / "lstm-text-classifier.nnd")
+    canvas, document = window.canvas, window.document
+    lstm = window.scene.nodes["lstm"]
+    steps = document.undo_stack.count()
+    viewport = canvas.viewport()
+    for port in (*lstm.output_ports, *lstm.input_ports):
+        at = canvas.mapFromScene(port.scenePos())
+        QTest.mouseClick(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, at)
+        assert window.statusBar().currentMessage() == ""
+    inside = canvas.mapFromScene(lstm.mapToScene(QPointF(100, 30)))
+    start = canvas.mapFromScene(lstm.output_ports[2].scenePos())
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(viewport, inside)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, inside)
+    assert window.statusBar().currentMessage() == ""
+    assert document.undo_stack.count() == steps

@@ -9,9 +9,16 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt
-from PySide6.QtGui import QImage, QPainter
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QSpinBox, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QLabel,
+    QSpinBox,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from designer.core.edits import AddNode, Connect, SetParams
 from designer.core.graph import EdgeRecord, NodeRecord
@@ -380,3 +387,64 @@ def test_an_adaptive_pool_axis_can_keep_its_size(qtbot, window) -> None:
         window.inspector.findChild(QWidget, "param_output_size").findChildren(QSpinBox)[0].text()
         == "keep"
     )
+
+
+def test_named_input_ports_show_their_names_beside_them(window, tmp_path: Path) -> None:
+    """Attention's query, key and value are written just above their ports, inside the
+    node's bounds (so the scene repaints them), and only where the layer names its ports."""
+    path = write_design(
+        tmp_path / "attention.nnd",
+        [
+            {"id": "input", "type": "Input", "params": {"shape": [4, 16, 8]}, "pos": [0, 0]},
+            {"id": "sdpa", "type": "ScaledDotProductAttention", "pos": [0, 160]},
+        ],
+        [{"source": "input", "target": "sdpa", "port": port} for port in range(3)],
+    )
+    assert window.open_path(path)
+    sdpa, source = window.scene.nodes["sdpa"], window.scene.nodes["input"]
+    assert sdpa.input_names == ("query", "key", "value")
+    assert source.input_names == ()
+    assert sdpa.boundingRect().top() < source.boundingRect().top()  # room for the names
+
+    def ink_above_ports(item) -> int:
+        """Dark pixels in the band just above the node's top edge."""
+        box = item.boundingRect()
+        picture = QImage(int(box.width()), int(box.height()), QImage.Format.Format_ARGB32)
+        picture.fill(0xFFFFFFFF)
+        painter = QPainter(picture)
+        painter.translate(-box.left(), -box.top())
+        item.paint(painter, QStyleOptionGraphicsItem(), None)
+        painter.end()
+        band = range(int(-box.top() - style.PORT_RADIUS - 2))
+        return sum(
+            QColor(picture.pixel(x, y)).value() < 230 for x in range(picture.width()) for y in band
+        )
+
+    assert ink_above_ports(sdpa) > 40
+    assert ink_above_ports(source) == 0
+
+
+def test_a_split_by_size_has_a_port_per_piece_as_its_input_changes(window, tmp_path) -> None:
+    """Split by a size makes as many pieces as the input holds: 3 ports for 6 channels by
+    2, and 4 once the input has 8 (an edit upstream), each wireable by the mouse."""
+    path = write_design(
+        tmp_path / "split.nnd",
+        [
+            {"id": "input", "type": "Input", "params": {"shape": [6, 4, 4]}, "pos": [0, 0]},
+            {"id": "split", "type": "Split", "params": {"split_size_or_sections": 2}},
+        ],
+        [{"source": "input", "target": "split"}],
+    )
+    assert window.open_path(path)
+    split = window.scene.nodes["split"]
+    assert [p.name for p in split.output_ports] == ["output 0", "output 1", "output 2"]
+    document = window.document
+    document.push(SetParams.with_param(document.arch, "input", "shape", [8, 4, 4]))
+    assert len(split.output_ports) == 4
+    document.push(AddNode(NodeRecord("relu", "ReLU")))
+    document.push(Connect("split", "relu", output=3))
+    assert document.result("relu").shape == (2, 4, 4)
+    document.undo_stack.undo()
+    document.undo_stack.undo()
+    document.undo_stack.undo()
+    assert len(split.output_ports) == 3

@@ -114,6 +114,7 @@ class NodeItem(QGraphicsItem):
         self.height = _height(outputs)  # taller by a strip for slot names with several outputs
         self.horizontal = False  # ports on the left and right edges: the graph runs sideways
         self.shares: str | None = None  # the node whose weights this one uses
+        self.input_names: tuple[str, ...] = ()  # of ports whose roles differ (query, key…)
         self.shared_by: tuple[str, ...] = ()  # the nodes that use this one's weights
         self._hover = False
         self._solo = False  # the one node selected
@@ -174,6 +175,11 @@ class NodeItem(QGraphicsItem):
 
     def _make_bounds(self) -> QRectF:
         bounds = _node_bounds(self.height, self.horizontal)
+        if self.input_names:  # their names, outside the edge the inputs come in on
+            if self.horizontal:
+                bounds = bounds.adjusted(-_NAME_WIDTH, 0, 0, 0)
+            else:
+                bounds = bounds.adjusted(0, -_NAME_ROOM, 0, 0)
         if self.expanded and self.card_text():
             return bounds.united(self._card_box())
         return bounds
@@ -185,13 +191,23 @@ class NodeItem(QGraphicsItem):
         return QRectF(style.NODE_WIDTH + _PORT_REACH + 4, 0, _CARD_WIDTH, _CARD_HEIGHT)
 
     def set_ports(
-        self, inputs: int, outputs: tuple[str, ...] = ("output",), missing: int = 0
+        self,
+        inputs: int,
+        outputs: tuple[str, ...] = ("output",),
+        missing: int = 0,
+        input_names: tuple[str, ...] = (),
     ) -> None:
         """Ports laid out along the top (inputs, in port order) and the bottom (one per
         output slot, named by `outputs`; the last `missing` of them are slots the layer does
         not have but an edge reads). With several outputs the node grows a strip at the
-        bottom where the slot names are written above their ports."""
+        bottom where the slot names are written above their ports; named inputs (query,
+        key, value) have their names written just outside, beside their ports."""
         outputs = tuple(outputs)
+        if input_names != self.input_names:
+            self.prepareGeometryChange()
+            self.input_names = input_names
+            self._bounds = self._make_bounds()
+            self.update()
         if (inputs, outputs, missing) == (self._inputs, self._outputs, self._missing):
             return
         height = _height(outputs)
@@ -203,6 +219,11 @@ class NodeItem(QGraphicsItem):
         if self._ports is not None:
             self._lay_out_ports()
         self.update()
+
+    @property
+    def output_count(self) -> int:
+        """How many output ports the node has (one per slot, missing ones included)."""
+        return len(self._outputs)
 
     @property
     def input_ports(self) -> list[PortItem]:
@@ -399,6 +420,8 @@ class NodeItem(QGraphicsItem):
             )
         if len(self._outputs) > 1:
             self._paint_slot_names(painter)
+        if self.input_names and not clean:
+            self._paint_input_names(painter)
         if self._ports is None and not clean:
             self._paint_ports(painter)
         if self.expanded and not clean:
@@ -448,6 +471,24 @@ class NodeItem(QGraphicsItem):
         for index, (x, y) in enumerate(self._port_points()):
             painter.setPen(QPen(style.ERROR if index >= first_missing else style.EDGE, 1.5))
             painter.drawEllipse(QPointF(x, y), r, r)
+
+    def _paint_input_names(self, painter: QPainter) -> None:
+        """Each named input port's name just outside the node, to the right of (left to
+        right: above) its port, clear of the edge that comes straight in."""
+        painter.setFont(_label_font())
+        painter.setPen(style.MUTED_TEXT)
+        gap = style.PORT_RADIUS + 2
+        for index, name in enumerate(self.input_names[: self._inputs]):
+            if self.horizontal:
+                y = _port_y(index, self._inputs)
+                box = QRectF(-_NAME_WIDTH, y - gap - _NAME_ROOM, _NAME_WIDTH - 2, _NAME_ROOM)
+                align = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom
+            else:
+                x = _port_x(index, self._inputs)
+                width = min(_NAME_WIDTH, style.NODE_WIDTH - x - gap)
+                box = QRectF(x + gap, -_NAME_ROOM, width, _NAME_ROOM - 1)
+                align = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom
+            painter.drawText(box, align, name)
 
     def _paint_slot_names(self, painter: QPainter) -> None:
         """Each output slot's name above its port, in the strip below the body (left to
@@ -848,6 +889,7 @@ _PORT_BOX = QRectF(
     2 * style.PORT_RADIUS + 6,
 )
 _PORT_REACH = style.PORT_RADIUS * 1.3 + 3  # how far a (hovered) port sticks out of a node
+_NAME_ROOM, _NAME_WIDTH = 16.0, 60.0  # an input port's name, outside the node beside it
 _EDGE_PAD = 1.5  # half the selected edge's pen
 _LABEL_WIDTH, _LABEL_HEIGHT = EdgeItem.LABEL_SIZE.width(), EdgeItem.LABEL_SIZE.height()
 _NODE_FLAGS = (

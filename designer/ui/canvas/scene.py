@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
+from designer.core.analysis import NodeResult
 from designer.core.graph import Change, ChangeKind, EdgeRecord
 from designer.core.receptive import fmt
 from designer.ui import style
@@ -121,6 +122,7 @@ class DesignScene(QGraphicsScene):
             names = names_of.get(key)
             if names is None:
                 names = names_of[key] = tuple(spec.output_names(data["params"]))
+            names = with_result_slots(names, results.get(node_id))
             missing = max(0, read.get(node_id, 0) + 1 - len(names))
             if missing:
                 names += tuple(f"output {i}" for i in range(len(names), len(names) + missing))
@@ -134,6 +136,8 @@ class DesignScene(QGraphicsScene):
                 names,
                 missing,
             )
+            if spec.ports:
+                item.set_ports(count, names, missing, spec.ports)
             if self.horizontal:
                 item.set_horizontal(True)
             if data.get("shares") is not None:
@@ -281,12 +285,21 @@ class DesignScene(QGraphicsScene):
                 self._update_ports(node_id)
 
     def _on_analysis_changed(self, node_ids: set[str]) -> None:
-        """Repaint the shown nodes whose results changed, and the edges leaving them.
+        """Repaint the shown nodes whose results changed, and the edges leaving them; a
+        node whose number of output slots follows its input (Split by a size, Chunk) gets
+        its ports again.
 
         Items read their result when painting, so items off screen need nothing: Qt
         paints them when they are scrolled into view. An edit that changes thousands of
         results costs a look at the few dozen items on screen. One query of the scene's
         index says which those are."""
+        results = self.document.engine.results
+        for node_id in node_ids:
+            item, result = self.nodes.get(node_id), results.get(node_id)
+            if item is None or result is None or result.output is None:
+                continue
+            if len(result.outputs) != item.output_count:
+                self._update_ports(node_id)
         shown: set[QGraphicsItem] = set()
         for view in self.views():
             if view.property("overview"):  # the minimap shows everything: it repaints itself
@@ -348,12 +361,14 @@ class DesignScene(QGraphicsScene):
         fewest, most = spec.inputs
         connected = sum(1 for e in edges if e.target == node_id)
         count = most if most is not None else max(fewest, connected + 1)
-        names = spec.output_names(arch.params_of(node_id))
+        names = with_result_slots(
+            spec.output_names(arch.params_of(node_id)), self.document.engine.results.get(node_id)
+        )
         read = max((e.output for e in edges if e.source == node_id), default=0)
         missing = max(0, read + 1 - len(names))
         names += tuple(f"output {i}" for i in range(len(names), len(names) + missing))
         item = self.nodes[node_id]
-        item.set_ports(count, names, missing)
+        item.set_ports(count, names, missing, spec.ports)
         for edge in self._edges_at(node_id):
             self.edges[edge].update_path()
 
@@ -596,3 +611,10 @@ def _label_rank(item: EdgeItem) -> tuple[bool, float, float]:
     if item.source.horizontal:
         return item.bypass is not None, abs(end.y() - start.y()), end.x()
     return item.bypass is not None, abs(end.x() - start.x()), end.y()
+
+
+def with_result_slots(names: tuple[str, ...], result: NodeResult | None) -> tuple[str, ...]:
+    """The slot names a layer declares, numbered on to as many slots as its result has: a
+    Split by a size makes as many pieces as its input holds."""
+    count = len(result.outputs) if result is not None and result.output is not None else 0
+    return names + tuple(f"output {i}" for i in range(len(names), count))

@@ -185,8 +185,8 @@ class CanvasView(QGraphicsView):
             if target_port
             else next((i for i in under if isinstance(i, NodeItem)), None)
         )
-        if target_node is None:
-            return
+        if target_node is None or target_node is start.node:
+            return  # nowhere, or back onto its own node: a click on a port, not a wire
         port = target_port.index if target_port else None
         edit = Connect(start.node.node_id, target_node.node_id, port, output=start.index)
         try:

@@ -127,13 +127,13 @@ def _line(row: dict[str, Any], waiting: bool, outputs: tuple[Tensor, ...] = ()) 
     """A report row as the table shows it; a node with several output slots shows every
     slot's shape in output_shape, slot 0 first: `3x4x4, 3x4x4`."""
     cells = report.cells(row)
-    if len(outputs) > 1:
-        cells[SHAPE_COLUMN] = ", ".join(dims(t.shape) for t in outputs)
     keys: list[Any] = list(cells)  # sorting reads whole names; the cells show them elided
     reported = [
         elide(cell, NAME_LIMIT if i in NAME_COLUMNS else CELL_LIMIT) for i, cell in enumerate(cells)
     ]
     shown = list(reported)
+    if len(outputs) > 1:  # shown, not reported: the report's output_shape is slot 0's
+        shown[SHAPE_COLUMN] = elide(", ".join(dims(t.shape) for t in outputs), CELL_LIMIT)
     state = "waiting" if waiting else "error" if row["error"] else ""
     if not state:  # a node without a result has no numbers (the report's cells are empty)
         for column in INTEGER_COLUMNS:
