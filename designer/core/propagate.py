@@ -247,10 +247,12 @@ class Engine:
         out = known.output
         if out is None:
             return new_tuple(NodeResult, (None,) + known.tail)
-        if tensors:
-            fields, extra = merged_fields(tensors, out.shape)
-        else:  # the Input: its own fields
+        if not tensors:  # the Input: its own fields
             fields, extra = out.fields, ()
+        elif spec.merges_fields:
+            fields, extra = merged_fields(tensors, out.shape)
+        else:  # MatMul, attention, Stack: every output unit sees all of every input
+            fields, extra = None, ()
         if fields is not None and _exceeds(fields) and not any(_exceeds(x.fields) for x in tensors):
             extra += (oversized_field_warning(fields),)
         tensor = new_tuple(Tensor, (out.shape, fields, out.dtype, out.batch_axis))

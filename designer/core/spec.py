@@ -137,7 +137,10 @@ class LayerSpec:
     row with nothing between make one layer). `batch_anywhere`: takes inputs whose batch
     is not at dim 0 (pointwise layers, tensor operations, sequence layers); every other
     layer refuses them. `ports` names the input ports where their roles differ
-    (query, key, value); the canvas writes the names beside them.
+    (query, key, value); the canvas writes the names beside them. `merges_fields`: a layer
+    of several inputs whose output positions are its inputs' positions (Add, Concat), so
+    the engine merges their receptive fields; other layers of several inputs (MatMul,
+    attention, Stack) see every position of every input: their output has no field.
     """
 
     name: str
@@ -160,6 +163,7 @@ class LayerSpec:
     merges_with_same: bool = False
     batch_anywhere: bool = False
     ports: tuple[str, ...] = ()
+    merges_fields: bool = False
     defaults: dict[str, Any] = field(init=False, repr=False, compare=False)
     takes_several_inputs: bool = field(init=False, repr=False, compare=False)
     takes_one_input: bool = field(init=False, repr=False, compare=False)

@@ -56,7 +56,8 @@ input; negative where it reaches into the padding. Following Araujo, Norris and 
 warning where they disagree on stride or centre. An input broadcast along an axis (a
 squeeze-and-excitation gate of C×1×1 times C×H×W) widens the field to everything that
 input sees, but the stride and centre stay those of the features. After up-sampling the
-stride is a fraction. Normalisation layers are treated as pointwise.</p>
+stride is a fraction. Normalisation layers are treated as pointwise. Flatten, MatMul,
+attention, Stack, the recurrent and Transformer layers and Embedding give no field.</p>
 <h3>memory</h3>
 <p>Output activations in bytes (every output of a layer with several) at the chosen batch
 size. Each tensor counts in its own dtype: the Input's <code>dtype</code>, int64 for

@@ -94,3 +94,28 @@ def test_concat_of_length_one_pieces_along_a_spatial_axis() -> None:
     result = analyse(arch).results["cat"]
     assert result.error is None and result.shape == (1, 2)
     assert [(f.size, f.jump) for f in result.fields] == [(1, 1)]  # the same pixel twice
+
+
+def test_layers_that_see_every_position_give_no_receptive_field() -> None:
+    """MatMul, attention and Stack make each output unit from every position of their
+    inputs: no window describes that, so their outputs have no field (the engine used
+    to merge the inputs' fields and show a 3x3 field after a MatMul). Add still merges."""
+    arch = Architecture("fields")
+    arch.add_node(NodeRecord("input", "Input", {"shape": [4, 8, 8]}))
+    arch.add_node(NodeRecord("conv", "Conv2d", {"out_channels": 4, "kernel_size": 3}))
+    arch.connect("input", "conv")
+    several = {
+        "matmul": ("MatMul", {}, 2),
+        "sdpa": ("ScaledDotProductAttention", {}, 3),
+        "stack": ("Stack", {}, 2),
+        "add": ("Add", {}, 2),
+    }
+    for node_id, (kind, params, ports) in several.items():
+        arch.add_node(NodeRecord(node_id, kind, params))
+        for port in range(ports):
+            arch.connect("conv", node_id, port)
+    results = analyse(arch).results
+    for node_id in ("matmul", "sdpa", "stack"):
+        assert results[node_id].error is None and results[node_id].fields is None, node_id
+    assert [f.size for f in results["add"].fields] == [3, 3]
+    assert report.row(analyse(arch), "matmul")["rf"] is None

@@ -198,6 +198,7 @@ SPECS = [
         written_as=Operator("+"),
         functions=("add",),
         batch_anywhere=True,
+        merges_fields=True,
     ),
     LayerSpec(
         "Multiply",
@@ -210,6 +211,7 @@ SPECS = [
         written_as=Operator("*"),
         functions=("mul",),
         batch_anywhere=True,
+        merges_fields=True,
     ),
     LayerSpec(
         "Concat",
@@ -222,5 +224,6 @@ SPECS = [
         functions=("cat", "concat"),
         dtypes="any",
         batch_anywhere=True,
+        merges_fields=True,
     ),
 ]

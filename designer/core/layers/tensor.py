@@ -757,6 +757,7 @@ SPECS = [
         written_as=Operator("-"),
         functions=("sub", "subtract"),
         batch_anywhere=True,
+        merges_fields=True,
     ),
     LayerSpec(
         "Divide",
@@ -768,6 +769,7 @@ SPECS = [
         written_as=Operator("/"),
         functions=("div", "divide", "truediv"),
         batch_anywhere=True,
+        merges_fields=True,
     ),
     LayerSpec(
         "Clamp",
