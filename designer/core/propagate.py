@@ -22,7 +22,7 @@ from designer.core.analysis import (
 from designer.core.graph import Architecture, Change, ChangeKind, topological_order
 from designer.core.memo import memo_for, new_tuple, replay
 from designer.core.receptive import Fields, merged_fields
-from designer.core.spec import LayerSpec, Tensor
+from designer.core.spec import LayerSpec, Shape, Tensor
 
 
 class Engine:
@@ -204,7 +204,12 @@ class Engine:
             fields = replay(out.fields, x.fields)
             tensor = new_tuple(Tensor, (out.shape, fields, out.dtype, out.batch_axis))
             # (past the first that exceeds, most inputs exceed: that is tested first)
-            if fields is not None and not _exceeds(x.fields) and _exceeds(fields):
+            if (
+                fields is not None
+                and not _exceeds(x.fields)
+                and _exceeds(fields)
+                and not _global_reduction(x.shape, out.shape)
+            ):
                 extra = (oversized_field_warning(fields),)
         if known.neighbourly:
             extra = (*neighbour_warnings(self.arch, node_id, spec, known.resolved), *extra)
@@ -274,12 +279,19 @@ def _missing_input(source: str, upstream: NodeResult, slot: int) -> NodeResult:
 
 def _exceeds(fields: Fields | None) -> bool:
     """Whether a receptive field is larger than the input along some axis. The warning
-    is said where this first becomes true: at a node whose inputs do not exceed."""
+    is said where this first becomes true: at a node whose inputs do not exceed, and
+    not at a global pooling (an output of one position per axis is meant to see it all)."""
     if fields is not None:
         for field in fields:
             if field.size > field.extent:
                 return True
     return False
+
+
+def _global_reduction(before: Shape, after: Shape) -> bool:
+    """A layer that reduces a map to one position per axis (global pooling): its field is
+    meant to cover the whole input, padding of earlier layers included."""
+    return all(size == 1 for size in after[1:]) and any(size > 1 for size in before[1:])
 
 
 def _reads_the_same(old: NodeResult, new: NodeResult) -> bool:

@@ -333,3 +333,20 @@ def test_circular_padding_that_overlaps_itself_warns_of_a_batch_of_one() -> None
             "it for a batch of 1"
         ),
     )
+
+
+def test_a_global_pool_is_meant_to_see_everything() -> None:
+    """A global average pool after a padded 5×5 convolution covers the whole image and the
+    padding ring: that is what it is for, so no "larger than the input" warning (it showed
+    on the MobileNetV3 block's squeeze). A 3×3 convolution on a 1×1 map still warns."""
+    conv = ("Conv2d", {"out_channels": 2, "kernel_size": 5, "padding": 2})
+    pool = ("AdaptiveAvgPool2d", {"output_size": 1})
+    results = analyse(chain((2, 8, 8), conv, pool)).results
+    assert [f.size for f in results["l2"].fields] == [12, 12]
+    assert results["l2"].warnings == ()
+    tiny = analyse(
+        chain((2, 1, 1), ("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}))
+    )
+    assert tiny.results["l1"].warnings == (
+        "receptive field is larger than the input (3 > 1 along H, 3 > 1 along W): its edges see only padding",
+    )
