@@ -94,3 +94,21 @@ def assert_agrees(arch: Architecture, engine: Engine) -> None:
             assert flat == pytest.approx([v for f in expected.fields for v in f], rel=1e-12), (
                 node_id
             )
+
+
+# A node for `build`: id, type, params, sources (an id, or (id, output slot)) on ports 0, 1, …
+Node = tuple[str, str, dict[str, Any], tuple]
+
+
+def build(inputs: dict[str, list[int] | dict[str, Any]], *nodes: Node, name: str = "design"):
+    """A design from Inputs (a shape, or the Input's params) and nodes in order."""
+    arch = Architecture(name)
+    for node_id, given in inputs.items():
+        params = given if isinstance(given, dict) else {"shape": given}
+        arch.add_node(NodeRecord(node_id, "Input", params))
+    for node_id, kind, params, sources in nodes:
+        arch.add_node(NodeRecord(node_id, kind, params))
+        for port, source in enumerate(sources):
+            source, slot = source if isinstance(source, tuple) else (source, 0)
+            arch.connect(source, node_id, port, output=slot)
+    return arch

@@ -16,25 +16,20 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from designer.core.graph import Architecture, NodeRecord
+from designer.core.graph import Architecture
 from designer.core.propagate import Engine, analyse
 from designer.export.pytorch import export
 from designer.export.verify import verify
 from tests.export.test_pytorch_export import load_module, ruff_clean
+from tests.helpers import Node
+from tests.helpers import build as build_design
 
 BATCH = 3
-Node = tuple[str, str, dict[str, Any], tuple]  # id, type, params, sources (id or (id, slot))
 
 
 def build(name: str, input_params: dict[str, Any], *nodes: Node) -> Architecture:
-    arch = Architecture(name)
-    arch.add_node(NodeRecord("x", "Input", input_params))
-    for node_id, kind, params, sources in nodes:
-        arch.add_node(NodeRecord(node_id, kind, params))
-        for port, source in enumerate(sources):
-            source, slot = source if isinstance(source, tuple) else (source, 0)
-            arch.connect(source, node_id, port, output=slot)
-    return arch
+    """A design named `name` whose one Input, x, has `input_params`."""
+    return build_design({"x": input_params}, *nodes, name=name)
 
 
 def exported_model(arch: Architecture, tmp_path: Path) -> tuple[str, nn.Module, Engine]:
