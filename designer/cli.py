@@ -25,9 +25,10 @@ from typing import NoReturn
 from designer.core.analysis import RUN_DTYPES, Settings
 from designer.core.params import clip_text, printable
 from designer.core.propagate import Engine, analyse
-from designer.export import pytorch, report
+from designer.export import block_export, pytorch, report
 from designer.export.verify import TorchMissing, VerifyRefused, verify
-from designer.io.project import Project, ProjectError, load, save, write_atomically
+from designer.io.project import Project, ProjectError, load, save
+from designer.io.project_writer import write_atomically
 
 EXIT_OK, EXIT_UNREADABLE, EXIT_DESIGN_ERRORS, EXIT_VERIFY_FAILED = 0, 1, 2, 3
 _COMMANDS = ("report", "check", "export", "import")
@@ -130,6 +131,11 @@ def _headless_parser() -> argparse.ArgumentParser:
     report_parser.add_argument(
         "-o", "--output", type=Path, help="write here instead of standard output"
     )
+    report_parser.add_argument(
+        "--expand",
+        action="store_true",
+        help="after each block instance's row, its inner layers' rows (ids as paths)",
+    )
     _settings_options(report_parser)
 
     check_parser = commands.add_parser("check", help="list errors and warnings, one a line")
@@ -172,7 +178,7 @@ def _run(options: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     engine = analyse(project.arch, Settings(options.batch_size, options.dtype))
     if options.command == "report":
-        return _report(engine, options)
+        return _report(project, engine, options)
     if options.command == "export":
         return _export(project, engine, options)
     return _check(engine, options)
@@ -305,9 +311,9 @@ def _open(path: Path) -> Project | None:
     return project
 
 
-def _report(engine: Engine, options: argparse.Namespace) -> int:
+def _report(project: Project, engine: Engine, options: argparse.Namespace) -> int:
     options.status = EXIT_DESIGN_ERRORS if engine.totals().errors else EXIT_OK
-    text = report.render(engine, options.format)
+    text = report.render(engine, options.format, project.blocks, options.expand)
     if options.output is None:
         _write_out(text)
     elif not _write_file(options.output, text):
@@ -350,8 +356,15 @@ def _check_lines(engine: Engine, said: int) -> Iterable[str]:
 
 
 def _export(project: Project, engine: Engine, options: argparse.Namespace) -> int:
+    """A design with blocks is written with a class per block, any other as one module."""
+    design = project.blocks
     try:
-        exported = pytorch.export(project.arch, engine, options.class_name)
+        if design is None:
+            exported = pytorch.export(project.arch, engine, options.class_name)
+        else:
+            exported = block_export.export_blocks(
+                design.nodes, design.edges, design.library, engine, design.flat, options.class_name
+            )
     except pytorch.ExportError as error:
         _complain(f"{options.file}: not exported, the design has errors: {error}")
         return EXIT_DESIGN_ERRORS

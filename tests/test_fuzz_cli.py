@@ -131,7 +131,7 @@ def hostile_documents(draw: st.DrawFn) -> tuple[str, Any]:
         else:
             index = draw(st.integers(min_value=0, max_value=len(DOCUMENTS[name]["nodes"]) - 1))
             kind = DOCUMENTS[name]["nodes"][index]["type"]
-            names = [p.name for p in LAYERS[kind].params]
+            names = [p.name for p in LAYERS[kind].params] if kind in LAYERS else []
             if how == 2 or not names:
                 path = ("nodes", index, "pos")
                 value = draw(st.lists(st.sampled_from(EXTREMES), min_size=2, max_size=2))

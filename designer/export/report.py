@@ -23,6 +23,9 @@ What a file holds reaches a report as data, never as markup or a formula:
   `markdown_cell` does it.
 - JSON: numbers beyond any float (a receptive field that outgrew one) are null, so the
   document stays JSON.
+
+A design with blocks (contract 1b) is reported by `block_rows`: each block instance is one
+row of its totals, among the top-level layers; `expand` adds its inner rows after it.
 """
 
 from __future__ import annotations
@@ -33,13 +36,18 @@ import json
 import math
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from designer.core.analysis import NodeResult
+from designer.core.block_flatten import InstanceInfo, InstanceTotals, instance_totals
+from designer.core.blocks import PORT_TYPES, join, scope_order
 from designer.core.params import printable
 from designer.core.propagate import Engine
 from designer.core.receptive import Field, Fields, fmt
 from designer.core.spec import dims
+
+if TYPE_CHECKING:
+    from designer.io.project_format import BlockDesign
 
 COLUMNS = (
     "id",
@@ -243,10 +251,12 @@ def markdown_cell(cell: str) -> str:
     return printable(cell)
 
 
-def to_markdown(engine: Engine) -> str:
+def to_markdown(engine: Engine, nodes: list[dict[str, Any]] | None = None) -> str:
+    """The Markdown report: `nodes` are the rows (every node's where not given)."""
     header = COLUMNS + EXTRA_COLUMNS
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for line in _all_cells(engine):
+    every = _all_cells(engine) if nodes is None else map(cells, nodes)
+    for line in every:
         escaped = [markdown_cell(cell) for cell in line]
         lines.append("| " + " | ".join(escaped) + " |")
     totals = engine.totals().as_dict()
@@ -257,9 +267,82 @@ def to_markdown(engine: Engine) -> str:
     return "\n".join(lines) + "\n"
 
 
-def to_json(engine: Engine) -> str:
+def block_rows(engine: Engine, design: BlockDesign, expand: bool = False) -> list[dict[str, Any]]:
+    """The rows of a design with blocks, whose flattened design `engine` analyses: the
+    top-level layers and each instance as one row (its totals; its id the path, its type
+    the block's), in topological order, file order breaking ties. `expand` adds each
+    instance's inner rows after it, nested instances and copies as rows of their own,
+    ids as paths: the flattening's order, so every layer comes once."""
+    flat, library = design.flat, design.library
+    totals = instance_totals(engine, flat)
+
+    def rows_of(path: str, name: str | None) -> Iterator[dict[str, Any]]:
+        info = flat.instances.get(path)
+        if info is None:  # a layer
+            yield row(engine, path)
+            return
+        yield _instance_row(engine, info, totals[path], name or "")
+        if not expand:
+            return
+        if info.repeat > 1:
+            for copy in info.copies:
+                yield from rows_of(copy, None)
+            return
+        for member in library.order_of(info.type):
+            if member.type not in PORT_TYPES:
+                yield from rows_of(join(path, member.id), member.name)
+
+    top = scope_order(design.nodes, design.edges)
+    return [found for member in top for found in rows_of(member.id, member.name)]
+
+
+def _instance_row(
+    engine: Engine, info: InstanceInfo, found: InstanceTotals, name: str
+) -> dict[str, Any]:
+    """An instance's report row: its totals, its first output's shape and receptive field,
+    and its first error inside (a count of the others after it)."""
+    results = engine.results
+    totals = found.totals
+    outputs = [tensor for tensor in found.outputs if tensor is not None]
+    output = found.outputs[0] if found.outputs else None
+    counted = output is not None and not totals.errors and not totals.blocked
+    fields = output.fields if output is not None else None
+    reasons = list(found.errors) or [
+        results[m].reason for m in info.members if results[m].output is None
+    ]
+    more = f" (and {len(reasons) - 1:,} more)" if len(reasons) > 1 else ""
+    inputs = [results[source].slot(slot) for source, slot in filter(None, info.inputs)]
+    return {
+        "id": info.path,
+        "name": name,
+        "type": info.type,
+        "output_shape": list(output.shape) if output is not None else None,
+        "params": totals.params if counted else None,
+        "macs": totals.macs if counted else None,
+        "flops": totals.flops if counted else None,
+        "rf": [f.size for f in fields] if fields else None,
+        "rf_stride": [f.jump for f in fields] if fields else None,
+        "error": reasons[0] + more if reasons else "",
+        "rf_start": [f.start for f in fields] if fields else None,
+        "input_shapes": [list(t.shape) for t in inputs if t is not None],
+        "memory": totals.activation_memory if counted else None,
+        "non_trainable": totals.buffers if counted else None,
+        "warnings": [f"{m}: {w}" for m in info.members for w in results[m].warnings],
+        "output_shapes": [list(t.shape) for t in outputs],
+        "dtype": output.dtype if output is not None else None,
+    }
+
+
+def _rows_csv(found: list[dict[str, Any]]) -> str:
+    """The CSV report of these rows, each line as `to_csv` writes it."""
+    lines = [",".join(COLUMNS + EXTRA_COLUMNS), *(_csv_line(csv_cells(r)) for r in found)]
+    return "\n".join(lines) + "\n"
+
+
+def to_json(engine: Engine, nodes: list[dict[str, Any]] | None = None) -> str:
+    """The JSON report: `nodes` are the rows (every node's where not given)."""
     document = {
-        "nodes": rows(engine),
+        "nodes": rows(engine) if nodes is None else nodes,
         "totals": engine.totals().as_dict(),
         "settings": {"batch_size": engine.settings.batch_size, "dtype": engine.settings.dtype},
     }
@@ -274,5 +357,14 @@ def to_json(engine: Engine) -> str:
     return text + "\n"
 
 
-def render(engine: Engine, format: str) -> str:
-    return {"csv": to_csv, "markdown": to_markdown, "json": to_json}[format](engine)
+def render(
+    engine: Engine, format: str, blocks: BlockDesign | None = None, expand: bool = False
+) -> str:
+    """The report in `format`; of a design with `blocks`, one row per instance (and its
+    inner rows where `expand`)."""
+    if blocks is None:
+        return {"csv": to_csv, "markdown": to_markdown, "json": to_json}[format](engine)
+    found = block_rows(engine, blocks, expand)
+    if format == "csv":
+        return _rows_csv(found)
+    return {"markdown": to_markdown, "json": to_json}[format](engine, found)

@@ -29,6 +29,8 @@ DESCRIPTIONS = {
     "vit-tiny": "A Vision Transformer on 32×32: 4×4 patches, a class token, a position table "
     "and three pre-norm encoder layers",
     "resnet18": "Residual blocks with identity and 1×1 shortcuts (Add): 11.7 M parameters",
+    "resnet50-blocks": "ResNet-50 written with blocks: a Bottleneck, and a Stage block that "
+    "repeats it; 25.6 M parameters, 4.1 G MACs",
     "unet-small": "Encoder-decoder with skip connections (Concat), 3 levels of 16/32/64 channels",
     "upsampling-three-ways": "Bicubic Upsample vs transposed convolutions, with and without "
     "output_padding",

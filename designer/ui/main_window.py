@@ -53,8 +53,9 @@ from designer.core.graph import GraphError, NodeRecord
 from designer.core.layout import layered_positions
 from designer.core.params import ParamError
 from designer.export import pytorch, report
-from designer.io.project import Project, ProjectError
+from designer.io.project import Project, ProjectError, load
 from designer.ui import autosave, clipboard, editing, style, window_parts
+from designer.ui import document as document_module
 from designer.ui import help as help_pages
 from designer.ui.canvas.items import EdgeItem
 from designer.ui.canvas.minimap import Minimap
@@ -88,6 +89,8 @@ class MainWindow(QMainWindow):
         self._followed: Document | None = None
         self.autosaver = autosaver or autosave.Autosaver()
         self._autosave_failing = False  # said once until an autosave works again
+        # the file with blocks the design was opened from, expanded: Save never writes it
+        self._blocks_file: Path | None = None
         self.scene = DesignScene(self.document)
         self.canvas = CanvasView(self.scene)
         self.setCentralWidget(self.canvas)
@@ -369,10 +372,13 @@ class MainWindow(QMainWindow):
 
     def _update_title(self, *_: object) -> None:
         document = self.document
-        if document.path is not None and _is_example(document.path):
-            name = f"{document.path.name} (example copy)"  # Save asks where
-        elif document.path is not None:
-            name = document.path.name
+        if document.path is not None:
+            kept = [  # Save asks where
+                "example copy" if _is_example(document.path) else "",
+                "blocks expanded" if document.path == self._blocks_file else "",
+            ]
+            said = ", ".join(filter(None, kept))
+            name = f"{document.path.name} ({said})" if said else document.path.name
         else:
             name = window_parts.named(document.arch) or window_parts.UNTITLED
         self.setWindowTitle(f"{name}[*] — designer")
@@ -405,7 +411,8 @@ class MainWindow(QMainWindow):
             return False
         try:
             with _collector_paused():
-                document = Document.open(path)
+                project = document_module.load(path)  # as Document.open reads it
+                opened = Document(project, path)
         except ProjectError as error:
             problems = [elide(p, 300) for p in error.problems[:20]]
             more = len(error.problems) - len(problems)
@@ -416,25 +423,36 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open", f"{path}\n\n{describe(error)}")
             return False
         with _collector_paused():
-            self._replace(document)
+            self._replace(opened, path if project.blocks is not None else None)
         self._remember(path)
         return True
 
-    def _replace(self, document: Document) -> None:
+    def _replace(self, document: Document, blocks_file: Path | None = None) -> None:
+        """Show `document`; `blocks_file` is the file with blocks it was expanded from."""
         self.autosaver.discard()
+        self._blocks_file = blocks_file
         self._follow(document)
 
+    def _kept(self, path: Path) -> bool:
+        """Whether Save must not write over `path`: a shipped example (opened as a copy), or
+        the file with blocks the design was expanded from (the window would write it flat,
+        its blocks lost)."""
+        return _is_example(path) or path == self._blocks_file
+
     def save(self) -> bool:
-        """Save to the design's file; a new design, or a shipped example (opened as a copy,
-        never written over), asks where."""
-        if self.document.path is None or _is_example(self.document.path):
+        """Save to the design's file; a new design, or a file that is kept (`_kept`), asks
+        where."""
+        if self.document.path is None or self._kept(self.document.path):
             return self.save_as()
         return self._save_to(self.document.path)
 
     def save_as(self) -> bool:
         start = ""
-        if self.document.path is not None and _is_example(self.document.path):
-            start = str(Path.home() / self.document.path.name)  # not among the shipped files
+        current = self.document.path
+        if current is not None and self._kept(current):  # a new name, never the kept file's
+            folder = Path.home() if _is_example(current) else current.parent
+            expanded = current == self._blocks_file
+            start = str(folder / (f"{current.stem}-expanded.nnd" if expanded else current.name))
         path, _ = QFileDialog.getSaveFileName(self, "Save design", start, "Designs (*.nnd)")
         if not path:
             return False
@@ -521,7 +539,8 @@ class MainWindow(QMainWindow):
                     "The autosave is left where it is.",
                 )
                 continue
-            self._replace(document)
+            original = recovery.original  # a file with blocks is kept, as when opened
+            self._replace(document, original if _holds_blocks(original) else None)
             document.undo_stack.resetClean()
             self._update_title()
             if self.autosave_now():  # this session holds the work now: the old copy goes
@@ -887,6 +906,14 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+def _holds_blocks(path: Path | None) -> bool:
+    """Whether `path` is a file with blocks (which a recovered design was expanded from)."""
+    try:
+        return path is not None and load(path).blocks is not None
+    except ProjectError:
+        return False
 
 
 def _is_example(path: Path) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from designer.core.registry import LAYERS
-from designer.io import format_doc, project
+from designer.io import format_doc, project_format
 
 TEXT = format_doc.DOCUMENT.read_text(encoding="utf-8")
 
@@ -16,9 +16,14 @@ def test_the_layer_catalog_section_is_current() -> None:
 
 def test_every_key_the_loader_reads_is_described() -> None:
     described = set(re.findall(r"^\| `(\w+)` \|", TEXT, flags=re.MULTILINE))
-    keys = {*project._TOP_LEVEL, *project._NODE_KEYS, *project._EDGE_KEYS, "blocks"}
+    keys = {
+        *project_format.TOP_LEVEL,
+        *project_format.NODE_KEYS,
+        *project_format.EDGE_KEYS,
+        "blocks",
+    }
     assert keys <= described
-    for key in project._NOT_YET:
+    for key in project_format.NOT_YET:
         assert f"`{key}`" in TEXT
 
 

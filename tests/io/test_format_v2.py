@@ -28,6 +28,7 @@ V1_FILES = sorted((Path(__file__).parent / "v1").glob("*.nnd"))
 VERSION_2_EXAMPLES = {
     "lstm-text-classifier.nnd",
     "mobilenetv3-se-block.nnd",
+    "resnet50-blocks.nnd",
     "transformer-encoder-classifier.nnd",
     "vit-tiny.nnd",
 }
@@ -114,37 +115,6 @@ def test_an_edge_from_a_missing_output_slot_is_an_error_on_its_target() -> None:
     results = analyse(loads(json.dumps(design)).arch).results
     assert results["where"].error == "reads output 1 of pool, which has 1 output (0)"
     assert results["values"].error is None
-
-
-def test_blocks_are_kept_with_a_note_and_their_instances_refused() -> None:
-    design = json.loads(json.dumps(V2_DESIGN))
-    design["blocks"] = [{"id": "Bottleneck", "params": {}, "nodes": [], "edges": []}]
-    project = loads(json.dumps(design))
-    assert project.notes == [
-        (
-            "blocks: this designer does not read blocks yet; they are kept as they are when "
-            "saving, and nodes that are instances of them cannot be opened"
-        )
-    ]
-    assert '"blocks": [{"id": "Bottleneck"' in dumps(project.arch, project.extras)
-    design["nodes"].append({"id": "b", "type": "Bottleneck"})
-    with pytest.raises(ProjectError) as caught:
-        loads(json.dumps(design))
-    assert caught.value.problems == [
-        (
-            "nodes[4].type: 'Bottleneck' is a block of this file; this designer does not read "
-            "blocks yet"
-        )
-    ]
-
-
-@pytest.mark.parametrize(("key", "words"), [("repeat", "repeated nodes")])
-def test_keys_not_read_yet_are_refused_by_name(key: str, words: str) -> None:
-    design = json.loads(json.dumps(V2_DESIGN))
-    design["nodes"][2][key] = 2 if key == "repeat" else "pool"
-    with pytest.raises(ProjectError) as caught:
-        loads(json.dumps(design))
-    assert caught.value.problems == [f"nodes[2].{key}: this designer does not read {words} yet"]
 
 
 @pytest.mark.parametrize("output", [-1, "1", True, 1.5])

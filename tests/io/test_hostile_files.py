@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from designer import cli
-from designer.io import project
+from designer.io import json_text
 from designer.io.project import ProjectError, load
 
 LOADS = Path(__file__).resolve().parent / "broken" / "loads"
@@ -152,7 +152,7 @@ def test_a_named_pipe_is_refused_without_waiting_for_a_writer(tmp_path: Path) ->
 def test_a_file_above_the_size_limit_is_refused_unread(tmp_path: Path, capsys) -> None:
     path = tmp_path / "huge.nnd"
     with path.open("wb") as handle:  # sparse: no disk is used
-        handle.truncate(project.MAX_FILE_BYTES + 1)
+        handle.truncate(json_text.MAX_FILE_BYTES + 1)
     assert cli.main(["check", str(path)]) == 1
     _one_line(
         capsys.readouterr().err,
@@ -166,7 +166,7 @@ def test_a_file_that_grows_past_the_limit_while_read_is_refused(
 ) -> None:
     path = tmp_path / "net.nnd"
     path.write_text("{}")
-    monkeypatch.setattr(project, "MAX_FILE_BYTES", 1)
+    monkeypatch.setattr(json_text, "MAX_FILE_BYTES", 1)
     with pytest.raises(ProjectError) as caught:
         load(path)
     assert caught.value.problems == [

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from designer.io import project
+from designer.io import json_text, project
 from designer.io.project import ProjectError, loads
 from tests.conftest import EXAMPLES
 
@@ -41,7 +41,7 @@ def outcome(text: str) -> tuple[Any, ...]:
 
 def thorough_outcome(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
     with monkeypatch.context() as patch:
-        patch.setattr(project, "_plain_parse", lambda text: project._CAREFUL)
+        patch.setattr(json_text, "plain_parse", lambda text: json_text.CAREFUL)
         patch.setattr(project._Reader, "_plain_node", lambda self, item: None)
         patch.setattr(project._Reader, "_plain_edge", lambda self, item, several, fed: None)
         return outcome(text)
@@ -58,7 +58,7 @@ def test_examples_open_by_the_plain_parse(name: str, monkeypatch: pytest.MonkeyP
     text = EXAMPLE_TEXTS[name]
     quick = same_both_ways(text, monkeypatch)
     assert quick[0] != "refused"
-    monkeypatch.setattr(project, "_careful_parse", lambda text: pytest.fail("parsed carefully"))
+    monkeypatch.setattr(json_text, "careful_parse", lambda text: pytest.fail("parsed carefully"))
     assert outcome(text) == quick
 
 

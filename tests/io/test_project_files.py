@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from designer.core.graph import Architecture
-from designer.io import project
+from designer.io import json_text
 from designer.io.project import ProjectError, dumps, load, loads, save
 from tests.conftest import EXAMPLES
 
@@ -31,7 +31,7 @@ def test_there_are_examples() -> None:
 def test_examples_are_written_as_the_saver_writes(path: Path) -> None:
     loaded = load(path)
     assert loaded.notes == []
-    assert dumps(loaded.arch, loaded.extras) == path.read_text(encoding="utf-8")
+    assert dumps(loaded.arch, loaded.extras, loaded.blocks) == path.read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
@@ -40,11 +40,11 @@ def test_save_then_load_gives_the_same_design_and_the_same_bytes(
 ) -> None:
     first = load(path)
     copy = tmp_path / path.name
-    save(copy, first.arch, first.extras)
+    save(copy, first.arch, first.extras, first.blocks)
     second = load(copy)
     _same_design(first.arch, second.arch)
-    assert copy.read_bytes() == dumps(first.arch, first.extras).encode("utf-8")
-    save(copy, second.arch, second.extras)
+    assert copy.read_bytes() == dumps(first.arch, first.extras, first.blocks).encode("utf-8")
+    save(copy, second.arch, second.extras, second.blocks)
     assert copy.read_bytes() == path.read_bytes()
 
 
@@ -196,7 +196,7 @@ def _nested(levels: int) -> str:
 
 
 def test_nesting_up_to_the_limit_loads_and_one_more_level_is_refused() -> None:
-    limit = project._MAX_DEPTH
+    limit = json_text.MAX_DEPTH
     assert loads(_nested(limit - 1)).extras["view"] is not None
     with pytest.raises(ProjectError) as caught:
         loads(_nested(limit))
