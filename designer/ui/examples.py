@@ -28,6 +28,20 @@ DESCRIPTIONS = {
     "Transformer encoder layers → the mean over tokens → Linear",
     "vit-tiny": "A Vision Transformer on 32×32: 4×4 patches, a class token, a position table "
     "and three pre-norm encoder layers",
+    "blocks-resnet-basic": "ResNet's BasicBlock as blocks (identity, and with a 1×1 downsample "
+    "for stride 2), each used at two widths on CIFAR 32×32",
+    "blocks-inception": "An Inception block with the branch widths as params (Concat of four "
+    "branches): GoogLeNet's 3a, 3b and 4a",
+    "blocks-mobilenetv2": "MobileNetV2's inverted residual as blocks, with the skip (Add) and "
+    "without it (stride 2 or new width); expand ratio and width as params",
+    "blocks-squeeze-excitation": "A squeeze-and-excitation gate block (Sigmoid, Multiply) "
+    "nested in a conv stage block used at three widths",
+    "blocks-convnext": "The ConvNeXt block: 7×7 depthwise, LayerNorm over channels via "
+    "Permute, Linear ×4, GELU, Linear, residual Add; repeated in two stages",
+    "blocks-transformer": "A pre-norm Transformer encoder block (LayerNorm, MultiheadAttention, "
+    "Linear-GELU-Linear, Adds), repeated at two widths",
+    "unet-blocks": "U-Net with a DoubleConv block at every level: MaxPool down, "
+    "ConvTranspose2d up, Concat skips",
     "resnet18": "Residual blocks with identity and 1×1 shortcuts (Add): 11.7 M parameters",
     "resnet50-blocks": "ResNet-50 written with blocks: a Bottleneck, and a Stage block that "
     "repeats it; 25.6 M parameters, 4.1 G MACs",

@@ -26,10 +26,17 @@ V1_FILES = sorted((Path(__file__).parent / "v1").glob("*.nnd"))
 
 # examples made for version 2: they use its layer types, so no version-1 file can hold them
 VERSION_2_EXAMPLES = {
+    "blocks-convnext.nnd",
+    "blocks-inception.nnd",
+    "blocks-mobilenetv2.nnd",
+    "blocks-resnet-basic.nnd",
+    "blocks-squeeze-excitation.nnd",
+    "blocks-transformer.nnd",
     "lstm-text-classifier.nnd",
     "mobilenetv3-se-block.nnd",
     "resnet50-blocks.nnd",
     "transformer-encoder-classifier.nnd",
+    "unet-blocks.nnd",
     "vit-tiny.nnd",
 }
 
