@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "resources" / "examples"
 WORKED_PREFIX = "seed-"  # the worked cases, in a submenu of their own
+BLOCKS_PREFIX = "blocks-"  # the library of blocks, in another
 
 DESCRIPTIONS = {
     "alexnet": "The 2012 ImageNet winner: 5 convolutions, 3 Linear layers, 61 M parameters",
@@ -81,6 +82,10 @@ class Example(NamedTuple):
     @property
     def worked_case(self) -> bool:
         return self.path.stem.startswith(WORKED_PREFIX)
+
+    @property
+    def block_library(self) -> bool:
+        return self.path.stem.startswith(BLOCKS_PREFIX)
 
 
 def examples(folder: Path = EXAMPLES) -> list[Example]:

@@ -270,8 +270,12 @@ class MainWindow(QMainWindow):
         worked = QMenu("&Worked Cases", self.examples_menu)
         worked.setObjectName("worked_cases")
         worked.setToolTipsVisible(True)
+        library = QMenu("&Blocks", self.examples_menu)
+        library.setObjectName("block_library")
+        library.setToolTipsVisible(True)
         for example in examples(EXAMPLES):
             menu = worked if example.worked_case else self.examples_menu
+            menu = library if example.block_library else menu
             action = menu.addAction(example.title)
             action.setObjectName(f"example_{example.path.stem}")
             action.setToolTip(example.description or example.title)
@@ -279,7 +283,8 @@ class MainWindow(QMainWindow):
             path = example.path
             action.triggered.connect(lambda checked=False, path=path: self.open_path(path))
         self.examples_menu.addSeparator()
-        self.examples_menu.addMenu(worked)  # after the networks
+        self.examples_menu.addMenu(library)  # after the networks
+        self.examples_menu.addMenu(worked)
         file_menu.addSeparator()
         file_menu.addActions([self.save_action, self.save_as_action, self.properties_action])
         file_menu.addSeparator()

@@ -497,6 +497,9 @@ def test_examples_menu_has_titles_and_descriptions(qtbot, window) -> None:
         assert path.stem in DESCRIPTIONS and action.toolTip() == DESCRIPTIONS[path.stem]
     assert actions["example_lenet5"].text() == "LeNet-5"
     assert actions["example_seed-19-inception-naive"] not in menu.actions()  # a submenu
+    library = menu.findChild(QMenu, "block_library")
+    assert actions["example_blocks-convnext"] in library.actions()
+    assert actions["example_resnet50-blocks"] in menu.actions()  # a network, not a part
     assert menu.toolTipsVisible()
     actions["example_espcn"].trigger()
     assert window.document.path == EXAMPLES / "espcn.nnd"
