@@ -23,10 +23,11 @@ from typing import Any
 import networkx as nx
 
 from designer.core import registry
-from designer.core.expr import ExprError, expressions, is_expr
+from designer.core.expr import ExprError, expressions, holds_expr, is_expr
 from designer.core.graph import Catalog, EdgeRecord, NodeRecord
-from designer.core.params import clip_text, did_you_mean, show_value
+from designer.core.params import ParamError, clip_text, did_you_mean, show_value
 from designer.core.problems import ProblemsError
+from designer.core.spec import LayerSpec
 
 BLOCK_INPUT = "BlockInput"
 BLOCK_OUTPUT = "BlockOutput"
@@ -287,12 +288,39 @@ def _member_problems(member: Member, library: Library) -> list[str]:
         fewest, most = spec.inputs
         if repeat != 1 and not (fewest <= 1 and (most is None or most >= 1)):
             problems.append(f"repeat needs a layer that takes one input; {kind} does not")
+        # a block no instance uses yet is checked too: its file must read back
+        problems += [str(error) for error in layer_param_problems(spec, member.params)]
     else:
         known = [*library.catalog, *library.blocks]
         hint = did_you_mean(str(kind)[:200], known)
         return [f"unknown layer or block type {clip_text(repr(kind), 80)}{hint}"]
     if not is_expr(repeat) and (type(repeat) is not int or repeat < 1):
         problems.append(f"repeat: must be an int ≥ 1, got {show_value(repeat)}")
+    return problems
+
+
+def layer_param_problems(spec: LayerSpec, params: Mapping[str, Any]) -> list[ParamError]:
+    """What a layer's type refuses in its params. Where a value is an expression, only
+    what shows without the block's params: unknown names, missing required ones and each
+    plain value; flattening checks the rest, by path."""
+    if not any(map(holds_expr, params.values())):
+        return spec.examine(dict(params))[1]
+    problems = []
+    for key, value in params.items():
+        param = spec.by_name.get(key)
+        if param is None:
+            hint = did_you_mean(key, spec.by_name)
+            problems.append(ParamError(key, f"{spec.name} has no parameter {key!r}{hint}"))
+        elif not holds_expr(value):
+            try:
+                param.check(value)
+            except ParamError as error:
+                problems.append(error)
+    problems += [
+        ParamError(p.name, f"is required ({p.describe()})")
+        for p in spec.params
+        if p.required and p.name not in params
+    ]
     return problems
 
 

@@ -133,6 +133,13 @@ def is_expr(value: Any) -> bool:
     return isinstance(value, dict) and "expr" in value
 
 
+def holds_expr(value: Any) -> bool:
+    """Whether a param value is, or holds in its list, an expression (`{"expr": …}`)."""
+    if isinstance(value, list):
+        return any(map(holds_expr, value))
+    return is_expr(value)
+
+
 def expressions(value: Any) -> list[Expr]:
     """The parsed expressions in a param value (itself, or its list's items)."""
     if isinstance(value, (list, tuple)):

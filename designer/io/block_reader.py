@@ -17,8 +17,9 @@ from designer.core.blocks import (
     Instance,
     Library,
     Member,
+    layer_param_problems,
 )
-from designer.core.expr import is_expr
+from designer.core.expr import holds_expr
 from designer.core.graph import EdgeRecord, NodeRecord
 from designer.core.params import ParamError, clip_text, did_you_mean, show_value
 from designer.core.spec import LayerSpec
@@ -296,28 +297,11 @@ class BlockReader:
         return NodeRecord(node_id, type_name, params, name, point, shares=shares)
 
     def _layer_problems(self, spec: LayerSpec, params: dict[str, Any]) -> list[ParamError]:
-        """What a layer's type refuses in its params. Where a value is an expression, only
-        what shows without the block's params: unknown names, missing required ones and
-        each plain value; the flattening checks the rest, by path."""
-        if not any(map(_holds_expr, params.values())):
+        """What a layer's type refuses in its params (see `layer_param_problems`); without
+        expressions, through the reader's check, which remembers each (type, params)."""
+        if not any(map(holds_expr, params.values())):
             return self.reader._examine(spec, params)[1]
-        problems = []
-        for key, value in params.items():
-            param = spec.by_name.get(key)
-            if param is None:
-                hint = did_you_mean(key, spec.by_name)
-                problems.append(ParamError(key, f"{spec.name} has no parameter {key!r}{hint}"))
-            elif not _holds_expr(value):
-                try:
-                    param.check(value)
-                except ParamError as error:
-                    problems.append(error)
-        problems += [
-            ParamError(p.name, f"is required ({p.describe()})")
-            for p in spec.params
-            if p.required and p.name not in params
-        ]
-        return problems
+        return layer_param_problems(spec, params)
 
     def _edges(self, scope: _Scope, raw: list[Any]) -> None:
         kinds = {node_id: member.type for node_id, member in scope.members.items()}
@@ -372,13 +356,6 @@ class BlockReader:
         else:
             return value
         return None
-
-
-def _holds_expr(value: Any) -> bool:
-    """Whether a param value is, or holds, an expression (`{"expr": …}`)."""
-    if isinstance(value, list):
-        return any(map(_holds_expr, value))
-    return is_expr(value)
 
 
 def _slot(place: str, item: dict[str, Any], key: str, say: Callable[[str], None]) -> int | None:
