@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import astuple, dataclass, replace
-from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -20,38 +19,19 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from designer.core.analysis import Sums, Totals
 from designer.core.block_flatten import Flat, flatten, instance_totals
 from designer.core.blocks import BlockDef, BlockError, Instance, Library, Member
-from designer.core.graph import Architecture, EdgeRecord, NodeRecord
+from designer.core.graph import Architecture, EdgeRecord
 from designer.core.propagate import Engine, analyse
 from designer.io.project import ProjectError, dumps, loads
 from designer.io.project_format import BlockDesign
+from tests.core.test_blocks import E, conv, node
+from tests.core.test_blocks import chain as edges_along
 
 NAME = "small-resnet"
 
 
-def E(text: str) -> dict[str, str]:
-    """A param value computed from the block's params."""
-    return {"expr": text}
-
-
-def node(node_id: str, kind: str, **params: Any) -> NodeRecord:
-    return NodeRecord(node_id, kind, params)
-
-
 def chain(ids: list[str]) -> tuple[EdgeRecord, ...]:
-    return tuple(EdgeRecord(a, b) for a, b in pairwise(ids))
-
-
-def conv(node_id: str, channels: Any, kernel: int, stride: Any = 1) -> NodeRecord:
-    """A bias-free conv padded to keep the size before its stride."""
-    return node(
-        node_id,
-        "Conv2d",
-        out_channels=channels,
-        kernel_size=kernel,
-        stride=stride,
-        padding=kernel // 2,
-        bias=False,
-    )
+    """Edges along `ids`, as a tuple: the machine's states are immutable."""
+    return tuple(edges_along(*ids))
 
 
 def bottleneck() -> BlockDef:
