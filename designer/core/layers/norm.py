@@ -40,6 +40,14 @@ from designer.core.spec import (
 )
 
 _EPS = Param("eps", Kind.FLOAT, 1e-5, minimum=0, exclusive_minimum=True)
+_NORMALIZED_SHAPE = Param(  # LayerNorm's and RMSNorm's
+    "normalized_shape",
+    Kind.SHAPE,
+    None,
+    nullable=True,
+    help="the trailing dimensions to normalise; defaults to the last one",
+    from_input=last_dimension,
+)
 _BIAS = Param("bias", Kind.BOOL, True, help="with affine: a learned shift beside the scale")
 
 
@@ -271,14 +279,7 @@ SPECS = [
         "LayerNorm",
         "Normalisation",
         (
-            Param(
-                "normalized_shape",
-                Kind.SHAPE,
-                None,
-                nullable=True,
-                help="the trailing dimensions to normalise; defaults to the last one",
-                from_input=last_dimension,
-            ),
+            _NORMALIZED_SHAPE,
             _EPS,
             Param("elementwise_affine", Kind.BOOL, True),
             Param("bias", Kind.BOOL, True),
@@ -293,14 +294,7 @@ SPECS = [
         "RMSNorm",
         "Normalisation",
         (
-            Param(
-                "normalized_shape",
-                Kind.SHAPE,
-                None,
-                nullable=True,
-                help="the trailing dimensions to normalise; defaults to the last one",
-                from_input=last_dimension,
-            ),
+            _NORMALIZED_SHAPE,
             Param(
                 "eps",
                 Kind.FLOAT,
