@@ -47,6 +47,7 @@ from designer.core.receptive import Field, Fields, fmt
 from designer.core.spec import dims
 
 if TYPE_CHECKING:
+    from designer.core.graph import Architecture
     from designer.io.project_format import BlockDesign
 
 COLUMNS = (
@@ -103,8 +104,11 @@ def rows(engine: Engine) -> list[dict[str, Any]]:
 
 def row(engine: Engine, node_id: str) -> dict[str, Any]:
     """One node's report row from the engine's current results (no refresh)."""
-    arch = engine.arch
-    result = engine.results[node_id]
+    return row_of(engine.arch, node_id, engine.results[node_id])
+
+
+def row_of(arch: Architecture, node_id: str, result: NodeResult) -> dict[str, Any]:
+    """A node's report row from its result (an instance's, where the node is one)."""
     fields = result.fields
     counted = result.output is not None  # a node without a result counts nothing: null
     return {

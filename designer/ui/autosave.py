@@ -19,14 +19,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QStandardPaths
 
-from designer.core.graph import Architecture
-from designer.io.project import Project, dumps, loads
+from designer.io.project import Project, loads
 
 try:  # POSIX: the lock goes with the process that holds it, however it ends
     import fcntl
@@ -69,7 +69,9 @@ class Autosaver:
         self._lock_path = self.folder / f"{self.session}.lock"
         self._lock: int | None = None  # the open, locked descriptor while this session runs
 
-    def write(self, arch: Architecture, extras: dict[str, Any], original: Path | None) -> None:
+    def write(self, snapshot: Callable[[dict[str, Any]], str], original: Path | None) -> None:
+        """Write the design's file text, `snapshot(note)`, whose extras hold the note that
+        says whose session wrote it and which file it was opened from."""
         self.folder.mkdir(parents=True, exist_ok=True)
         self._hold_lock()
         note = {
@@ -77,7 +79,7 @@ class Autosaver:
             "pid": os.getpid(),
             "original": str(original) if original else None,
         }
-        data = dumps(arch, {**extras, NOTE_KEY: note}).encode("utf-8")
+        data = snapshot({NOTE_KEY: note}).encode("utf-8")
         temporary = self.folder / f".{self.session}.{secrets.token_hex(4)}.tmp"
         try:
             with open(temporary, "wb") as handle:

@@ -25,7 +25,6 @@ from designer.ui.document import describe
 if TYPE_CHECKING:
     from designer.ui.main_window import MainWindow
 
-GROUP_TEXT = "Group (coming with blocks)"
 ROOM = 40.0  # the least gap kept above and below a layer inserted on a connection
 
 
@@ -94,8 +93,10 @@ class CanvasMenus(QObject):
         self._add(menu, "Disconnect All", self.disconnect_all, "disconnect_all")
         menu.addAction(window.delete_action)
         menu.addSeparator()
-        group = self._add(menu, GROUP_TEXT, lambda: None, "group")
-        group.setEnabled(False)
+        blocks = window.block_actions
+        menu.addAction(blocks.group_action)
+        if count == 1 and self.document.is_instance(node_id):
+            menu.addActions([blocks.open_action, blocks.ungroup_action])
         return menu
 
     def insert_after(self, node_id: str) -> None:

@@ -3,22 +3,42 @@ stack, the file it belongs to, and which nodes are selected.
 
 Widgets never change the Architecture themselves: they `push` a core Edit, which becomes
 one QUndoCommand, and they redraw from the signals. The Document holds no widget.
+
+A design with blocks (designer.core.block_editing) is edited one scope at a time: `arch`
+is the scope on the canvas (the top level, or a block opened from an instance, `trail`
+saying how), and edits are pushed as InScope steps, so undo returns to the scope they
+changed. After each edit the design is flattened and analysed afresh (about 10 ms for a
+ResNet-152), and `results` holds what the shown scope's nodes see. A plain design is
+analysed in place, edit by edit, as it always was.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from designer.core.analysis import NodeResult, Settings, Totals
+from designer.core.block_editing import ScopedDesign, copy_path, members, scope_results
+from designer.core.block_edits import (
+    DesignEdit,
+    InScope,
+    Steps,
+    group_into_block,
+    new_block_id,
+    ungroup,
+)
+from designer.core.block_flatten import Flat
+from designer.core.blocks import Library, join
 from designer.core.edits import Edit
-from designer.core.graph import Architecture
+from designer.core.graph import Architecture, GraphError
 from designer.core.layout import layered_positions
 from designer.core.propagate import Engine
 from designer.io.project import Project, dumps, load, save
+from designer.io.project_format import BlockDesign
 from designer.ui.style import elide
 
 
@@ -26,7 +46,7 @@ class EditCommand(QUndoCommand):
     """A core Edit on the undo stack. It is applied before it is pushed (so a refused edit
     never reaches the stack), hence the first redo, which Qt calls on push, is skipped."""
 
-    def __init__(self, document: Document, edit: Edit) -> None:
+    def __init__(self, document: Document, edit: Edit | DesignEdit) -> None:
         super().__init__(elide(edit.text))  # History lists it: an id can be a megabyte
         self._document = document
         self._edit = edit
@@ -36,12 +56,20 @@ class EditCommand(QUndoCommand):
         if self._applied:
             self._applied = False
             return
-        self._edit.apply(self._document.arch)
-        self._document.refresh_or_recover()
+        self._document.replay(self._edit, forward=True)
 
     def undo(self) -> None:
-        self._edit.revert(self._document.arch)
-        self._document.refresh_or_recover()
+        self._document.replay(self._edit, forward=False)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A block opened on the canvas: from instance `label`, whose inside is read at flat
+    path `path` (None where no instance uses the block: its nodes have no numbers)."""
+
+    block: str
+    path: str | None
+    label: str
 
 
 class Document(QObject):
@@ -52,16 +80,33 @@ class Document(QObject):
     selection_changed = Signal(list)  # the selected node ids
     path_changed = Signal(object)  # Path or None
     problem = Signal(str)  # something went wrong that the user should hear of (one line)
+    scope_changed = Signal()  # another scope is shown, or the design took blocks: redraw all
+    blocks_changed = Signal()  # a block came or went: the palette lists them
 
     def __init__(self, project: Project | None = None, path: Path | None = None) -> None:
         super().__init__()
         project = project or Project(Architecture("Untitled"))
-        self.arch = project.arch
         self.extras = project.extras
         self.path = path
+        self.design: ScopedDesign | None = None
+        self.trail: list[Opened] = []  # the blocks opened, from the top level in
+        self._shown: dict[str, NodeResult] = {}  # with blocks: what the shown nodes see
+        self._library: Library | None = None  # with blocks: the blocks, and the design
+        self._flat: Flat | None = None  # flattened, as last analysed
+        self.engine = Engine(project.arch)  # with blocks, it analyses the flat design
+        blocks = project.blocks
+        if blocks is None:
+            self.arch = project.arch
+        else:
+            design = ScopedDesign.from_members(
+                project.arch.name, blocks.nodes, blocks.edges, blocks.library
+            )
+            self.design, self.arch = design, design.top
+            self._library, self._flat = blocks.library, blocks.flat
         self._place_unplaced()
-        self.engine = Engine(self.arch)
         self.engine.refresh()
+        if self.design is not None:
+            self._shown.update(self._scope_results())
         self.undo_stack = QUndoStack(self)
         self._selection: list[str] = []
         self.arch.subscribe(self.graph_changed.emit)
@@ -82,24 +127,60 @@ class Document(QObject):
 
     # editing ------------------------------------------------------------------------------
 
-    def push(self, edit: Edit) -> bool:
+    def push(self, edit: Edit | DesignEdit) -> bool:
         """Apply an edit as one undo step. GraphError or ParamError if refused, and then
         nothing has changed. An edit whose analysis fails is reverted, `problem` says so
-        and False is returned: the design and the undo stack never disagree."""
-        edit.apply(self.arch)
+        and False is returned: the design and the undo stack never disagree. A DesignEdit
+        (a new block) gives a plain design blocks."""
+        if isinstance(edit, DesignEdit) and self.design is None:
+            self._take_blocks()
+        step = self._step(edit)
+        target = self._target()
+        step.apply(target)
         try:
             self.refresh()
         except Exception as error:  # noqa: BLE001 (any failure of the analysis reverts the edit)
             try:
-                edit.revert(self.arch)
+                step.revert(target)
             finally:
                 self._reanalyse()
             self.problem.emit(
                 f"{elide(edit.text)} was undone: the analysis failed ({describe(error)})"
             )
             return False
-        self.undo_stack.push(EditCommand(self, edit))
+        self.undo_stack.push(EditCommand(self, step))
+        if isinstance(step, Steps):
+            self.blocks_changed.emit()
         return True
+
+    def replay(self, step: Edit | DesignEdit, forward: bool) -> None:
+        """Redo (`forward`) or undo a step of the stack, showing the scope it changes."""
+        scope = _scope_of(step)
+        if self.design is not None and scope is not None and scope != self.scope:
+            self._show_scope(scope)
+        target = self._target()
+        if isinstance(step, Edit) and self.design is not None:
+            step = InScope("", step)  # pushed before the design took blocks
+        (step.apply if forward else step.revert)(target)
+        self.refresh_or_recover()
+        if isinstance(step, Steps):
+            self.blocks_changed.emit()
+
+    def _step(self, edit: Edit | DesignEdit) -> Edit | DesignEdit:
+        """What the stack holds for `edit`: with blocks, an edit of the shown scope."""
+        if self.design is None or isinstance(edit, DesignEdit):
+            return edit
+        return InScope(self.scope, edit)
+
+    def _target(self) -> Architecture | ScopedDesign:
+        return self.arch if self.design is None else self.design
+
+    def _take_blocks(self) -> None:
+        """The plain design becomes one with blocks (its first block is coming): analysed
+        flattened from now on; the views, which read the plain engine's results, redraw."""
+        self.design = ScopedDesign.of(self.arch)
+        self._analyse()
+        self.scope_changed.emit()
 
     def refresh_or_recover(self) -> None:
         """`refresh` after an undo or a redo; if it fails, analyse everything again and
@@ -113,6 +194,12 @@ class Document(QObject):
     def _reanalyse(self) -> None:
         """Every node analysed again after a failed refresh, which may have stopped half
         way; every view hears that every result may have changed."""
+        if self.design is not None:
+            try:
+                self._analyse()
+            finally:
+                self.analysis_changed.emit(set(self.arch.graph))
+            return
         engine = self.engine
         gone = {n for n in engine.results if n not in self.arch}
         for node_id in gone:
@@ -128,13 +215,120 @@ class Document(QObject):
                 self.selection_changed.emit(list(kept))
 
     def refresh(self) -> None:
-        changed = self.engine.refresh()
+        changed = self.engine.refresh() if self.design is None else self._analyse()
         if changed:
             self.analysis_changed.emit(changed)
         kept = [n for n in self._selection if n in self.arch]
         if kept != self._selection:  # removed nodes leave the selection, and views hear of it
             self._selection = kept
             self.selection_changed.emit(list(kept))
+
+    def _analyse(self) -> set[str]:
+        """With blocks: the design flattened and analysed afresh (BlockError if refused,
+        and then nothing changes); the shown nodes whose results changed."""
+        assert self.design is not None
+        library, flat = self.design.flatten()
+        engine = Engine(flat.architecture(self.design.top.name), self.engine.settings)
+        engine.refresh()
+        self.engine.close()
+        self.engine, self._library, self._flat = engine, library, flat
+        found = self._scope_results()
+        changed = {
+            n for n in self._shown.keys() | found.keys() if self._shown.get(n) != found.get(n)
+        }
+        self._shown.clear()
+        self._shown.update(found)
+        return changed
+
+    def _scope_results(self) -> dict[str, NodeResult]:
+        path = self.trail[-1].path if self.trail else ""
+        return scope_results(self.arch, path, self._flat, self.engine.results)
+
+    # blocks -------------------------------------------------------------------------------
+
+    @property
+    def scope(self) -> str:
+        """The block on the canvas ('' for the top level)."""
+        return self.trail[-1].block if self.trail else ""
+
+    def group(self, node_ids: list[str]) -> bool:
+        """The nodes moved into a new block, an instance in their place (selected): one
+        undo step. GraphError if they cannot be grouped."""
+        if self.design is None:
+            self._take_blocks()
+        assert self.design is not None
+        before = set(self.arch.graph)
+        edit = group_into_block(self.design, self.scope, node_ids, new_block_id(self.design))
+        if not self.push(edit):
+            return False
+        self.select(sorted(set(self.arch.graph) - before))
+        return True
+
+    def ungroup(self, node_id: str) -> bool:
+        """An instance replaced by its block's layers (selected): one undo step."""
+        if self.design is None or self.arch.type_of(node_id) not in self.design.blocks:
+            raise GraphError(f"{node_id} is not an instance of a block")
+        before = set(self.arch.graph)
+        if not self.push(ungroup(self.design, self.scope, node_id)):
+            return False
+        self.select(sorted(set(self.arch.graph) - before))
+        return True
+
+    def is_instance(self, node_id: str) -> bool:
+        return self.design is not None and self.arch.type_of(node_id) in self.design.blocks
+
+    def open_instance(self, node_id: str) -> None:
+        """Show the inside of the instance `node_id` of the shown scope, with its numbers."""
+        assert self.design is not None
+        block = self.arch.type_of(node_id)
+        around = self.trail[-1].path if self.trail else ""
+        path = None if around is None else copy_path(self._flat, join(around, node_id))
+        self._show([*self.trail, Opened(block, path, node_id)])
+
+    def open_block(self, block_id: str) -> None:
+        """Show a block's inside, from the top level, with the numbers of its first use."""
+        uses = (i.path for i in self._flat.instances.values() if i.type == block_id)
+        path = next(uses, None)
+        self._show(
+            [Opened(block_id, None if path is None else copy_path(self._flat, path), block_id)]
+        )
+
+    def go_up(self, depth: int = -1) -> None:
+        """Show the scope `depth` steps into the trail (0: the top level; -1: one up)."""
+        self._show(self.trail[:depth])
+
+    def _show_scope(self, scope: str) -> None:
+        """Show `scope` for an undo step: up the trail where it is there, else opened."""
+        blocks = [opened.block for opened in self.trail]
+        if scope == "":
+            self._show([])
+        elif scope in blocks:
+            self._show(self.trail[: blocks.index(scope) + 1])
+        else:
+            self.open_block(scope)
+
+    def _show(self, trail: list[Opened]) -> None:
+        assert self.design is not None
+        self.arch.unsubscribe(self.graph_changed.emit)
+        self.trail = trail
+        self.arch = self.design.scope(self.scope)
+        self.arch.subscribe(self.graph_changed.emit)
+        self._place_unplaced()
+        self._selection = []
+        self._shown.clear()
+        self._shown.update(self._scope_results())
+        self.scope_changed.emit()
+        self.selection_changed.emit([])
+
+    def blocks(self) -> BlockDesign | None:
+        """The design as a file with blocks holds it (None for a plain design)."""
+        if self.design is None:
+            return None
+        top = self.design.top
+        return BlockDesign(self._library, tuple(members(top)), tuple(top.edges()), self._flat)
+
+    def block_ids(self) -> list[str]:
+        return [] if self.design is None else list(self.design.blocks)
 
     def new_node_id(self, type_name: str, taken: set[str] = frozenset()) -> str:
         """conv2d_1, conv2d_2, …: the first id for a layer type that is free in the design
@@ -149,8 +343,14 @@ class Document(QObject):
 
     # reading ------------------------------------------------------------------------------
 
+    @property
+    def results(self) -> dict[str, NodeResult]:
+        """The results of the shown nodes, by id: one dict for the document's life (views
+        keep it), until `scope_changed`."""
+        return self.engine.results if self.design is None else self._shown
+
     def result(self, node_id: str) -> NodeResult:
-        return self.engine.results[node_id]
+        return self.results[node_id]
 
     def totals(self) -> Totals:
         return self.engine.totals()
@@ -181,15 +381,27 @@ class Document(QObject):
         target = path or self.path
         if target is None:
             raise ValueError("no file to save to: use save(path)")
-        save(target, self.arch, self.extras)
+        save(target, self._top(), self.extras, self.blocks())
         self.undo_stack.setClean()
         if target != self.path:
             self.path = target
             self.path_changed.emit(target)
 
-    def snapshot(self) -> str:
-        """The design as file text, for autosave."""
-        return dumps(self.arch, self.extras)
+    def snapshot(self, note: dict | None = None) -> str:
+        """The design as file text, for autosave (`note` joins the extras)."""
+        return dumps(self._top(), {**self.extras, **(note or {})}, self.blocks())
+
+    def _top(self) -> Architecture:
+        return self.arch if self.design is None else self.design.top
+
+
+def _scope_of(step: Edit | DesignEdit) -> str | None:
+    """The scope a step changes ('' for a plain edit; None for one that adds a block)."""
+    if isinstance(step, InScope):
+        return step.scope
+    if isinstance(step, Steps):
+        return next((p.scope for p in step.parts if isinstance(p, InScope)), None)
+    return "" if isinstance(step, Edit) else None
 
 
 def describe(error: BaseException, limit: int = 300) -> str:

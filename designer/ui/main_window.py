@@ -53,10 +53,12 @@ from designer.core.graph import GraphError, NodeRecord
 from designer.core.layout import layered_positions
 from designer.core.params import ParamError
 from designer.export import pytorch, report
-from designer.io.project import Project, ProjectError, load
+from designer.export.block_export import export_blocks
+from designer.io.project import Project, ProjectError
 from designer.ui import autosave, clipboard, editing, style, window_parts
 from designer.ui import document as document_module
 from designer.ui import help as help_pages
+from designer.ui.block_actions import BlockActions
 from designer.ui.canvas.items import EdgeItem
 from designer.ui.canvas.minimap import Minimap
 from designer.ui.canvas.scene import OVERLAYS, DesignScene
@@ -89,8 +91,6 @@ class MainWindow(QMainWindow):
         self._followed: Document | None = None
         self.autosaver = autosaver or autosave.Autosaver()
         self._autosave_failing = False  # said once until an autosave works again
-        # the file with blocks the design was opened from, expanded: Save never writes it
-        self._blocks_file: Path | None = None
         self.scene = DesignScene(self.document)
         self.canvas = CanvasView(self.scene)
         self.setCentralWidget(self.canvas)
@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         ]
         self.docks[-1].hide()  # shown from View ▸ Minimap, for large designs
         self.find_bar = FindBar(self.canvas)
+        self.block_actions = BlockActions(self)
         self.context_menus = CanvasMenus(self)
         self.shortcuts_dialog: help_pages.ShortcutsDialog | None = None  # made when first asked
         self.numbers_dialog: help_pages.NumbersDialog | None = None
@@ -312,6 +313,11 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.find_action, self.find_next_action, self.find_previous_action])
         edit_menu.addSeparator()
         edit_menu.addActions([self.insert_action, self.history_action])
+        edit_menu.addSeparator()
+        blocks = self.block_actions
+        edit_menu.addActions(
+            [blocks.group_action, blocks.ungroup_action, blocks.open_action, blocks.up_action]
+        )
         view_menu = bar.addMenu("&View")
         view_menu.addActions(
             [self.zoom_in_action, self.zoom_out_action, self.fit_action, self.arrange_action]
@@ -350,12 +356,18 @@ class MainWindow(QMainWindow):
             self._followed.path_changed.disconnect(self._update_title)
             self._followed.undo_stack.indexChanged.disconnect(self._update_title)
             self._followed.problem.disconnect(self.say)
+            self._followed.scope_changed.disconnect(self._show_scope)
+            self._followed.blocks_changed.disconnect(self._list_blocks)
         self._followed = document
         document.analysis_changed.connect(self._update_totals)
         document.undo_stack.cleanChanged.connect(self._update_modified)
         document.path_changed.connect(self._update_title)
         document.undo_stack.indexChanged.connect(self._update_title)  # the design's name
         document.problem.connect(self.say)
+        document.scope_changed.connect(self._show_scope)
+        document.blocks_changed.connect(self._list_blocks)
+        self.block_actions.update()
+        self._list_blocks()
         self.batch.blockSignals(True)
         self.batch.setValue(document.settings.batch_size)
         self.batch.blockSignals(False)
@@ -365,6 +377,22 @@ class MainWindow(QMainWindow):
         self._update_totals()
         self._update_title()
         self.canvas.fit()
+
+    def _show_scope(self) -> None:
+        """Another scope on the canvas (a block opened, or the way back): every view
+        follows it."""
+        document = self.document
+        self.scene.set_document(document)
+        self.inspector.set_document(document)
+        self.summary.set_document(document)
+        self.minimap.set_document(document)
+        self.block_actions.update()
+        self._list_blocks()
+        self._update_totals()
+        self.canvas.fit()
+
+    def _list_blocks(self) -> None:
+        self.palette.set_blocks(self.document.block_ids(), bool(self.document.trail))
 
     # status -------------------------------------------------------------------------------------
 
@@ -378,12 +406,8 @@ class MainWindow(QMainWindow):
     def _update_title(self, *_: object) -> None:
         document = self.document
         if document.path is not None:
-            kept = [  # Save asks where
-                "example copy" if _is_example(document.path) else "",
-                "blocks expanded" if document.path == self._blocks_file else "",
-            ]
-            said = ", ".join(filter(None, kept))
-            name = f"{document.path.name} ({said})" if said else document.path.name
+            copy = _is_example(document.path)  # Save asks where
+            name = f"{document.path.name} (example copy)" if copy else document.path.name
         else:
             name = window_parts.named(document.arch) or window_parts.UNTITLED
         self.setWindowTitle(f"{name}[*] — designer")
@@ -428,36 +452,26 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot open", f"{path}\n\n{describe(error)}")
             return False
         with _collector_paused():
-            self._replace(opened, path if project.blocks is not None else None)
+            self._replace(opened)
         self._remember(path)
         return True
 
-    def _replace(self, document: Document, blocks_file: Path | None = None) -> None:
-        """Show `document`; `blocks_file` is the file with blocks it was expanded from."""
+    def _replace(self, document: Document) -> None:
         self.autosaver.discard()
-        self._blocks_file = blocks_file
         self._follow(document)
 
-    def _kept(self, path: Path) -> bool:
-        """Whether Save must not write over `path`: a shipped example (opened as a copy), or
-        the file with blocks the design was expanded from (the window would write it flat,
-        its blocks lost)."""
-        return _is_example(path) or path == self._blocks_file
-
     def save(self) -> bool:
-        """Save to the design's file; a new design, or a file that is kept (`_kept`), asks
-        where."""
-        if self.document.path is None or self._kept(self.document.path):
+        """Save to the design's file; a new design, or a shipped example (opened as a
+        copy), asks where."""
+        if self.document.path is None or _is_example(self.document.path):
             return self.save_as()
         return self._save_to(self.document.path)
 
     def save_as(self) -> bool:
         start = ""
         current = self.document.path
-        if current is not None and self._kept(current):  # a new name, never the kept file's
-            folder = Path.home() if _is_example(current) else current.parent
-            expanded = current == self._blocks_file
-            start = str(folder / (f"{current.stem}-expanded.nnd" if expanded else current.name))
+        if current is not None and _is_example(current):  # a new name, never the example's
+            start = str(Path.home() / current.name)
         path, _ = QFileDialog.getSaveFileName(self, "Save design", start, "Designs (*.nnd)")
         if not path:
             return False
@@ -499,7 +513,7 @@ class MainWindow(QMainWindow):
             return True
         document = self.document
         try:
-            self.autosaver.write(document.arch, document.extras, document.path)
+            self.autosaver.write(document.snapshot, document.path)
         except OSError as error:
             if not self._autosave_failing:
                 self._autosave_failing = True
@@ -544,8 +558,7 @@ class MainWindow(QMainWindow):
                     "The autosave is left where it is.",
                 )
                 continue
-            original = recovery.original  # a file with blocks is kept, as when opened
-            self._replace(document, original if _holds_blocks(original) else None)
+            self._replace(document)
             document.undo_stack.resetClean()
             self._update_title()
             if self.autosave_now():  # this session holds the work now: the old copy goes
@@ -764,7 +777,7 @@ class MainWindow(QMainWindow):
         document = self.document
         name = window_parts.class_name_for(document.arch, document.path)
         try:
-            exported = pytorch.export(document.arch, document.engine, name)
+            exported = _exported(document, name)
         except pytorch.ExportError as error:
             QMessageBox.warning(
                 self, "Cannot export", "The design has errors:\n\n" + "\n".join(error.problems)
@@ -783,8 +796,9 @@ class MainWindow(QMainWindow):
         from designer.export.verify import TorchMissing, verify
 
         try:
-            exported = pytorch.export(self.document.arch, self.document.engine)
-            differences = verify(exported, self.document.arch, self.document.engine)
+            engine = self.document.engine
+            exported = _exported(self.document)
+            differences = verify(exported, engine.arch, engine)
         except pytorch.ExportError as error:
             QMessageBox.warning(
                 self, "Cannot verify", "The design has errors:\n\n" + "\n".join(error.problems)
@@ -806,7 +820,7 @@ class MainWindow(QMainWindow):
             self, "Export report", str(self._export_path(suffix, "report"))
         )
         if path:
-            text = report.render(self.document.engine, fmt)
+            text = report.render(self.document.engine, fmt, self.document.blocks())
             self._write_export(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
 
     def export_picture(self, kind: str) -> None:
@@ -913,12 +927,15 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _holds_blocks(path: Path | None) -> bool:
-    """Whether `path` is a file with blocks (which a recovered design was expanded from)."""
-    try:
-        return path is not None and load(path).blocks is not None
-    except ProjectError:
-        return False
+def _exported(document: Document, class_name: str | None = None) -> pytorch.ExportedModule:
+    """The design as PyTorch source: a class per block where it has blocks (ExportError
+    where it has errors)."""
+    design = document.blocks()
+    if design is None:
+        return pytorch.export(document.arch, document.engine, class_name)
+    return export_blocks(
+        design.nodes, design.edges, design.library, document.engine, design.flat, class_name
+    )
 
 
 def _is_example(path: Path) -> bool:

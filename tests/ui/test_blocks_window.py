@@ -1,50 +1,199 @@
-"""The window opens a design with blocks expanded (its flat design, ids as paths); since it
-can only save that flat design, Save never writes over the file with blocks: it asks for a
-new name, and the title says so."""
+"""Blocks in the window, through its widgets: a selection grouped into a block (Ctrl+G),
+a second instance from the palette, the block opened by a double-click with its
+breadcrumb, a param edited inside in the inspector changing every instance and the
+totals, undo, the way back, and Ungroup; a file with blocks opens as blocks and saves
+as blocks."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QSpinBox, QWidget
 
 from designer.core.edits import SetParams
-from designer.io.project import load
+from designer.core.graph import Architecture, EdgeRecord, NodeRecord
+from designer.io.project import Project, load, save
 from tests.conftest import EXAMPLES
+from tests.ui.test_inspector import type_into
+from tests.ui.test_usability import node_point
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+NO_KEYS = Qt.KeyboardModifier.NoModifier
+LEFT = Qt.MouseButton.LeftButton
 
 
-def test_a_design_with_blocks_opens_expanded_and_save_asks_for_a_new_name(
-    window, tmp_path: Path, monkeypatch
-) -> None:
+def chain_file(tmp_path: Path) -> Path:
+    """input → c1 → r1 → c2 → r2 → pool → flat → fc, laid out top to bottom."""
+    layers = [
+        ("input", "Input", {"shape": [3, 32, 32]}),
+        ("c1", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}),
+        ("r1", "ReLU", {}),
+        ("c2", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}),
+        ("r2", "ReLU", {}),
+        ("pool", "AdaptiveAvgPool2d", {"output_size": 1}),
+        ("flat", "Flatten", {}),
+        ("fc", "Linear", {"out_features": 10}),
+    ]
+    nodes = [NodeRecord(i, t, p, pos=(0.0, 140.0 * k)) for k, (i, t, p) in enumerate(layers)]
+    edges = [EdgeRecord(a.id, b.id) for a, b in zip(nodes, nodes[1:])]
+    path = tmp_path / "chain.nnd"
+    save(path, Architecture.build("chain", nodes, edges))
+    return path
+
+
+def click(window, node_id: str, keys=NO_KEYS) -> QPoint:
+    at = node_point(window, node_id)
+    QTest.mouseClick(window.canvas.viewport(), LEFT, keys, at)
+    return at
+
+
+def palette_item(window, text: str):
+    model = window.palette.view.model()
+    for group in range(model.rowCount()):
+        parent = model.index(group, 0)
+        for row in range(model.rowCount(parent)):
+            index = model.index(row, 0, parent)
+            if index.data() == text:
+                return index
+    raise AssertionError(f"{text} is not in the palette")
+
+
+def test_group_open_edit_inside_undo_and_ungroup_through_the_widgets(qtbot, window, tmp_path):
+    assert window.open_path(chain_file(tmp_path))
+    document = window.document
+    flat_params = document.totals().params
+    assert flat_params == 448 + 2320 + 170
+
+    click(window, "c1")
+    click(window, "r1", CTRL)
+    assert sorted(document.selected()) == ["c1", "r1"]
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_G, CTRL)  # Group into Block
+    assert document.block_ids() == ["Block1"]
+    assert document.selected() == ["block1"]
+    assert {"c1", "r1"}.isdisjoint(document.arch.graph)
+    assert document.results["block1"].params == 448
+    assert document.results["block1"].shape == (16, 32, 32)
+    assert document.totals().params == flat_params
+    assert "Grouped 2 nodes into block Block1" in window.statusBar().currentMessage()
+    assert window.scene.nodes["block1"].type_name == "Block1"
+
+    # a second instance, from the palette's Blocks group (search, Enter), after the first
+    assert palette_item(window, "Block1").parent().data() == "Blocks"
+    search = window.palette.search
+    QTest.keyClicks(search, "Block1")
+    QTest.keyClick(search, Qt.Key.Key_Return)
+    second = document.selected()[0]
+    assert document.arch.type_of(second) == "Block1"
+    assert document.arch.producers(second) == ["block1"]
+    assert document.results[second].params == 16 * 16 * 9 + 16
+    totals = document.totals().params
+    assert totals == flat_params + 2320
+
+    # open the first instance: the canvas shows the block, the breadcrumb the way back
+    QTest.mouseDClick(window.canvas.viewport(), LEFT, NO_KEYS, node_point(window, "block1"))
+    assert document.scope == "Block1"
+    crumb = window.block_actions.breadcrumb
+    assert crumb.isVisible()
+    assert [b.text() for b in crumb.buttons] == ["chain", "block1 (Block1)"]
+    assert set(window.scene.nodes) == {"in", "c1", "r1", "out"}
+    assert document.results["c1"].params == 448  # as this instance sees it
+    assert document.results["in"].shape == (3, 32, 32)
+
+    # edit out_channels of c1 inside: every instance and the totals follow
+    click(window, "c1")
+    box = window.inspector.findChild(QWidget, "param_out_channels").findChild(QSpinBox)
+    type_into(qtbot, box, "32")
+    assert document.arch.params_of("c1")["out_channels"] == 32
+    assert document.results["c1"].params == 3 * 32 * 9 + 32
+    after = document.totals().params
+    first, second_now = 3 * 32 * 9 + 32, 32 * 32 * 9 + 32
+    assert after == first + second_now + (32 * 16 * 9 + 16) + 170
+    assert window.totals_label.text().startswith(f"Params {after:,}")
+
+    # undo (Ctrl+Z) restores every instance
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Z, CTRL)
+    assert document.totals().params == totals
+    assert document.arch.params_of("c1")["out_channels"] == 16
+
+    # back to the design by the breadcrumb
+    QTest.mouseClick(crumb.buttons[0], LEFT)
+    assert document.scope == "" and not crumb.isVisible()
+    assert document.results[second].params == 2320
+
+    # ungroup the second instance (Ctrl+Shift+G): its layers inline, the numbers the same
+    click(window, second)
+    QTest.keyClick(
+        window.canvas.viewport(), Qt.Key.Key_G, CTRL | Qt.KeyboardModifier.ShiftModifier
+    )
+    inlined = document.selected()
+    assert sorted(document.arch.type_of(n) for n in inlined) == ["Conv2d", "ReLU"]
+    assert second not in document.arch.graph
+    assert document.totals().params == totals
+
+    # undo all: the plain design it started as
+    while document.undo_stack.canUndo():
+        document.undo_stack.undo()
+    assert document.scope == ""
+    assert sorted(document.arch.graph) == sorted(
+        ["input", "c1", "r1", "c2", "r2", "pool", "flat", "fc"]
+    )
+    assert document.block_ids() == []
+    assert document.totals().params == flat_params
+
+
+def test_undo_of_an_edit_inside_a_block_shows_that_block(window) -> None:
+    assert window.open_path(EXAMPLES / "resnet50-blocks.nnd")
+    document = window.document
+    document.open_instance("layer1")
+    document.open_instance("rest")
+    assert document.scope == "IdentityBottleneck"
+    document.select(["conv2"])
+    document.push(SetParams.with_param(document.arch, "conv2", "bias", True))
+    # bias on every IdentityBottleneck's 3×3: widths 64 ×2, 128 ×3, 256 ×5, 512 ×2
+    assert document.totals().params == 25_557_032 + 2 * 64 + 3 * 128 + 5 * 256 + 2 * 512
+    document.go_up(0)
+    assert document.scope == ""
+    document.undo_stack.undo()
+    assert document.scope == "IdentityBottleneck"
+    assert document.totals().params == 25_557_032
+
+
+def test_a_design_with_blocks_opens_as_blocks_and_saves_as_blocks(window, tmp_path) -> None:
     path = tmp_path / "resnet50-blocks.nnd"
     shutil.copy(EXAMPLES / "resnet50-blocks.nnd", path)
-    original = path.read_text(encoding="utf-8")
     assert window.open_path(path)
-    assert "resnet50-blocks.nnd (blocks expanded)" in window.windowTitle()
     document = window.document
-    assert "layer2.first.conv2" in document.arch
+    assert window.windowTitle() == "resnet50-blocks.nnd[*] — designer"
+    assert document.block_ids() == ["Bottleneck", "IdentityBottleneck", "Stage"]
     assert document.totals().params == 25_557_032
+    assert document.totals().macs == 4_089_184_256
+    assert document.results["layer3"].params == 7_098_368
+    assert window.scene.nodes["layer3"].type_name == "Stage"
+    document.open_instance("layer3")
+    assert window.scene.nodes["rest"].type_name == "IdentityBottleneck ×depth - 1"
+    document.go_up(0)
     document.push(SetParams.with_param(document.arch, "fc", "out_features", 10))
-    asked = []
-    flat = tmp_path / "flat.nnd"
-
-    def ask(*args, **kwargs):
-        asked.append(args)
-        return str(flat), ""
-
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", ask)
-    window.save_action.trigger()
-    assert asked == [
-        (window, "Save design", str(tmp_path / "resnet50-blocks-expanded.nnd"), "Designs (*.nnd)")
-    ]
-    assert path.read_text(encoding="utf-8") == original  # the blocks are kept
-    saved = load(flat)
-    assert saved.blocks is None and "layer2.first.conv2" in saved.arch
+    window.save_action.trigger()  # over the file, blocks and all
+    saved = load(path)
+    assert saved.blocks is not None
+    assert [b.id for b in saved.blocks.library] == ["Bottleneck", "IdentityBottleneck", "Stage"]
     assert saved.arch.params_of("fc") == {"out_features": 10}
-    assert window.document.path == flat
-    assert "(blocks expanded)" not in window.windowTitle()
-    document.push(SetParams.with_param(document.arch, "fc", "out_features", 12))
-    window.save_action.trigger()  # the flat file is the design's own now: saved in place
-    assert len(asked) == 1
-    assert load(flat).arch.params_of("fc") == {"out_features": 12}
+    assert saved.arch.node("layer2.first.conv2").type == "Conv2d"
+    assert sum(saved.arch.spec(n).inputs[1] != 0 for n in saved.arch.graph) > 100
+
+
+def test_a_block_used_nowhere_opens_without_numbers(window, tmp_path) -> None:
+    project = load(EXAMPLES / "resnet50-blocks.nnd")
+    assert project.blocks is not None
+    window._replace(type(window.document)(Project(project.arch, blocks=project.blocks)))
+    document = window.document
+    assert document.group(["fc"])
+    block = document.arch.type_of(document.selected()[0])
+    document.undo_stack.undo()
+    assert block not in document.block_ids()
+    document.open_block("Bottleneck")
+    assert document.trail[0].path == "layer1.first"
+    assert document.results["conv1"].params == 64 * 64

@@ -26,7 +26,6 @@ import designer
 from designer import cli
 from designer.core.edits import Rename
 from designer.ui import help as help_pages
-from designer.ui.context_menus import GROUP_TEXT
 from designer.ui.dialogs import QuickInsert
 from designer.ui.examples import DESCRIPTIONS
 from tests.conftest import EXAMPLES
@@ -208,7 +207,8 @@ def test_node_menu_has_its_entries_and_deletes_and_disconnects(qtbot, window) ->
     texts = [a.text().replace("&", "") for a in menu.actions() if not a.isSeparator()]
     for wanted in ("Insert Layer After…", "Rename…", "Copy", "Disconnect All", "Delete"):
         assert wanted in texts
-    assert not entry(menu, GROUP_TEXT).isEnabled()
+    assert entry(menu, "Group into Block").isEnabled()
+    assert "Ungroup" not in texts  # b3x3 is a layer, not an instance
 
     steps = window.document.undo_stack.count()
     click_entry(qtbot, menu, "Disconnect All")

@@ -323,6 +323,13 @@ class NodeItem(QGraphicsItem):
             self.update()
             self.refresh_card()
 
+    def set_type_text(self, text: str) -> None:
+        """The type as the node writes it (a repeated node's with its count, ×3)."""
+        if text != self.type_name:
+            self.type_name = text
+            self.update()
+            self.refresh_card()
+
     def tooltip(self) -> str:
         """The type and id (and name), the output shape and figures in full, the error or
         what it waits on, whose weights it uses, and the warnings; every line elided (an
@@ -523,7 +530,7 @@ class NodeItem(QGraphicsItem):
         """What the node shows: type, name, output shape (or error), and its params and MACs
         (or the overlay's statistic), elided to fit; kept until the result, name or overlay
         changes (eliding measures text, which costs more than drawing it)."""
-        key = (self.result, self.label, self.overlay, self.shares)
+        key = (self.result, self.type_name, self.label, self.overlay, self.shares)
         if self._elided is None or self._elided[0] != key:
             fonts = _fonts()
             width = style.NODE_WIDTH - 20

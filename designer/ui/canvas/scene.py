@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import NodeResult
+from designer.core.block_editing import REPEAT
 from designer.core.graph import Change, ChangeKind, EdgeRecord
 from designer.core.receptive import fmt
 from designer.ui import style
@@ -87,6 +88,9 @@ class DesignScene(QGraphicsScene):
     def rebuild(self) -> None:
         """All items anew, in one pass over the graph."""
         self._solo = None
+        self._syncing_selection = True  # the document keeps its selection
+        self.clearSelection()  # now, while the items are whole: clear() says so half way
+        self._syncing_selection = False
         self.clear()
         self.nodes.clear()
         self.edges.clear()
@@ -98,7 +102,7 @@ class DesignScene(QGraphicsScene):
         arch = self.document.arch
         graph = arch.graph
         catalog = arch.catalog
-        results = self.document.engine.results
+        results = self.document.results
         edges: list[EdgeRecord] = []
         connected: dict[str, int] = {}  # inputs wired, by node
         read: dict[str, int] = {}  # the highest output slot an edge reads, by node
@@ -128,7 +132,7 @@ class DesignScene(QGraphicsScene):
                 names += tuple(f"output {i}" for i in range(len(names), len(names) + missing))
             item = NodeItem(
                 node_id,
-                type_name,
+                type_text(type_name, data["params"]),
                 spec.category,
                 results,
                 data["name"] or node_id,
@@ -259,6 +263,8 @@ class DesignScene(QGraphicsScene):
             for node_id in change.nodes:
                 if node_id in arch and node_id in self.nodes:
                     self._update_ports(node_id)
+                    node = arch.graph.nodes[node_id]
+                    self.nodes[node_id].set_type_text(type_text(node["type"], node["params"]))
             return
         if change.kind is not ChangeKind.STRUCTURE:
             return
@@ -293,7 +299,7 @@ class DesignScene(QGraphicsScene):
         paints them when they are scrolled into view. An edit that changes thousands of
         results costs a look at the few dozen items on screen. One query of the scene's
         index says which those are."""
-        results = self.document.engine.results
+        results = self.document.results
         for node_id in node_ids:
             item, result = self.nodes.get(node_id), results.get(node_id)
             if item is None or result is None or result.output is None:
@@ -335,7 +341,11 @@ class DesignScene(QGraphicsScene):
         node = arch.node(node_id)
         spec = arch.spec(node_id)
         item = NodeItem(
-            node_id, node.type, spec.category, self.document.engine.results, node.name or node_id
+            node_id,
+            type_text(node.type, node.params),
+            spec.category,
+            self.document.results,
+            node.name or node_id,
         )
         if self.horizontal:
             item.set_horizontal(True)
@@ -362,7 +372,7 @@ class DesignScene(QGraphicsScene):
         connected = sum(1 for e in edges if e.target == node_id)
         count = most if most is not None else max(fewest, connected + 1)
         names = with_result_slots(
-            spec.output_names(arch.params_of(node_id)), self.document.engine.results.get(node_id)
+            spec.output_names(arch.params_of(node_id)), self.document.results.get(node_id)
         )
         read = max((e.output for e in edges if e.source == node_id), default=0)
         missing = max(0, read + 1 - len(names))
@@ -449,7 +459,7 @@ class DesignScene(QGraphicsScene):
             yield
         finally:
             self.clean = False
-            if self._solo is not None and self._solo.scene() is self:
+            if self._solo is not None and self.nodes.get(self._solo.node_id) is self._solo:
                 self._solo.set_expanded(True)
 
     def set_horizontal(self, horizontal: bool) -> None:
@@ -531,7 +541,7 @@ class DesignScene(QGraphicsScene):
         solo = selected[0] if len(selected) == 1 and isinstance(selected[0], NodeItem) else None
         if solo is self._solo:
             return
-        if self._solo is not None and self._solo.scene() is self:
+        if self._solo is not None and self.nodes.get(self._solo.node_id) is self._solo:
             self._solo.set_expanded(False)
         self._solo = solo
         if solo is not None:
@@ -553,7 +563,7 @@ class DesignScene(QGraphicsScene):
         self.overlay = kind
         values: dict[str, tuple[float, str]] = {}
         if kind is not None:
-            for node_id, result in self.document.engine.results.items():
+            for node_id, result in self.document.results.items():
                 values[node_id] = _statistic(kind, result)
         largest = max((v for v, _ in values.values()), default=0) or 1
         for node_id, item in self.nodes.items():
@@ -618,3 +628,12 @@ def with_result_slots(names: tuple[str, ...], result: NodeResult | None) -> tupl
     Split by a size makes as many pieces as its input holds."""
     count = len(result.outputs) if result is not None and result.output is not None else 0
     return names + tuple(f"output {i}" for i in range(len(names), count))
+
+
+def type_text(type_name: str, params: dict) -> str:
+    """A node's type as it is drawn: a repeated node's with its count (Bottleneck ×3)."""
+    repeat = params.get(REPEAT, 1)
+    if repeat == 1:
+        return type_name
+    count = repeat["expr"] if isinstance(repeat, dict) else repeat
+    return f"{type_name} ×{count}"

@@ -26,6 +26,7 @@ READABLE_ZOOM = 0.6
 class CanvasView(QGraphicsView):
     message = Signal(str)
     quick_insert_requested = Signal()
+    node_opened = Signal(str)  # a node double-clicked: a block instance opens
 
     def __init__(self, scene: DesignScene) -> None:
         super().__init__(scene)
@@ -127,6 +128,13 @@ class CanvasView(QGraphicsView):
             self._wire = (item, wire)
             return
         super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        item = self._port_or_item(event.position().toPoint())
+        if isinstance(item, NodeItem) and event.button() == Qt.MouseButton.LeftButton:
+            self.node_opened.emit(item.node_id)
+            return
+        super().mouseDoubleClickEvent(event)
 
     def mouseMoveEvent(self, event) -> None:
         if self._pan_from is not None:

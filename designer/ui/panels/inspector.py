@@ -203,7 +203,7 @@ class SelectionTotals:
         )
 
     def show_totals(self, document: Document, node_ids: list[str]) -> None:
-        arch, results = document.arch, document.engine.results
+        arch, results = document.arch, document.results
         types: dict[str, int] = {}
         sums = dict.fromkeys(("params", "buffers", "macs", "flops", "memory"), 0)
         errors = waiting = 0
@@ -251,7 +251,7 @@ class Inspector(QWidget):
         self._node_id: str | None = None  # the node edited (the first, with several of a type)
         self._node_ids: list[str] = []  # every selected node
         self._shown_name = ""  # the name field's text as loaded: unchanged, it renames nothing
-        self._form_type: str | None = None
+        self._form_type: tuple[str, bool] | None = None
         self._editors: dict[str, ParamEditor] = {}
         self._errors: dict[str, QLabel] = {}
         # several nodes: edits arrive a part at a time (a Compound of 1,000 SetParams
@@ -308,8 +308,9 @@ class Inspector(QWidget):
         layout.addStretch(1)
         scroll.setWidget(content)
 
-    def _build_form(self, spec: LayerSpec) -> None:
-        """One row per parameter the user sets: its editor, and its error line below."""
+    def _build_form(self, spec: LayerSpec, inside: bool) -> None:
+        """One row per parameter the user sets: its editor, and its error line below;
+        `inside` a block, each may hold an expression."""
         for editor in self._editors.values():
             editor.blockSignals(True)  # a focused field must not commit to the next node
         first = self._form.getWidgetPosition(self._results_title)[0] - len(self._param_rows)
@@ -323,7 +324,7 @@ class Inspector(QWidget):
         for param in spec.params:
             if param.inferred:
                 continue
-            editor = make_editor(param)
+            editor = make_editor(param, expressions=inside)
             editor.changed.connect(lambda value, p=param: self._on_edit(p, value))
             error = _text_label(f"error_{param.name}")
             _paint(error, ERROR_COLOUR)
@@ -346,7 +347,7 @@ class Inspector(QWidget):
             _paint(none, QUIET_COLOUR)
             self._form.insertRow(first, none)
             self._param_rows.append((none,))
-        self._form_type = spec.name
+        self._form_type = (spec.name, inside)
 
     # the document -------------------------------------------------------------------------
 
@@ -431,8 +432,9 @@ class Inspector(QWidget):
         self._name.setReadOnly(self._shown_name != (record.name or ""))
         if self._name.text() != self._shown_name:
             self._name.setText(self._shown_name)
-        if record.type != self._form_type:
-            self._build_form(spec)
+        inside = bool(self._document.scope)
+        if (record.type, inside) != self._form_type:
+            self._build_form(spec, inside)
         for error in self._errors.values():
             error.hide()
         values = arch.resolved_params(node_id)

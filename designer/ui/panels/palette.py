@@ -1,5 +1,7 @@
 """The layer palette: every layer type of the catalog, grouped by category, searchable,
-dragged onto the canvas (contract section 4) or double-clicked to add after the selection."""
+dragged onto the canvas (contract section 4) or double-clicked to add after the selection.
+A design with blocks lists them first, under Blocks (with the port types while a block is
+open), to drag in like layers."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeView, QVBoxLayout, QWidget
 
+from designer.core.block_editing import BLOCKS_CATEGORY
+from designer.core.blocks import PORT_TYPES
 from designer.core.registry import CATEGORIES, LAYERS
 
 LAYER_MIME = "application/x-nn-designer-layer"
@@ -37,16 +41,28 @@ class CatalogModel(QStandardItemModel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.blocks: QStandardItem | None = None  # the Blocks group, while there are blocks
         for category in CATEGORIES:
-            header = QStandardItem(category)
-            header.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            font = header.font()
-            font.setBold(True)
-            header.setFont(font)
+            header = _header(category)
             for spec in LAYERS.values():
                 if spec.category == category:
                     header.appendRow(self._item(spec.name, spec.summary))
             self.appendRow(header)
+
+    def set_blocks(self, block_ids: list[str], inside: bool) -> None:
+        """The design's blocks as the first group (`inside` a block: the port types too);
+        no group where there are none."""
+        names = [*block_ids, *(PORT_TYPES if inside else ())]
+        if self.blocks is not None:
+            self.removeRow(self.blocks.row())
+            self.blocks = None
+        if not names:
+            return
+        self.blocks = _header(BLOCKS_CATEGORY)
+        for name in names:
+            what = "a port of the open block" if name in PORT_TYPES else "a block of this design"
+            self.blocks.appendRow(self._item(name, f"{name}: {what}"))
+        self.insertRow(0, self.blocks)
 
     @staticmethod
     def _item(type_name: str, summary: str) -> QStandardItem:
@@ -68,6 +84,15 @@ class CatalogModel(QStandardItemModel):
 
     def supportedDragActions(self) -> Qt.DropAction:
         return Qt.DropAction.CopyAction
+
+
+def _header(category: str) -> QStandardItem:
+    header = QStandardItem(category)
+    header.setFlags(Qt.ItemFlag.ItemIsEnabled)
+    font = header.font()
+    font.setBold(True)
+    header.setFont(font)
+    return header
 
 
 class Palette(QWidget):
@@ -110,6 +135,10 @@ class Palette(QWidget):
         self.search.textChanged.connect(self._filter)
         self.search.returnPressed.connect(self._activate_first)
         self.view.activated.connect(self._activate)
+
+    def set_blocks(self, block_ids: list[str], inside: bool) -> None:
+        self.catalog.set_blocks(block_ids, inside)
+        self.view.expandAll()
 
     def _filter(self, text: str) -> None:
         self.proxy.setFilterFixedString(text.strip())

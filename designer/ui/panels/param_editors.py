@@ -20,10 +20,12 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from designer.core.expr import is_expr
 from designer.core.params import PADDING_WORDS, Kind, Param, show_value
 from designer.core.spec import spatial_axes
 
@@ -474,8 +476,63 @@ def _stand_in(param: Param) -> Any:
     }.get(param.kind, low)
 
 
-def make_editor(param: Param) -> ParamEditor:
-    """The editor for a declaration, wrapped with a None check box if it is nullable."""
+class ExpressionEditor(ParamEditor):
+    """Inside a block: the param's own editor, or (the ƒ button) a line holding an
+    expression over the block's params, `width * 4`, written as `{"expr": ...}`."""
+
+    def __init__(self, param: Param, inner: ParamEditor) -> None:
+        super().__init__(param)
+        self.inner = inner
+        inner.changed.connect(self._inner_changed)
+        self.line = QLineEdit()
+        self.line.setObjectName(f"expr_{param.name}")
+        self.line.setPlaceholderText("e.g. width * 4")
+        self.line.hide()
+        self.toggle = QToolButton()
+        self.toggle.setObjectName(f"use_expr_{param.name}")
+        self.toggle.setText("ƒ")
+        self.toggle.setCheckable(True)
+        self.toggle.setToolTip("An expression over the block's params (+ - * // %, parentheses)")
+        _row(self, inner, self.line, self.toggle)
+        self.line.editingFinished.connect(self._commit)
+        self.toggle.toggled.connect(self._switch)
+
+    def value(self) -> Any:
+        if not self.toggle.isChecked():
+            return self.inner.value()
+        text = self.line.text().strip()
+        return {"expr": text} if text else self._shown
+
+    def _show(self, value: Any) -> None:
+        expression = is_expr(value)
+        self.toggle.blockSignals(True)
+        self.toggle.setChecked(expression)
+        self.toggle.blockSignals(False)
+        self.inner.setVisible(not expression)
+        self.line.setVisible(expression)
+        if expression:
+            self.line.setText(value["expr"])
+        else:
+            self.inner.set_value(value)
+
+    def _switch(self, expression: bool) -> None:
+        self.inner.setVisible(not expression)
+        self.line.setVisible(expression)
+        if expression:
+            self.line.setFocus(Qt.FocusReason.OtherFocusReason)
+        elif is_expr(self._shown):  # back to a value: the editor's
+            self.changed.emit(self.inner.value())
+
+    def _inner_changed(self, value: Any) -> None:
+        if not self._loading:
+            self.changed.emit(value)
+
+
+def make_editor(param: Param, expressions: bool = False) -> ParamEditor:
+    """The editor for a declaration, wrapped with a None check box if it is nullable and
+    with an expression line where `expressions` (inside a block)."""
+    if expressions:
+        return ExpressionEditor(param, make_editor(param))
     if param.kind is Kind.INT:
         editor: ParamEditor = IntEditor(param)
     elif param.kind is Kind.BOOL:

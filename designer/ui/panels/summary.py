@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.core.analysis import NodeResult
 from designer.core.graph import Change, ChangeKind
 from designer.core.spec import Tensor, dims
 from designer.export import report
@@ -267,10 +268,10 @@ class SummaryModel(QAbstractTableModel):
         return line
 
     def _compute(self, node_id: str) -> Line:
-        engine = self._document.engine
-        result = engine.results[node_id]
+        document = self._document
+        result = document.results.get(node_id) or NodeResult(None)  # a block used nowhere
         # report.rows would analyse and lay out every node: one row is what changed
-        row = report.row(engine, node_id)
+        row = report.row_of(document.arch, node_id, result)
         return _line(row, result.blocked_by is not None and not result.error, result.outputs)
 
     def _sorted(self) -> list[str]:
