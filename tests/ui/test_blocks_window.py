@@ -7,6 +7,7 @@ as blocks."""
 from __future__ import annotations
 
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt
@@ -38,7 +39,7 @@ def chain_file(tmp_path: Path) -> Path:
         ("fc", "Linear", {"out_features": 10}),
     ]
     nodes = [NodeRecord(i, t, p, pos=(0.0, 140.0 * k)) for k, (i, t, p) in enumerate(layers)]
-    edges = [EdgeRecord(a.id, b.id) for a, b in zip(nodes, nodes[1:])]
+    edges = [EdgeRecord(a.id, b.id) for a, b in pairwise(nodes)]
     path = tmp_path / "chain.nnd"
     save(path, Architecture.build("chain", nodes, edges))
     return path
@@ -48,6 +49,11 @@ def click(window, node_id: str, keys=NO_KEYS) -> QPoint:
     at = node_point(window, node_id)
     QTest.mouseClick(window.canvas.viewport(), LEFT, keys, at)
     return at
+
+
+def showing(window, name: str) -> bool:
+    found = window.inspector.findChild(QWidget, name)
+    return found is not None and found.isVisible()
 
 
 def palette_item(window, text: str):
@@ -125,9 +131,7 @@ def test_group_open_edit_inside_undo_and_ungroup_through_the_widgets(qtbot, wind
 
     # ungroup the second instance (Ctrl+Shift+G): its layers inline, the numbers the same
     click(window, second)
-    QTest.keyClick(
-        window.canvas.viewport(), Qt.Key.Key_G, CTRL | Qt.KeyboardModifier.ShiftModifier
-    )
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_G, CTRL | Qt.KeyboardModifier.ShiftModifier)
     inlined = document.selected()
     assert sorted(document.arch.type_of(n) for n in inlined) == ["Conv2d", "ReLU"]
     assert second not in document.arch.graph
@@ -197,3 +201,36 @@ def test_a_block_used_nowhere_opens_without_numbers(window, tmp_path) -> None:
     document.open_block("Bottleneck")
     assert document.trail[0].path == "layer1.first"
     assert document.results["conv1"].params == 64 * 64
+
+
+def test_the_inspector_edits_an_instance_params_and_shows_expressions(qtbot, window) -> None:
+    assert window.open_path(EXAMPLES / "resnet50-blocks.nnd")
+    document = window.document
+    click(window, "layer3")
+    assert document.selected() == ["layer3"]
+    qtbot.waitUntil(lambda: showing(window, "param_depth"))
+    shown = [e.objectName() for e in window.inspector.findChildren(QWidget) if e.isVisible()]
+    names = ["param_width", "param_stride", "param_depth", "param_repeat"]
+    assert [n for n in shown if n.startswith("param_")] == names
+    depth = window.inspector.findChild(QWidget, "param_depth").findChild(QSpinBox)
+    assert depth.value() == 6
+    type_into(qtbot, depth, "7")
+    assert document.arch.params_of("layer3") == {"width": 256, "stride": 2, "depth": 7}
+    one_more = 17 * 256 * 256 + 12 * 256  # an IdentityBottleneck(256): convs, BNs
+    assert document.totals().params == 25_557_032 + one_more
+    assert window.scene.nodes["layer3"].result.params == 7_098_368 + one_more
+
+    QTest.mouseDClick(window.canvas.viewport(), LEFT, NO_KEYS, node_point(window, "layer3"))
+    click(window, "rest")
+    qtbot.waitUntil(lambda: showing(window, "expr_repeat"))
+    repeat = window.inspector.findChild(QWidget, "expr_repeat")
+    assert repeat.isVisible() and repeat.text() == "depth - 1"
+    type_into(qtbot, repeat, "depth - 2")  # an expression typed in the inspector
+    assert document.arch.params_of("rest")["repeat"] == {"expr": "depth - 2"}
+    # every stage has one IdentityBottleneck fewer: 17w² + 12w params each; layer3 (depth
+    # 7 now) has as many as it started with
+    fewer = sum(17 * w * w + 12 * w for w in (64, 128, 512))
+    assert document.totals().params == 25_557_032 - fewer
+    assert window.scene.nodes["rest"].type_name == "IdentityBottleneck ×depth - 2"
+    document.go_up(0)
+    assert window.scene.nodes["layer3"].result.params == 7_098_368
