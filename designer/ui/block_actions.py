@@ -41,13 +41,13 @@ class Breadcrumb(QFrame):
 
     def show_trail(self, document: Document) -> None:
         self._document = document
+        self.hide()  # shown again below with its new buttons (children of a shown widget are not)
         while self._layout.count():
             widget = self._layout.takeAt(0).widget()
             if widget is not None:
                 widget.deleteLater()
         self.buttons = []
         if not document.trail:
-            self.hide()
             return
         steps = [document.design.top.name or "Design"] if document.design else ["Design"]
         steps += [

@@ -28,6 +28,7 @@ CATEGORY_COLOURS = {
     "Attention": "#c0392b",
     "Custom": "#444b57",
     "Regularisation": "#9c6f5b",
+    "Blocks": "#1f4e79",
 }
 
 BACKGROUND = QColor("#f6f7f9")
