@@ -163,6 +163,11 @@ def _headless_parser() -> argparse.ArgumentParser:
     )
     import_parser.add_argument("--args", default="{}", help="keyword arguments for CLASS, as JSON")
     import_parser.add_argument("-o", "--output", type=Path, required=True)
+    import_parser.add_argument(
+        "--flat",
+        action="store_true",
+        help="every layer at the top level: the model's own classes not kept as blocks",
+    )
     return parser
 
 
@@ -402,13 +407,14 @@ def _import(options: argparse.Namespace) -> int:
         arguments = _import_arguments(options.args, pytorch_import.ImportFailure)
         inputs = [pytorch_import.parse_input(text) for text in options.input]
         notes: list[str] = []
-        arch = pytorch_import.import_model(
+        project = pytorch_import.import_project(
             Path(file_name),
             class_name,
             [shape for shape, _ in inputs],
             arguments,
             notes=notes,
             input_dtypes=[dtype for _, dtype in inputs],
+            flat=options.flat,
         )
     except pytorch_import.Unsupported as error:
         _complain(f"nothing written: {clip_text(str(error), 2000)}")
@@ -417,7 +423,7 @@ def _import(options: argparse.Namespace) -> int:
         _complain(clip_text(str(error), 2000))
         return EXIT_UNREADABLE
     try:
-        save(options.output, arch)
+        save(options.output, project.arch, blocks=project.blocks)
     except OSError as error:
         _complain(f"cannot write {options.output}: {_reason(error)}")
         return EXIT_UNREADABLE
@@ -425,7 +431,7 @@ def _import(options: argparse.Namespace) -> int:
         _complain(f"note: {clip_text(note, 2000)}")
     if len(notes) > MAX_NOTES:
         _complain(f"note: … and {len(notes) - MAX_NOTES:,} more notes")
-    errors = analyse(arch).totals().errors
+    errors = analyse(project.arch).totals().errors
     if errors:
         _complain(f"imported with {errors} node(s) in error; see designer check {options.output}")
     return EXIT_OK

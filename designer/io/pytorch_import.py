@@ -9,6 +9,8 @@ becomes a Custom node, said in a note.
 Channel and feature counts written in the model's code (in_channels=1) are kept where
 they disagree with what the input implies, so the engine shows the mistake on that node
 naming both numbers; where they agree they are dropped, as the file format prefers.
+`import_project` keeps the user's classes used more than once as blocks
+(designer.io.fx_blocks); `import_model` gives the flat design.
 """
 
 from __future__ import annotations
@@ -16,18 +18,26 @@ from __future__ import annotations
 import importlib.util
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from designer.core import registry
 from designer.core.graph import Architecture
 from designer.core.layout import layered_positions
 from designer.core.propagate import analyse
 from designer.core.spec import DTYPE_BYTES, Shape, dims
-from designer.io import fx_trace
+from designer.io import fx_blocks, fx_trace
 from designer.io.fx_mapping import Mapper
 from designer.io.import_errors import ImportFailure, TorchMissing, Unsupported
+from designer.io.project_format import Project
 
-__all__ = ["ImportFailure", "TorchMissing", "Unsupported", "import_model", "parse_input"]
+__all__ = [
+    "ImportFailure",
+    "TorchMissing",
+    "Unsupported",
+    "import_model",
+    "import_project",
+    "parse_input",
+]
 
 
 def load_class(path: Path, class_name: str) -> type:
@@ -66,6 +76,49 @@ def import_model(
     straight into an Embedding, else float32). What the user should know about the
     import (the Custom nodes it made; parameters of modules forward never calls; a trace
     that does not compute what the model does) is appended to `notes`."""
+    return _imported(path, class_name, input_shapes, arguments, notes, input_dtypes).arch
+
+
+def import_project(
+    path: Path,
+    class_name: str,
+    input_shapes: list[Shape],
+    arguments: dict[str, Any] | None = None,
+    notes: list[str] | None = None,
+    input_dtypes: list[str | None] | None = None,
+    flat: bool = False,
+) -> Project:
+    """The model imported as `import_model` does, as a project: the user's classes used
+    more than once are blocks (designer.io.fx_blocks), unless `flat` or none is; the
+    project's `arch` is then the design flattened, whose ids are paths."""
+    found = _imported(path, class_name, input_shapes, arguments, notes, input_dtypes)
+    if flat:
+        return Project(found.arch)
+    placed = fx_blocks.places(found.arch, found.graph, found.origins)
+    design = fx_blocks.block_design(found.arch, placed)
+    if design is None:
+        return Project(found.arch)
+    return Project(design.flat.architecture(class_name), blocks=design)
+
+
+class _Imported(NamedTuple):
+    """A traced, mapped model: the flat design, the fx graph it was read from, and the
+    fx node each design node does (where it does one alone)."""
+
+    arch: Architecture
+    graph: Any
+    origins: dict[str, Any]
+
+
+def _imported(
+    path: Path,
+    class_name: str,
+    input_shapes: list[Shape],
+    arguments: dict[str, Any] | None,
+    notes: list[str] | None,
+    input_dtypes: list[str | None] | None,
+) -> _Imported:
+    """See `import_model`."""
     try:
         import torch
         import torch.fx
@@ -100,7 +153,7 @@ def import_model(
         notes += _mistraced(model, arch, class_name, examples)
     for node_id, pos in layered_positions(arch.graph).items():
         arch.move(node_id, pos)
-    return arch
+    return _Imported(arch, traced.graph, mapper.origins)
 
 
 def _dtypes(model: Any, fixed: dict[str, Any], given: list[str | None]) -> list[str]:

@@ -122,6 +122,7 @@ GESTURES = (
     ("Canvas", "Ctrl+Wheel", "Zoom"),
     ("Canvas", "Middle button drag", "Pan"),
     ("Canvas", "Right click", "Menu for a node, a connection or the canvas"),
+    ("Canvas", "Double click", "Open the block of an instance"),
     ("Find", "Enter / Shift+Enter", "Next / previous match"),
     ("Find", "Esc", "Close the find box"),
 )

@@ -54,7 +54,7 @@ from designer.core.layout import layered_positions
 from designer.core.params import ParamError
 from designer.export import pytorch, report
 from designer.export.block_export import export_blocks
-from designer.io.project import Project, ProjectError
+from designer.io.project import ProjectError
 from designer.ui import autosave, clipboard, editing, style, window_parts
 from designer.ui import document as document_module
 from designer.ui import help as help_pages
@@ -862,14 +862,14 @@ class MainWindow(QMainWindow):
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             QApplication.processEvents()
             try:
-                arch = pytorch_import.import_model(file, class_name, sizes, arguments)
+                project = pytorch_import.import_project(file, class_name, sizes, arguments)
             finally:
                 QApplication.restoreOverrideCursor()
                 self.statusBar().clearMessage()
         except (ValueError, pytorch_import.ImportFailure) as error:
             QMessageBox.warning(self, "Cannot import", str(error))
             return
-        self._replace(Document(Project(arch)))
+        self._replace(Document(project))  # the model's own classes as blocks
 
 
 def save_picture(scene: DesignScene, path: Path) -> None:

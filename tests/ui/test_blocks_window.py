@@ -10,9 +10,10 @@ import shutil
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QSpinBox, QWidget
+from PySide6.QtWidgets import QDialog, QSpinBox, QWidget
 
 from designer.core.edits import SetParams
 from designer.core.graph import Architecture, EdgeRecord, NodeRecord
@@ -234,3 +235,20 @@ def test_the_inspector_edits_an_instance_params_and_shows_expressions(qtbot, win
     assert window.scene.nodes["rest"].type_name == "IdentityBottleneck ×depth - 2"
     document.go_up(0)
     assert window.scene.nodes["layer3"].result.params == 7_098_368
+
+
+def test_import_from_pytorch_keeps_the_model_classes_as_blocks(window, monkeypatch) -> None:
+    pytest.importorskip("torch")
+    from designer.ui.dialogs import ImportDialog
+
+    models = Path(__file__).resolve().parents[1] / "io" / "models" / "block_models.py"
+    monkeypatch.setattr(ImportDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
+    monkeypatch.setattr(
+        ImportDialog, "request", lambda self: (models, "ResNet50", ["3x224x224"], {})
+    )
+    window.import_model()
+    document = window.document
+    assert sorted(document.block_ids()) == ["Bottleneck", "BottleneckDownsample"]
+    assert len(document.arch) == 16  # the top level: stem, 8 instances, head
+    assert document.totals().params == 25_557_032
+    assert document.totals().macs == 4_089_184_256

@@ -450,13 +450,13 @@ def test_import_shows_that_it_is_working(window, monkeypatch) -> None:
     def trace(*args):
         cursor = QApplication.overrideCursor()
         seen.append((cursor and cursor.shape(), window.statusBar().currentMessage()))
-        return arch
+        return Project(arch)
 
     monkeypatch.setattr(ImportDialog, "exec", lambda self: QDialog.DialogCode.Accepted)
     monkeypatch.setattr(
         ImportDialog, "request", lambda self: (Path("model.py"), "Net", ["3x8x8"], {})
     )
-    monkeypatch.setattr(pytorch_import, "import_model", trace)
+    monkeypatch.setattr(pytorch_import, "import_project", trace)
     window.import_model()
     ((cursor, message),) = seen
     assert cursor == Qt.CursorShape.WaitCursor
