@@ -381,7 +381,7 @@ class Document(QObject):
         target = path or self.path
         if target is None:
             raise ValueError("no file to save to: use save(path)")
-        save(target, self._top(), self.extras, self.blocks())
+        save(target, self.top, self.extras, self.blocks())
         self.undo_stack.setClean()
         if target != self.path:
             self.path = target
@@ -389,9 +389,11 @@ class Document(QObject):
 
     def snapshot(self, note: dict | None = None) -> str:
         """The design as file text, for autosave (`note` joins the extras)."""
-        return dumps(self._top(), {**self.extras, **(note or {})}, self.blocks())
+        return dumps(self.top, {**self.extras, **(note or {})}, self.blocks())
 
-    def _top(self) -> Architecture:
+    @property
+    def top(self) -> Architecture:
+        """The design's top level (`arch` while no block is open): what names the design."""
         return self.arch if self.design is None else self.design.top
 
 

@@ -409,7 +409,7 @@ class MainWindow(QMainWindow):
             copy = _is_example(document.path)  # Save asks where
             name = f"{document.path.name} (example copy)" if copy else document.path.name
         else:
-            name = window_parts.named(document.arch) or window_parts.UNTITLED
+            name = window_parts.named(document.top) or window_parts.UNTITLED
         self.setWindowTitle(f"{name}[*] — designer")
         self.setWindowModified(self.document.modified)
 
@@ -728,12 +728,14 @@ class MainWindow(QMainWindow):
     def edit_properties(self) -> None:
         """File ▸ Properties: the design's name (one undo step), which exports use."""
         document = self.document
-        name = window_parts.named(document.arch) or ""
+        name = window_parts.named(document.top) or ""
         dialog = DesignProperties(name, document.path, self)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         text = " ".join(dialog.name.text().split())
-        if text and text != document.arch.name:
+        if text and text != document.top.name:
+            if document.trail:  # the name is the top level's
+                document.go_up(0)
             self._push(window_parts.RenameDesign(text))
             self._update_title()
 
@@ -775,7 +777,7 @@ class MainWindow(QMainWindow):
 
     def export_code(self) -> None:
         document = self.document
-        name = window_parts.class_name_for(document.arch, document.path)
+        name = window_parts.class_name_for(document.top, document.path)
         try:
             exported = _exported(document, name)
         except pytorch.ExportError as error:
@@ -831,7 +833,7 @@ class MainWindow(QMainWindow):
     def _export_path(self, suffix: str, what: str = "") -> Path:
         """What an export is called at first: the design's name, beside its file."""
         document = self.document
-        stem = window_parts.export_stem(document.arch, document.path)
+        stem = window_parts.export_stem(document.top, document.path)
         beside = document.path if document.path and not _is_example(document.path) else None
         folder = window_parts.export_folder(beside)
         return folder / f"{stem}{'-' + what if what else ''}.{suffix}"

@@ -252,3 +252,22 @@ def test_import_from_pytorch_keeps_the_model_classes_as_blocks(window, monkeypat
     assert len(document.arch) == 16  # the top level: stem, 8 instances, head
     assert document.totals().params == 25_557_032
     assert document.totals().macs == 4_089_184_256
+
+
+def test_exports_of_a_design_with_blocks_keep_its_blocks(window, tmp_path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    assert window.open_path(EXAMPLES / "resnet50-blocks.nnd")
+    window.document.open_instance("layer2")  # exports are of the whole design, from anywhere
+    code, rows = tmp_path / "resnet50.py", tmp_path / "resnet50.csv"
+    for target, trigger in (
+        (code, window.export_code),
+        (rows, lambda: window.export_report("csv")),
+    ):
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, t=target: (str(t), ""))
+        trigger()
+    source = code.read_text(encoding="utf-8")
+    assert "class Bottleneck(nn.Module):" in source and "class Stage(nn.Module):" in source
+    assert len(source.splitlines()) < 220
+    lines = rows.read_text(encoding="utf-8").splitlines()
+    assert [line.split(",")[0] for line in lines[6:10]] == ["layer1", "layer2", "layer3", "layer4"]
