@@ -228,7 +228,7 @@ def time_edit(
 def check_window(window: MainWindow) -> None:
     """The canvas, summary and totals agree with the engine (after the timed edits)."""
     document = window.document
-    results = document.engine.results
+    results = document.results  # the shown nodes' (with blocks, an instance's totals)
     scene = window.scene
     if set(scene.nodes) != set(document.arch.graph):
         raise SystemExit("the canvas does not show the design's nodes")

@@ -13,6 +13,14 @@ an edit in a design of thousands of nodes costs what the engine costs.
 The model sorts itself rather than sitting behind a QSortFilterProxyModel: the proxy asks
 for two cells per comparison, each a call into Python, which made a re-sort of 5,000 rows
 take half a second after every structural edit; sorting cached keys in Python takes a few ms.
+
+Where the design has blocks the table is also a tree, drawn in the id column: an instance
+row opens (a double-click, its arrow, Right or +) onto the rows `designer report --expand`
+writes under it, ids as paths, a nested instance opening further and a repeated one
+holding a row per copy. Those rows are read-only figures, computed only when an instance is
+opened, and selecting one selects its instance on the canvas. The view stays a QTableView
+(contract section 4 names one), so the open rows are table rows, keyed by `Inner` among the
+node ids: a plain design never has any, and costs what it did.
 """
 
 from __future__ import annotations
@@ -29,24 +37,31 @@ from PySide6.QtCore import (
     QModelRoleDataSpan,
     QObject,
     QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
     Qt,
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QColor, QPainter
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QStyle,
     QStyledItemDelegate,
+    QStyleOption,
     QStyleOptionViewItem,
     QTableView,
     QWidget,
 )
 
 from designer.core.analysis import NodeResult
+from designer.core.block_editing import instance_result
+from designer.core.blocks import PORT_TYPES, join
 from designer.core.graph import Change, ChangeKind
 from designer.core.spec import Tensor, dims
 from designer.export import report
+from designer.io.project_format import BlockDesign
 from designer.ui.document import Document
 from designer.ui.help import COLUMN_TIPS
 from designer.ui.style import elide
@@ -101,6 +116,7 @@ ROLES = frozenset(
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 ROOT = QModelIndex()
+INDENT = 16  # pixels per level of the tree, the width of a branch arrow's box
 
 
 def runs(rows: Iterable[int]) -> list[tuple[int, int]]:
@@ -112,6 +128,23 @@ def runs(rows: Iterable[int]) -> list[tuple[int, int]]:
         else:
             out.append((row, row))
     return out
+
+
+class Inner(NamedTuple):
+    """A row inside an open instance: the layer or instance at flat path `path`, `depth`
+    levels below the row of the shown scope's node `top`."""
+
+    path: str
+    top: str
+    depth: int
+
+
+RowKey = str | Inner  # a row of the shown scope's nodes is keyed by its node id
+
+
+def branch_rect(cell: QRect, depth: int) -> QRect:
+    """Where a row's branch arrow lies in its id cell, `depth` levels in."""
+    return QRect(cell.left() + depth * INDENT, cell.top(), INDENT, cell.height())
 
 
 class Line(NamedTuple):
@@ -178,9 +211,17 @@ class SummaryModel(QAbstractTableModel):
         super().__init__(parent)
         self._document: Document | None = None
         self._order: list[str] = []  # report order
-        self._rows: list[str] = []  # as shown: report order or sorted
-        self._index: dict[str, int] = {}  # node id → shown row
+        self._rows: list[RowKey] = []  # as shown: report order or sorted, open instances' rows
+        self._index: dict[RowKey, int] = {}  # node id (or Inner) → shown row
         self._lines: dict[str, Line] = {}
+        # with blocks: the tree
+        self.tree = False  # instance rows open: the design has blocks, the scope has numbers
+        self._scope_path: str | None = ""  # the shown scope's flat path (None: used nowhere)
+        self._expanded: set[str] = set()  # flat paths of open rows, kept across scopes
+        self._by_path: dict[str, int] = {}  # flat path → shown row
+        self._blocks: BlockDesign | None = None  # the design as last analysed
+        self._inner_rows: dict[str, dict[str, Any]] | None = None  # report rows by path
+        self._inner_lines: dict[str, Line] = {}
         self._sort_column = -1
         self._descending = False
         self._stale = False  # a structural edit happened: the order is recomputed at the next flush
@@ -196,20 +237,74 @@ class SummaryModel(QAbstractTableModel):
         if self._document is not None:
             self._document.graph_changed.disconnect(self._on_graph_changed)
             self._document.analysis_changed.disconnect(self._on_analysis_changed)
+            self._document.scope_changed.disconnect(self._on_scope_changed)
+        if document is not self._document:  # the same one again: another scope shown
+            self._expanded.clear()
         self._document = document
         self._lines.clear()
         if document is not None:
             document.graph_changed.connect(self._on_graph_changed)
             document.analysis_changed.connect(self._on_analysis_changed)
+            document.scope_changed.connect(self._on_scope_changed)
         self._reset()
 
     # lookups ------------------------------------------------------------------------------
 
     def node_id(self, row: int) -> str:
-        return self._rows[row]
+        """The shown scope's node of a row: an open instance's for the rows inside it."""
+        key = self._rows[row]
+        return key.top if type(key) is Inner else key
 
     def row_of(self, node_id: str) -> int | None:
         return self._index.get(node_id)
+
+    def path_of(self, row: int) -> str:
+        """A row's flat path, the id `designer report --expand` gives it."""
+        key = self._rows[row]
+        return key.path if type(key) is Inner else join(self._scope_path or "", key)
+
+    def row_of_path(self, path: str) -> int | None:
+        return self._by_path.get(path) if self.tree else self._index.get(path)
+
+    def depth(self, row: int) -> int:
+        """How many open instances a row lies in (0 for the shown scope's nodes)."""
+        key = self._rows[row]
+        return key.depth if type(key) is Inner else 0
+
+    def expandable(self, row: int) -> bool:
+        """Whether a row is an instance, which opens onto its inner rows."""
+        return self.tree and self.path_of(row) in self._design().flat.instances
+
+    def is_expanded(self, path: str) -> bool:
+        """Whether the instance row at flat `path` is shown open (a path remembered open
+        but not shown, or no longer an instance, is not)."""
+        row = self.row_of_path(path)
+        return row is not None and path in self._expanded and self.expandable(row)
+
+    def set_expanded(self, path: str, expanded: bool) -> None:
+        """Open or close the instance row at flat `path` (shown, or nothing happens); the
+        rows inside it that were open open again with it."""
+        row = self.row_of_path(path)
+        if row is None or not self.expandable(row) or self.is_expanded(path) == expanded:
+            return
+        depth = self.depth(row)
+        if expanded:
+            self._expanded.add(path)
+            inner = self._inner_of(path, self.node_id(row), depth + 1)
+            if inner:
+                self.beginInsertRows(ROOT, row + 1, row + len(inner))
+                self._set_rows([*self._rows[: row + 1], *inner, *self._rows[row + 1 :]])
+                self.endInsertRows()
+        else:
+            self._expanded.discard(path)
+            end = row + 1
+            while end < len(self._rows) and self.depth(end) > depth:
+                end += 1
+            if end > row + 1:
+                self.beginRemoveRows(ROOT, row + 1, end - 1)
+                self._set_rows(self._rows[: row + 1] + self._rows[end:])
+                self.endRemoveRows()
+        self.dataChanged.emit(self.index(row, 0), self.index(row, 0))  # its arrow turned
 
     # the table ----------------------------------------------------------------------------
 
@@ -261,10 +356,12 @@ class SummaryModel(QAbstractTableModel):
         """The cached line of the row shown at `row`."""
         return self._line(self._rows[row])
 
-    def _line(self, node_id: str) -> Line:
-        line = self._lines.get(node_id)
+    def _line(self, key: RowKey) -> Line:
+        line = self._lines.get(key)
         if line is None:
-            line = self._lines[node_id] = self._compute(node_id)
+            if type(key) is Inner:
+                return self._inner_line(key)
+            line = self._lines[key] = self._compute(key)
         return line
 
     def _compute(self, node_id: str) -> Line:
@@ -274,13 +371,80 @@ class SummaryModel(QAbstractTableModel):
         row = report.row_of(document.arch, node_id, result)
         return _line(row, result.blocked_by is not None and not result.error, result.outputs)
 
-    def _sorted(self) -> list[str]:
+    def _inner_line(self, key: Inner) -> Line:
+        """A row inside an open instance: its `--expand` report row, its id cell shown as
+        the path from the shown scope."""
+        line = self._inner_lines.get(key.path)
+        if line is None:
+            results = self._document.engine.results
+            info = self._design().flat.instances.get(key.path)
+            result = results[key.path] if info is None else instance_result(info, results)
+            if self._inner_rows is None:
+                found = report.block_rows(self._document.engine, self._design(), expand=True)
+                self._inner_rows = {row["id"]: row for row in found}
+            row = self._inner_rows[key.path]
+            waiting = result.blocked_by is not None and not result.error
+            line = self._inner_lines[key.path] = _line(row, waiting, result.outputs)
+            shown = key.path.removeprefix(f"{self._scope_path}.") if self._scope_path else key.path
+            line.cells[0] = elide(shown, NAME_LIMIT)
+            line.keys[0] = shown
+        return line
+
+    def _design(self) -> BlockDesign:
+        """The design with blocks as last analysed: its flat instances and its library."""
+        if self._blocks is None:
+            self._blocks = self._document.blocks()
+        return self._blocks
+
+    def _children(self, path: str) -> list[str]:
+        """The flat paths of the rows right inside the instance at `path`, as the report
+        writes them: its copies where repeated, else its block's layers and instances."""
+        design = self._design()
+        info = design.flat.instances.get(path)
+        if info is None:
+            return []
+        if info.repeat > 1:
+            return info.copies
+        order = design.library.order_of(info.type)
+        return [join(path, member.id) for member in order if member.type not in PORT_TYPES]
+
+    def _inner_of(self, path: str, top: str, depth: int) -> list[Inner]:
+        """The rows shown inside the open instance at `path`, each followed by its own
+        where it is open too; sorted among siblings as the top rows are."""
+        children = [Inner(child, top, depth) for child in self._children(path)]
+        if self._sort_column >= 0:
+            column = self._sort_column
+            children.sort(key=lambda k: self._line(k).keys[column], reverse=self._descending)
+        found: list[Inner] = []
+        for child in children:
+            found.append(child)
+            if child.path in self._expanded:
+                found += self._inner_of(child.path, top, depth + 1)
+        return found
+
+    def _sorted(self) -> list[RowKey]:
         if self._sort_column < 0:
-            return list(self._order)
-        column = self._sort_column
-        return sorted(
-            self._order, key=lambda n: self._line(n).keys[column], reverse=self._descending
-        )
+            rows: list[RowKey] = list(self._order)
+        else:
+            column = self._sort_column
+            rows = sorted(
+                self._order, key=lambda n: self._line(n).keys[column], reverse=self._descending
+            )
+        if not (self.tree and self._expanded):
+            return rows
+        shown: list[RowKey] = []
+        for node_id in rows:
+            shown.append(node_id)
+            path = join(self._scope_path or "", node_id)
+            if path in self._expanded:
+                shown += self._inner_of(path, node_id, 1)
+        return shown
+
+    def _set_rows(self, rows: list[RowKey]) -> None:
+        self._rows = rows
+        self._index = {key: row for row, key in enumerate(rows)}
+        if self.tree:
+            self._by_path = {self.path_of(row): row for row in range(len(rows))}
 
     def _relayout(self) -> None:
         """Put the rows in sort order, moving selections and other persistent indexes along."""
@@ -288,11 +452,11 @@ class SummaryModel(QAbstractTableModel):
         if rows == self._rows:
             return
         self.layoutAboutToBeChanged.emit()
-        index = {node_id: row for row, node_id in enumerate(rows)}
         before = self.persistentIndexList()
-        after = [self.index(index[self._rows[i.row()]], i.column()) for i in before]
+        keys = [self._rows[i.row()] for i in before]
+        self._set_rows(rows)
+        after = [self.index(self._index[key], i.column()) for key, i in zip(keys, before)]
         self.changePersistentIndexList(before, after)
-        self._rows, self._index = rows, index
         self.layoutChanged.emit()
 
     # following the document ---------------------------------------------------------------
@@ -321,9 +485,22 @@ class SummaryModel(QAbstractTableModel):
         arch = self._document.arch
         if self._stale or any((n in self._index) != (n in arch) for n in node_ids):
             self._reset()
-        else:
-            self._emit_rows(self._index[n] for n in node_ids if n in self._index)
-            self._relayout()
+            return
+        rows = [self._index[n] for n in node_ids if n in self._index]
+        if self.tree:  # the design was flattened and analysed afresh
+            self._blocks, self._inner_rows = None, None
+            self._inner_lines.clear()
+            if len(self._rows) > len(self._order):  # rows are open: they change too
+                if set(self._sorted()) != self._index.keys():  # a repeat or a block changed
+                    self._reset()
+                    return
+                rows += [row for row, key in enumerate(self._rows) if type(key) is Inner]
+        self._emit_rows(rows)
+        self._relayout()
+
+    def _on_scope_changed(self) -> None:
+        self._lines.clear()  # the lines of another scope's nodes
+        self._reset()
 
     def _emit_rows(self, rows: Iterable[int]) -> None:
         """dataChanged once per run of consecutive rows: a settings change is one signal."""
@@ -338,8 +515,12 @@ class SummaryModel(QAbstractTableModel):
         document = self._document
         self._order = document.arch.report_order() if document is not None else []
         self._lines = {n: line for n, line in self._lines.items() if n in document.arch}
-        self._rows = self._sorted()
-        self._index = {node_id: row for row, node_id in enumerate(self._rows)}
+        blocks = document is not None and document.design is not None
+        self._scope_path = (document.trail[-1].path if document.trail else "") if blocks else ""
+        self.tree = blocks and self._scope_path is not None
+        self._blocks, self._inner_rows = None, None
+        self._inner_lines.clear()
+        self._set_rows(self._sorted())
         self.endResetModel()
 
 
@@ -359,6 +540,12 @@ class CellPainter(QStyledItemDelegate):
         )
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        self._paint_line(painter, option, index, 0)
+
+    def _paint_line(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex, indent: int
+    ) -> None:
+        """The cell's background and its text, `indent` pixels in."""
         line = self._model.line_at(index.row())
         column = index.column()
         rect = option.rect
@@ -372,7 +559,7 @@ class CellPainter(QStyledItemDelegate):
                 painter.fillRect(rect, tint)
             error = column == ERROR_COLUMN and line.state
             painter.setPen(ERROR_TEXT if error else palette.text().color())
-        box = rect.adjusted(self._margin, 0, -self._margin, 0)
+        box = rect.adjusted(self._margin + indent, 0, -self._margin, 0)
         text = line.cells[column]
         metrics = option.fontMetrics
         if metrics.horizontalAdvance(text) > box.width():
@@ -380,9 +567,36 @@ class CellPainter(QStyledItemDelegate):
         painter.drawText(box, RIGHT if column in INTEGER_COLUMNS else LEFT, text)
 
 
+class BranchPainter(CellPainter):
+    """The id column where the design has blocks: each row indented by its depth, behind a
+    branch arrow where it opens. Only such designs use it: its sizeHint is a call into
+    Python per row, which sizing the columns of a plain design would pay for nothing."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        row = index.row()
+        depth = self._model.depth(row)
+        self._paint_line(painter, option, index, (depth + 1) * INDENT)
+        if self._model.expandable(row):
+            branch = QStyleOption()
+            branch.rect = branch_rect(option.rect, depth)
+            branch.palette = option.palette
+            branch.state = option.state | QStyle.StateFlag.State_Children
+            if self._model.is_expanded(self._model.path_of(row)):
+                branch.state |= QStyle.StateFlag.State_Open
+            widget = self.parent()
+            widget.style().drawPrimitive(
+                QStyle.PrimitiveElement.PE_IndicatorBranch, branch, painter, widget
+            )
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: ModelIndex) -> QSize:
+        size = super().sizeHint(option, index)
+        return QSize(size.width() + (self._model.depth(index.row()) + 1) * INDENT, size.height())
+
+
 class SummaryView(QTableView):
-    """The summary table, sortable, selecting with the canvas. `node_activated` asks the
-    window to centre the canvas on the node the user picked here."""
+    """The summary table, sortable, selecting with the canvas, its instance rows opening
+    where the design has blocks. `node_activated` asks the window to centre the canvas on
+    the node the user picked here (an instance, for a row inside one)."""
 
     node_activated = Signal(str)
 
@@ -392,6 +606,7 @@ class SummaryView(QTableView):
         self.summary = SummaryModel(parent=self)
         self.setModel(self.summary)
         self.setItemDelegate(CellPainter(self.summary, self))
+        self._branches = BranchPainter(self.summary, self)
         header = self.horizontalHeader()
         header.setSortIndicatorClearable(True)  # a third click goes back to report order
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
@@ -404,7 +619,9 @@ class SummaryView(QTableView):
         self.setWordWrap(False)
         self._document: Document | None = None
         self._following = False  # showing the document's selection: do not send it back
+        self._sending = False  # sending the rows' selection: the table shows it already
         self.selectionModel().selectionChanged.connect(self._on_rows_selected)
+        self.summary.modelReset.connect(self._show_branches)
         self.summary.modelReset.connect(self._show_selection)  # a reset clears the selection
         self._sized_empty = True  # the columns were last sized with no rows to read
         self.summary.modelReset.connect(self._size_first_rows)
@@ -429,21 +646,102 @@ class SummaryView(QTableView):
         if self._sized_empty and self.summary.rowCount():
             self._size_columns()
 
+    def _show_branches(self) -> None:
+        """The id column draws the tree only where the design has blocks."""
+        delegate = self._branches if self.summary.tree else None
+        if self.itemDelegateForColumn(0) is not delegate:
+            self.setItemDelegateForColumn(0, delegate)
+            self.resizeColumnToContents(0)
+
+    # the tree -----------------------------------------------------------------------------
+
+    def is_expanded(self, path: str) -> bool:
+        """Whether the instance row at flat `path` shows the rows inside it."""
+        return self.summary.is_expanded(path)
+
+    def expand(self, path: str) -> None:
+        """Open the instance row at flat `path` (`layer1`, `layer1.rest`), widening the id
+        column for the rows inside where they need it."""
+        self.summary.set_expanded(path, True)
+        needed = self.sizeHintForColumn(0)
+        if needed > self.columnWidth(0):
+            self.setColumnWidth(0, needed)
+
+    def collapse(self, path: str) -> None:
+        self.summary.set_expanded(path, False)
+
+    def toggle(self, path: str) -> None:
+        if self.is_expanded(path):
+            self.collapse(path)
+        else:
+            self.expand(path)
+
+    def _on_branch(self, index: QModelIndex, point: QPoint) -> bool:
+        """Whether `point` is on the branch arrow of an instance row."""
+        if not index.isValid() or index.column() != 0 or not self.summary.expandable(index.row()):
+            return False
+        return branch_rect(self.visualRect(index), self.summary.depth(index.row())).contains(point)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """A press on a branch arrow opens or closes the row and leaves the selection."""
+        point = event.position().toPoint()
+        index = self.indexAt(point)
+        if self._on_branch(index, point):
+            self.toggle(self.summary.path_of(index.row()))
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        """A double-click opens or closes an instance row; on its arrow, the press that
+        came first did."""
+        point = event.position().toPoint()
+        index = self.indexAt(point)
+        if self._on_branch(index, point):
+            event.accept()
+        elif index.isValid() and self.summary.expandable(index.row()):
+            self.toggle(self.summary.path_of(index.row()))
+            event.accept()
+        else:
+            super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Right or + opens the current instance row, Left or - closes it, as in a tree."""
+        current = self.currentIndex()
+        if current.isValid() and self.summary.expandable(current.row()):
+            path = self.summary.path_of(current.row())
+            opened = self.is_expanded(path)
+            key = event.key()
+            if key in (Qt.Key.Key_Right, Qt.Key.Key_Plus) and not opened:
+                self.expand(path)
+                return
+            if key in (Qt.Key.Key_Left, Qt.Key.Key_Minus) and opened:
+                self.collapse(path)
+                return
+        super().keyPressEvent(event)
+
+    # selection ----------------------------------------------------------------------------
+
     def selected_ids(self) -> list[str]:
-        """The selected rows' node ids, top to bottom as shown."""
+        """The selected rows' node ids, top to bottom as shown, once each: a row inside an
+        instance stands for the instance."""
         rows = sorted(index.row() for index in self.selectionModel().selectedRows())
-        return [self.summary.node_id(row) for row in rows]
+        return list(dict.fromkeys(self.summary.node_id(row) for row in rows))
 
     def _on_rows_selected(self) -> None:
         if self._following or self._document is None:
             return
-        self._document.select(self.selected_ids())
+        self._sending = True
+        try:
+            self._document.select(self.selected_ids())
+        finally:
+            self._sending = False
         current = self.currentIndex()  # the row clicked, unless the click deselected it
         if current.isValid() and self.selectionModel().isRowSelected(current.row()):
             self.node_activated.emit(self.summary.node_id(current.row()))
 
     def _show_selection(self) -> None:
-        if self._document is None:
+        if self._document is None or self._sending:
             return
         rows = [self.summary.row_of(node_id) for node_id in self._document.selected()]
         rows = [row for row in rows if row is not None]
