@@ -11,8 +11,9 @@ figure the median (and the minimum) of several runs timed with time.perf_counter
   analysed directly (what a flat file gives); with the process's layer memo emptied before
   each run (`memo.forget`) and with it warm;
 - **an edit inside the Bottleneck definition**: the 3×3 conv of the plain Bottleneck made
-  5×5 (padding 2), which changes 46 convs: Library.replacing + flatten + architecture +
-  analyse on the blocks design, beside one Compound of SetParams (one per conv) applied to
+  5×5 (padding 2), which changes 46 convs: as the window does it, a SetParams in the
+  block's scope, the library read back from the scopes, flatten, architecture and
+  analyse, beside one Compound of SetParams (one per conv) applied to
   the flat design and `engine.refresh()`; each run a real change (5×5 and 3×3 in turn);
 - **opening a design of 100 block instances** (conv-bn-relu blocks) in the window:
   `MainWindow.open_path` of the file with blocks (the canvas shows its top level, an
@@ -52,6 +53,7 @@ from bench_engine import (
 )
 
 from designer.core import memo
+from designer.core.block_editing import ScopedDesign, members
 from designer.core.block_flatten import Flat, flatten
 from designer.core.blocks import BlockDef, Instance, Library, Member
 from designer.core.edits import Compound, Edit, SetParams
@@ -98,7 +100,7 @@ def conv(node_id: str, channels: Any, kernel: int, stride: Any = 1) -> NodeRecor
     )
 
 
-def bottleneck(block_id: str, projected: bool, kernel: int = 3) -> BlockDef:
+def bottleneck(block_id: str, projected: bool) -> BlockDef:
     """torchvision's Bottleneck (stride on the k×k conv `c2`), with a 1×1 projection on
     the shortcut where `projected`."""
     params = {"width": 64, "stride": 1} if projected else {"width": 64}
@@ -107,7 +109,7 @@ def bottleneck(block_id: str, projected: bool, kernel: int = 3) -> BlockDef:
         conv("c1", E("width"), 1),
         node("bn1", "BatchNorm2d"),
         node("relu1", "ReLU"),
-        conv("c2", E("width"), kernel, stride),
+        conv("c2", E("width"), 3, stride),
         node("bn2", "BatchNorm2d"),
         node("relu2", "ReLU"),
         conv("c3", E("width * 4"), 1),
@@ -256,10 +258,6 @@ def blocks_phases(
     ]
 
 
-def edited_bottleneck(kernel: int) -> BlockDef:
-    return bottleneck(EDITED_BLOCK, False, kernel)
-
-
 def affected(flat: Flat) -> list[str]:
     """The flat ids of the c2 convs of every use of the edited block."""
     return [
@@ -354,12 +352,20 @@ def bench_edit(rows: list[tuple[str, ...]], flat: Flat, library: Library) -> Non
         edits += 1
         return kernels[(edits - 1) % 2]
 
-    def replaced(_: Any) -> Library:
-        return library.replacing(edited_bottleneck(next_kernel()))
+    design = ScopedDesign.from_members("ResNet-152", tuple(nodes), tuple(edges), library)
+    scope = design.scope(EDITED_BLOCK)
+
+    def edit_definition(_: Any) -> ScopedDesign:
+        """What the window does: one SetParams in the block's scope."""
+        change = {"kernel_size": next_kernel()}
+        change["padding"] = change["kernel_size"] // 2
+        SetParams("c2", {**scope.params_of("c2"), **change}).apply(scope)
+        return design
 
     phases = [
-        ("Library.replacing", replaced),
-        ("flatten", lambda lib: flatten(nodes, edges, lib)),
+        ("SetParams in the block's scope", edit_definition),
+        ("library read from the scopes", lambda d: d.library()),
+        ("flatten", lambda lib: flatten(members(design.top), design.top.edges(), lib)),
         ("Flat.architecture", lambda f: f.architecture("ResNet-152")),
         ("analyse (Engine + refresh)", full_analysis),
     ]

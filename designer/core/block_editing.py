@@ -206,6 +206,10 @@ class ScopedDesign:
         """The Architecture of a block ('' for the top level)."""
         return self.top if block_id == "" else self.blocks[block_id].arch
 
+    def scopes(self) -> list[Architecture]:
+        """The top level and every block's inside."""
+        return [self.top, *(block.arch for block in self.blocks.values())]
+
     def block_spec(self, block_id: str) -> ScopeSpec:
         """The type an instance of the block has: its params, ports and slots."""
         block = self.blocks[block_id]

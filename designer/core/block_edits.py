@@ -128,7 +128,7 @@ def group_into_block(
     instance = _unique(arch, instance, inside)
     outside = _outside(arch, chosen, instance, feeds, gives, leaving)
     steps = [AddBlock(block_id, block), InScope(scope, outside)]
-    _fill(block_arch, records, edges, inside, feeds, gives)
+    _fill(block_arch, records, edges, _inner_ids(chosen), feeds, gives)
     return Steps(steps, f"Group {len(chosen)} nodes into block {block_id}")
 
 
@@ -198,36 +198,52 @@ def _outside(
     return Compound(parts, f"Group into {instance.type}")
 
 
+def _inner_ids(chosen: list[str]) -> dict[str, str]:
+    """Each chosen node's id inside the new block: its own, but with '_' for '.', which
+    joins the parts of a flat path and no id inside a block may hold (`features.0`, as
+    torchvision names its layers, is `features_0` there), kept distinct."""
+    taken = {n for n in chosen if "." not in n}
+    ids = {}
+    for node_id in chosen:
+        if "." in node_id:
+            stem = node_id.replace(".", "_")
+            candidates = itertools.chain([stem], (f"{stem}_{i}" for i in itertools.count(2)))
+            ids[node_id] = next(c for c in candidates if c not in taken)
+            taken.add(ids[node_id])
+        else:
+            ids[node_id] = node_id
+    return ids
+
+
 def _fill(
     block: Architecture,
     records: list[NodeRecord],
     edges: list[EdgeRecord],
-    inside: set[str],
+    ids: dict[str, str],
     feeds: list[tuple[str, int]],
     gives: list[tuple[str, int]],
 ) -> None:
-    """The new block's inside: the nodes, their edges, and a port node per input and
-    output, placed beside the layers they feed or read."""
+    """The new block's inside: the nodes (`ids`: their ids there), their edges, and a
+    port node per input and output, placed beside the layers they feed or read."""
     for record in records:
+        shares = None if record.shares is None else ids[record.shares]
         block.add_node(
             NodeRecord(
-                record.id, record.type, record.params, record.name, record.pos, shares=record.shares
+                ids[record.id], record.type, record.params, record.name, record.pos, shares=shares
             )
         )
     for edge in edges:
-        if edge.source in inside and edge.target in inside:
-            block.connect(edge.source, edge.target, edge.port, edge.output)
+        if edge.source in ids and edge.target in ids:
+            block.connect(ids[edge.source], ids[edge.target], edge.port, edge.output)
     positions = {r.id: r.pos for r in records}
     for index, (source, output) in enumerate(feeds):
-        targets = [
-            e for e in edges if (e.source, e.output) == (source, output) and e.target in inside
-        ]
+        targets = [e for e in edges if (e.source, e.output) == (source, output) and e.target in ids]
         port = _port_record(block, BLOCK_INPUT, index, positions[targets[0].target], -PORT_GAP)
         for edge in targets:
-            block.connect(port.id, edge.target, edge.port)
+            block.connect(port.id, ids[edge.target], edge.port)
     for index, (source, output) in enumerate(gives):
         port = _port_record(block, BLOCK_OUTPUT, index, positions[source], PORT_GAP)
-        block.connect(source, port.id, 0, output)
+        block.connect(ids[source], port.id, 0, output)
 
 
 def _port_record(

@@ -25,10 +25,13 @@ def dumps(
     arch: Architecture, extras: dict[str, Any] | None = None, blocks: BlockDesign | None = None
 ) -> str:
     """The file text: a fixed key order, one node or edge per line. A design with `blocks`
-    is written as its file holds it, its blocks and top level, never flattened."""
+    is written as its file holds it, its blocks and top level, never flattened; one whose
+    blocks and repeats are all gone, as a plain design (as it was before it had any)."""
     header = {"format": FORMAT, "version": VERSION, "name": arch.name}
     lines = ["{"]
     lines += [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in header.items()]
+    if blocks is not None and not len(blocks.library):
+        blocks = None if all(isinstance(m, NodeRecord) for m in blocks.nodes) else blocks
     if blocks is None:
         nodes = [_node_json(record) for record in arch.nodes()]
         edges = [_edge_json(arch, edge) for edge in arch.edges()]

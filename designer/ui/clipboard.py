@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from designer.core import registry
 from designer.core.edits import AddNode, Compound, Connect, Edit
+from designer.core.expr import holds_expr
 from designer.core.graph import Architecture, NodeRecord
 from designer.io.project import ProjectError, dumps, loads
 from designer.ui.editing import Box, clear_offset, node_box
@@ -19,8 +21,14 @@ PASTE_OFFSET = 40.0
 
 def fragment(arch: Architecture, node_ids: list[str]) -> str:
     """The selected nodes and the edges among them (on their ports and output slots), as
-    project-file text."""
+    project-file text. ValueError where one is a block instance, a block's port or holds
+    an expression: a fragment is plain layers."""
     chosen = set(node_ids)
+    for node_id in node_ids:
+        if arch.type_of(node_id) not in registry.LAYERS:
+            raise ValueError(f"{node_id} is a {arch.type_of(node_id)}, not a layer")
+        if any(map(holds_expr, arch.params_of(node_id).values())):
+            raise ValueError(f"{node_id} holds an expression over its block's params")
     nodes = [
         NodeRecord(node.id, node.type, node.params, node.name, node.pos)
         for node in arch.nodes()

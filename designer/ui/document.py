@@ -103,22 +103,15 @@ class Document(QObject):
             )
             self.design, self.arch = design, design.top
             self._library, self._flat = blocks.library, blocks.flat
-        self._place_unplaced()
+        for scope in [self.arch] if self.design is None else self.design.scopes():
+            _place_unplaced(scope)
         self.engine.refresh()
         if self.design is not None:
+            self._library = self.design.library()  # with the places just given
             self._shown.update(self._scope_results())
         self.undo_stack = QUndoStack(self)
         self._selection: list[str] = []
         self.arch.subscribe(self.graph_changed.emit)
-
-    def _place_unplaced(self) -> None:
-        """Files without positions (hand-written, imported) open laid out in layers; this
-        is how the file is read, not an edit, so it is not an undo step."""
-        unplaced = [n for n, pos in self.arch.graph.nodes(data="pos") if pos is None]
-        if unplaced:
-            layout = layered_positions(self.arch.graph)  # the layout reads networkx itself
-            for node_id in unplaced:
-                self.arch.move(node_id, layout[node_id])
 
     @classmethod
     def open(cls, path: Path) -> Document:
@@ -313,7 +306,6 @@ class Document(QObject):
         self.trail = trail
         self.arch = self.design.scope(self.scope)
         self.arch.subscribe(self.graph_changed.emit)
-        self._place_unplaced()
         self._selection = []
         self._shown.clear()
         self._shown.update(self._scope_results())
@@ -395,6 +387,16 @@ class Document(QObject):
     def top(self) -> Architecture:
         """The design's top level (`arch` while no block is open): what names the design."""
         return self.arch if self.design is None else self.design.top
+
+
+def _place_unplaced(arch: Architecture) -> None:
+    """Files without positions (hand-written, imported) open laid out in layers, blocks
+    too; this is how the file is read, not an edit, so it is not an undo step."""
+    unplaced = [n for n, pos in arch.graph.nodes(data="pos") if pos is None]
+    if unplaced:
+        layout = layered_positions(arch.graph)  # the layout reads networkx itself
+        for node_id in unplaced:
+            arch.move(node_id, layout[node_id])
 
 
 def _scope_of(step: Edit | DesignEdit) -> str | None:

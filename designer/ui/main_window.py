@@ -661,19 +661,25 @@ class MainWindow(QMainWindow):
     def select_all(self) -> None:
         self.document.select(self.document.arch.file_order())
 
-    def copy(self) -> None:
+    def copy(self) -> bool:
+        """The selection onto the clipboard; False where nothing was copied."""
         selected = self.document.selected()
         if not selected:
-            return
-        text = clipboard.fragment(self.document.arch, selected)
+            return False
+        try:
+            text = clipboard.fragment(self.document.arch, selected)
+        except ValueError as error:
+            self.say(f"Not copied: {describe(error)} (copies hold plain layers)", 6000)
+            return False
         data = QMimeData()
         data.setData(clipboard.FRAGMENT_MIME, text.encode("utf-8"))
         data.setText(text)
         QGuiApplication.clipboard().setMimeData(data)
+        return True
 
     def cut(self) -> None:
-        self.copy()
-        self.delete_selection()
+        if self.copy():
+            self.delete_selection()
 
     def paste(self) -> None:
         data = QGuiApplication.clipboard().mimeData()

@@ -380,7 +380,7 @@ def test_saving_an_opened_example_asks_for_a_path(window, tmp_path: Path, monkey
 
 
 def test_summary_headers_numbers_and_memory_for_people(window) -> None:
-    from designer.ui.panels.summary import HEADERS
+    from designer.ui.panels.summary_model import HEADERS
 
     window.open_path(EXAMPLES / "vgg16.nnd")
     model = window.summary.model()
@@ -395,7 +395,7 @@ def test_summary_headers_numbers_and_memory_for_people(window) -> None:
     memory = model.index(row, HEADERS.index("memory")).data()
     assert memory.endswith(("KiB", "MiB", "GiB", "TiB"))
 
-    from designer.ui.panels.summary import KEY_ROLE, REPORT_ROLE
+    from designer.ui.panels.summary_model import KEY_ROLE, REPORT_ROLE
 
     keys = [model.headerData(c, horizontal, KEY_ROLE) for c in range(model.columnCount())]
     assert keys == list(HEADERS)  # scripts read the report's column names
@@ -408,7 +408,7 @@ def test_summary_columns_are_sized_for_the_first_rows_after_new(qtbot, window) -
     view = window.summary
     metrics = view.fontMetrics()
     for key, text in (("id", "conv2d_1"), ("error", "input port 0 is not connected")):
-        from designer.ui.panels.summary import HEADERS
+        from designer.ui.panels.summary_model import HEADERS
 
         assert view.columnWidth(HEADERS.index(key)) >= metrics.horizontalAdvance(text), key
 
@@ -520,7 +520,7 @@ def test_ctrl_z_in_an_inspector_field_undoes_the_design(qtbot, window) -> None:
 
 
 def test_nodes_without_results_show_no_figures_and_totals_say_partial(window) -> None:
-    from designer.ui.panels.summary import HEADERS
+    from designer.ui.panels.summary_model import HEADERS
 
     window.open_path(EXAMPLES / "seed-04-two-conv-k3.nnd")
     document = window.document

@@ -17,7 +17,7 @@ from designer.export import report
 from designer.io.project import load
 from designer.ui.main_window import save_picture
 from designer.ui.panels.palette import LAYER_MIME
-from designer.ui.panels.summary import REPORT_ROLE
+from designer.ui.panels.summary_model import REPORT_ROLE
 from tests.conftest import EXAMPLES
 
 

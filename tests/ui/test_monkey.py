@@ -1,7 +1,8 @@
 """A monkey at the window: a few hundred random actions per run, seeded, through the
 window's own actions, signals and widgets (add layers from the palette's catalog, wire
 random ports, set random and bad parameters, delete, cut, copy, paste, undo, redo, select,
-arrange, rename, change batch and dtype). Any exception, raised here or inside a Qt slot
+arrange, rename, change batch and dtype, group into blocks, ungroup, open a block and go
+back up). Any exception, raised here or inside a Qt slot
 or virtual method, fails the test; at the end, undoing everything gives back the design
 it started from, to the character."""
 
@@ -21,8 +22,8 @@ from designer.ui.panels.param_editors import ParamEditor
 from tests.conftest import EXAMPLES
 
 ACTIONS_PER_SEED = 150
-SEEDS = (1, 2, 3)
-STARTS = ("lenet5", "seed-19-inception-naive", "seed-17-conv-10-filters")
+SEEDS = (1, 2, 3, 4)
+STARTS = ("lenet5", "seed-19-inception-naive", "seed-17-conv-10-filters", "blocks-inception")
 
 # values a parameter may be set to: sensible, odd and plainly wrong
 VALUES: tuple[Any, ...] = (
@@ -191,11 +192,33 @@ class Monkey:
     def select_all(self) -> None:
         self.window.select_all_action.trigger()
 
+    def group(self) -> None:
+        self.select()
+        self.window.block_actions.group_action.trigger()
+
+    def instance(self) -> str | None:
+        found = [n for n in self.nodes() if self.document.is_instance(n)]
+        return self.random.choice(found) if found else None
+
+    def ungroup(self) -> None:
+        node_id = self.instance()
+        self.document.select([node_id] if node_id else [])
+        self.window.block_actions.ungroup_action.trigger()
+
+    def open_block(self) -> None:
+        """A double-click on an instance, as the canvas reports it."""
+        node_id = self.instance()
+        if node_id is not None:
+            self.window.canvas.node_opened.emit(node_id)
+
+    def up(self) -> None:
+        self.window.block_actions.up_action.trigger()
+
     ACTIONS = (
         (add_after_selection, 6), (drop, 3), (connect, 6), (wire_by_hand, 2), (set_param, 8),
         (edit_in_inspector, 4), (rename, 2), (move, 2), (select, 3), (delete, 3), (cut, 1),
         (copy, 2), (paste, 2), (undo, 6), (redo, 3), (arrange, 1), (settings, 2),
-        (overlay, 1), (select_all, 1),
+        (overlay, 1), (select_all, 1), (group, 2), (ungroup, 1), (open_block, 2), (up, 2),
     )  # fmt: skip
 
     def step(self, number: int) -> None:
@@ -237,13 +260,12 @@ def test_monkey(qtbot, window, monkeypatch, seed: int) -> None:
         assert set(scene.nodes) == set(document.arch.graph)
         assert set(scene.edges) == set(document.arch.edges())
         assert window.summary.model().rowCount() == len(document.arch)
-        while document.undo_stack.canUndo():
+        while document.undo_stack.canUndo():  # which shows each scope it changes
             window.undo_action.trigger()
         QApplication.processEvents()
     assert not exceptions, f"seed {seed}: {exceptions}"
     assert document.snapshot() == start
     assert set(window.scene.nodes) == set(document.arch.graph)
     assert all(
-        item.result is document.engine.results[node_id]
-        for node_id, item in window.scene.nodes.items()
+        item.result is document.results[node_id] for node_id, item in window.scene.nodes.items()
     )

@@ -28,13 +28,13 @@ from designer.core.propagate import analyse
 from designer.export import report
 from designer.io.project import Project, loads
 from designer.ui.document import Document
-from designer.ui.panels.summary import (
+from designer.ui.panels.summary import SummaryView
+from designer.ui.panels.summary_model import (
     ERROR_COLUMN,
     HEADERS,
     KEY_ROLE,
     REPORT_ROLE,
     ROW_TINTS,
-    SummaryView,
     runs,
 )
 from tests.conftest import EXAMPLES, WORKING_EXAMPLES

@@ -14,7 +14,9 @@ from PySide6.QtTest import QTest
 from designer.cli import main
 from designer.core.edits import SetParams
 from designer.ui.document import Document
-from designer.ui.panels.summary import REPORT_ROLE, SummaryView, branch_rect
+from designer.ui.panels.summary import SummaryView
+from designer.ui.panels.summary_cells import branch_rect
+from designer.ui.panels.summary_model import REPORT_ROLE
 from tests.conftest import EXAMPLES
 from tests.ui.test_summary import PARAMS, make_view, table
 
