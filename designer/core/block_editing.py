@@ -143,7 +143,9 @@ class ScopeCatalog(Mapping[str, LayerSpec]):
         spec = self._wrapped.get(kind)
         if spec is None:
             layer = self.layers[kind]
-            spec = self._wrapped[kind] = _in_scope(layer, layer.inputs[0] <= 1)
+            fewest, most = layer.inputs  # a chain of copies: each takes one input
+            repeatable = fewest <= 1 and (most is None or most >= 1)
+            spec = self._wrapped[kind] = _in_scope(layer, repeatable)
         return spec
 
     def __iter__(self) -> Iterator[str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from designer.core.block_editing import REPEAT, BlockScope, ScopedDesign
@@ -169,11 +169,15 @@ def _centre(records: list[NodeRecord]) -> tuple[float, float] | None:
     )
 
 
+def _free_id(wanted: str, taken: Callable[[str], bool]) -> str:
+    """`wanted`, else `wanted_2`, `wanted_3`, …: the first not `taken`."""
+    candidates = itertools.chain([wanted], (f"{wanted}_{i}" for i in itertools.count(2)))
+    return next(c for c in candidates if not taken(c))
+
+
 def _unique(arch: Architecture, record: NodeRecord, freed: set[str]) -> NodeRecord:
     """`record` with an id the scope does not hold once `freed` nodes are gone."""
-    stem = record.id
-    candidates = itertools.chain([stem], (f"{stem}_{i}" for i in itertools.count(2)))
-    free = next(c for c in candidates if c not in arch or c in freed)
+    free = _free_id(record.id, lambda c: c in arch and c not in freed)
     return NodeRecord(free, record.type, record.params, record.name, record.pos)
 
 
@@ -206,9 +210,7 @@ def _inner_ids(chosen: list[str]) -> dict[str, str]:
     ids = {}
     for node_id in chosen:
         if "." in node_id:
-            stem = node_id.replace(".", "_")
-            candidates = itertools.chain([stem], (f"{stem}_{i}" for i in itertools.count(2)))
-            ids[node_id] = next(c for c in candidates if c not in taken)
+            ids[node_id] = _free_id(node_id.replace(".", "_"), taken.__contains__)
             taken.add(ids[node_id])
         else:
             ids[node_id] = node_id
@@ -349,7 +351,6 @@ class _Inlining:
         return {index: into_ports.get(port) for index, port in self.outputs.items()}
 
     def _free(self, wanted: str) -> str:
-        candidates = itertools.chain([wanted], (f"{wanted}_{i}" for i in itertools.count(2)))
-        free = next(c for c in candidates if c not in self.taken)
+        free = _free_id(wanted, self.taken.__contains__)
         self.taken.add(free)
         return free
