@@ -173,16 +173,17 @@ class ScopedDesign:
         design = cls(top)
         design.catalog = ScopeCatalog(design, top.catalog)
         top.catalog = design.catalog
-        blocks = list(library or ())
-        for block in blocks:  # every block known before any instance of one is added
-            design.blocks[block.id] = BlockScope(
-                dict(block.params), Architecture(block.id, design.catalog)
+        design.add_blocks(list(library or ()))
+        return design
+
+    def add_blocks(self, blocks: list[BlockDef]) -> None:
+        """Blocks as scopes, each known before its inside is built: one may hold another."""
+        for block in blocks:
+            self.blocks[block.id] = BlockScope(
+                dict(block.params), Architecture(block.id, self.catalog)
             )
         for block in blocks:
-            design.blocks[block.id].arch = design.scope_architecture(
-                block.id, block.nodes, block.edges
-            )
-        return design
+            self.blocks[block.id].arch = self.scope_architecture(block.id, block.nodes, block.edges)
 
     @classmethod
     def from_members(

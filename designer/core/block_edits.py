@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from designer.core.block_editing import REPEAT, BlockScope, ScopedDesign
-from designer.core.blocks import BLOCK_INPUT, BLOCK_OUTPUT, PORT_TYPES
+from designer.core.blocks import BLOCK_INPUT, BLOCK_OUTPUT, PORT_TYPES, BlockDef, Library
 from designer.core.edits import AddNode, Compound, Connect, Edit, RemoveNode
 from designer.core.expr import ExprError, expressions, holds_expr, resolve
 from designer.core.graph import Architecture, EdgeRecord, GraphError, NodeRecord
@@ -65,6 +65,42 @@ class AddBlock(DesignEdit):
 
     def revert(self, design: ScopedDesign) -> None:
         del design.blocks[self.block_id]
+
+
+@dataclass
+class AddBlocks(DesignEdit):
+    """Blocks brought in from another design (a shipped library): their definitions, in
+    an order where each comes after those it holds."""
+
+    blocks: list[BlockDef]
+
+    @property
+    def text(self) -> str:
+        return f"Add block{'s' if len(self.blocks) > 1 else ''} " + ", ".join(
+            b.id for b in self.blocks
+        )
+
+    def apply(self, design: ScopedDesign) -> None:
+        taken = [
+            b.id for b in self.blocks if b.id in design.blocks or b.id in design.catalog.layers
+        ]
+        if taken:
+            raise GraphError(f"a block or layer type {taken[0]!r} exists already")
+        design.add_blocks(self.blocks)
+
+    def revert(self, design: ScopedDesign) -> None:
+        for block in self.blocks:
+            del design.blocks[block.id]
+
+
+def needed_blocks(design: ScopedDesign, library: Library, block_id: str) -> list[BlockDef]:
+    """The blocks of `library` that an instance of `block_id` needs and the design lacks:
+    the block and those it holds, directly or not, each after those it holds."""
+    wanted = {block_id}
+    for held in reversed(library.order()):  # each block before those it holds
+        if held in wanted:
+            wanted.update(m.type for m in library[held].nodes if m.type in library)
+    return [library[b] for b in library.order() if b in wanted and b not in design.blocks]
 
 
 @dataclass

@@ -15,6 +15,8 @@ analysed in place, edit by edit, as it always was.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +26,12 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from designer.core.analysis import NodeResult, Settings, Totals
 from designer.core.block_editing import ScopedDesign, copy_path, members, scope_results
 from designer.core.block_edits import (
+    AddBlocks,
     DesignEdit,
     InScope,
     Steps,
     group_into_block,
+    needed_blocks,
     new_block_id,
     ungroup,
 )
@@ -39,6 +43,7 @@ from designer.core.layout import layered_positions
 from designer.core.propagate import Engine
 from designer.io.project import Project, dumps, load, save
 from designer.io.project_format import BlockDesign
+from designer.ui.examples import shipped_blocks
 from designer.ui.style import elide
 
 
@@ -142,7 +147,7 @@ class Document(QObject):
             )
             return False
         self.undo_stack.push(EditCommand(self, step))
-        if isinstance(step, Steps):
+        if isinstance(step, (Steps, AddBlocks)):
             self.blocks_changed.emit()
         return True
 
@@ -155,8 +160,10 @@ class Document(QObject):
         if isinstance(step, Edit) and self.design is not None:
             step = InScope("", step)  # pushed before the design took blocks
         (step.apply if forward else step.revert)(target)
+        if self.design is not None and any(o.block not in self.design.blocks for o in self.trail):
+            self._show([])  # the block shown is gone: back to the top level
         self.refresh_or_recover()
-        if isinstance(step, Steps):
+        if isinstance(step, (Steps, AddBlocks)):
             self.blocks_changed.emit()
 
     def _step(self, edit: Edit | DesignEdit) -> Edit | DesignEdit:
@@ -266,6 +273,25 @@ class Document(QObject):
             return False
         self.select(sorted(set(self.arch.graph) - before))
         return True
+
+    @contextmanager
+    def bringing_block(self, type_name: str) -> Iterator[None]:
+        """A block of the shipped library (designer.ui.examples.shipped_blocks) that the
+        design lacks, brought in with the blocks it holds, and what the caller adds then
+        (its instance), as one undo step; any other type passes through."""
+        library = shipped_blocks().get(type_name)
+        if library is None or type_name in self.arch.catalog:
+            yield
+            return
+        if self.design is None:
+            self._take_blocks()
+        assert self.design is not None
+        self.undo_stack.beginMacro(f"Add {type_name}")
+        try:
+            if self.push(AddBlocks(needed_blocks(self.design, library, type_name))):
+                yield
+        finally:
+            self.undo_stack.endMacro()
 
     def is_instance(self, node_id: str) -> bool:
         return self.design is not None and self.arch.type_of(node_id) in self.design.blocks

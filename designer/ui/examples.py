@@ -6,8 +6,12 @@ Files are read when the menu is built; one that cannot be read is listed by its 
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
+
+from designer.core.blocks import Library
+from designer.io.project import ProjectError, load
 
 EXAMPLES = Path(__file__).resolve().parent.parent.parent / "resources" / "examples"
 WORKED_PREFIX = "seed-"  # the worked cases, in a submenu of their own
@@ -86,6 +90,21 @@ class Example(NamedTuple):
     @property
     def block_library(self) -> bool:
         return self.path.stem.startswith(BLOCKS_PREFIX)
+
+
+@cache
+def shipped_blocks(folder: Path = EXAMPLES) -> dict[str, Library]:
+    """Every block the shipped examples define, by id, with the library of the file that
+    defines it (the first, by file name, where two do): the palette's block library."""
+    found: dict[str, Library] = {}
+    for path in sorted(folder.glob("*.nnd")):
+        try:
+            blocks = load(path).blocks
+        except ProjectError:
+            continue
+        for block in blocks.library if blocks is not None else ():
+            found.setdefault(block.id, blocks.library)
+    return found
 
 
 def examples(folder: Path = EXAMPLES) -> list[Example]:

@@ -66,7 +66,7 @@ from designer.ui.canvas.view import CanvasView
 from designer.ui.context_menus import CanvasMenus
 from designer.ui.dialogs import DesignProperties, ImportDialog, QuickInsert
 from designer.ui.document import Document, describe
-from designer.ui.examples import examples
+from designer.ui.examples import examples, shipped_blocks
 from designer.ui.find import FindBar
 from designer.ui.panels.inspector import Inspector
 from designer.ui.panels.palette import Palette
@@ -392,7 +392,9 @@ class MainWindow(QMainWindow):
         self.canvas.fit()
 
     def _list_blocks(self) -> None:
-        self.palette.set_blocks(self.document.block_ids(), bool(self.document.trail))
+        ours = self.document.block_ids()
+        shipped = [b for b in sorted(shipped_blocks()) if b not in ours]
+        self.palette.set_blocks(ours, bool(self.document.trail), shipped)
 
     # status -------------------------------------------------------------------------------------
 
@@ -615,7 +617,12 @@ class MainWindow(QMainWindow):
         return False
 
     def insert_after_selection(self, type_name: str) -> None:
-        """Add a layer below the selected node and feed it from there."""
+        """Add a layer (or an instance of a block, from the block library too) below the
+        selected node and feed it from there."""
+        with self.document.bringing_block(type_name):
+            self._insert_after_selection(type_name)
+
+    def _insert_after_selection(self, type_name: str) -> None:
         document = self.document
         arch = document.arch
         selected = document.selected()

@@ -271,3 +271,26 @@ def test_exports_of_a_design_with_blocks_keep_its_blocks(window, tmp_path, monke
     assert len(source.splitlines()) < 220
     lines = rows.read_text(encoding="utf-8").splitlines()
     assert [line.split(",")[0] for line in lines[6:10]] == ["layer1", "layer2", "layer3", "layer4"]
+
+
+def test_a_block_from_the_library_comes_in_with_the_blocks_it_holds(window, tmp_path) -> None:
+    assert window.open_path(chain_file(tmp_path))
+    document = window.document
+    start = document.snapshot()
+    assert palette_item(window, "Stage").parent().data() == "Block library"
+    click(window, "r2")
+    view = window.palette.view
+    view.setCurrentIndex(palette_item(window, "Stage"))
+    QTest.keyClick(view, Qt.Key.Key_Return)  # the palette adds it after the selection
+    stage = document.selected()[0]
+    assert document.arch.type_of(stage) == "Stage"
+    assert document.block_ids() == ["Bottleneck", "IdentityBottleneck", "Stage"]
+    assert palette_item(window, "Stage").parent().data() == "Blocks"
+    # Stage's defaults: width 64, depth 3, from the 16 channels of r2
+    assert document.results[stage].shape == (256, 32, 32)
+    assert document.undo_stack.count() == 1  # the blocks and the instance: one step
+    window.undo_action.trigger()
+    assert document.block_ids() == [] and stage not in document.arch.graph
+    assert document.snapshot() == start
+    window.redo_action.trigger()
+    assert document.arch.type_of(stage) == "Stage"

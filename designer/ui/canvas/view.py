@@ -17,6 +17,7 @@ from designer.ui import style
 from designer.ui.canvas.items import EdgeItem, NodeItem, PortItem
 from designer.ui.canvas.scene import DesignScene
 from designer.ui.editing import boxes, clear_spot, splice
+from designer.ui.examples import shipped_blocks
 
 LAYER_MIME = "application/x-nn-designer-layer"
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
@@ -60,7 +61,8 @@ class CanvasView(QGraphicsView):
             event.ignore()
             return
         type_name = bytes(event.mimeData().data(LAYER_MIME)).decode("utf-8")
-        if type_name not in self.design_scene.document.arch.catalog:
+        document = self.design_scene.document
+        if type_name not in document.arch.catalog and type_name not in shipped_blocks():
             self.message.emit(f"Unknown layer type {type_name!r}")
             return
         point = event.position().toPoint()
@@ -68,10 +70,11 @@ class CanvasView(QGraphicsView):
         pos = (at.x() - style.NODE_WIDTH / 2, at.y() - style.NODE_HEIGHT / 2)
         edge = next((i for i in self.items(point) if isinstance(i, EdgeItem)), None)
         try:
-            if edge is not None and self._takes_input(type_name):
-                self.splice_layer(type_name, pos, edge)
-            else:
-                self.add_layer(type_name, pos)
+            with document.bringing_block(type_name):  # one from the block library: its blocks
+                if edge is not None and self._takes_input(type_name):
+                    self.splice_layer(type_name, pos, edge)
+                else:
+                    self.add_layer(type_name, pos)
         except (GraphError, ParamError) as error:
             self.message.emit(f"Not added: {error}")
             return

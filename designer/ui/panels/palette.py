@@ -1,7 +1,8 @@
 """The layer palette: every layer type of the catalog, grouped by category, searchable,
 dragged onto the canvas (contract section 4) or double-clicked to add after the selection.
 A design with blocks lists them first, under Blocks (with the port types while a block is
-open), to drag in like layers."""
+open), and the blocks of the shipped examples next, under Block library: all dragged in
+like layers."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from designer.core.blocks import PORT_TYPES
 from designer.core.registry import CATEGORIES, LAYERS
 
 LAYER_MIME = "application/x-nn-designer-layer"
+LIBRARY_CATEGORY = "Block library"
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1  # the type name on layer items; None on group headers
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2  # what the search box matches: name and summary
 
@@ -41,7 +43,7 @@ class CatalogModel(QStandardItemModel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.blocks: QStandardItem | None = None  # the Blocks group, while there are blocks
+        self.block_groups: list[QStandardItem] = []  # Blocks, Block library: first
         for category in CATEGORIES:
             header = _header(category)
             for spec in LAYERS.values():
@@ -49,20 +51,22 @@ class CatalogModel(QStandardItemModel):
                     header.appendRow(self._item(spec.name, spec.summary))
             self.appendRow(header)
 
-    def set_blocks(self, block_ids: list[str], inside: bool) -> None:
-        """The design's blocks as the first group (`inside` a block: the port types too);
-        no group where there are none."""
-        names = [*block_ids, *(PORT_TYPES if inside else ())]
-        if self.blocks is not None:
-            self.removeRow(self.blocks.row())
-            self.blocks = None
-        if not names:
-            return
-        self.blocks = _header(BLOCKS_CATEGORY)
-        for name in names:
-            what = "a port of the open block" if name in PORT_TYPES else "a block of this design"
-            self.blocks.appendRow(self._item(name, f"{name}: {what}"))
-        self.insertRow(0, self.blocks)
+    def set_blocks(self, block_ids: list[str], inside: bool, shipped: list[str]) -> None:
+        """The design's blocks as the first group (`inside` a block: the port types too),
+        and the shipped library's as the second; no group where it has none."""
+        for group in self.block_groups:
+            self.removeRow(group.row())
+        self.block_groups = []
+        ours = [(n, "a block of this design") for n in block_ids]
+        ours += [(n, "a port of the open block") for n in (PORT_TYPES if inside else ())]
+        library = [(n, "from the block library (File ▸ Examples ▸ Blocks)") for n in shipped]
+        for title, names in ((BLOCKS_CATEGORY, ours), (LIBRARY_CATEGORY, library)):
+            if names:
+                group = _header(title)
+                for name, what in names:
+                    group.appendRow(self._item(name, f"{name}: {what}"))
+                self.insertRow(len(self.block_groups), group)
+                self.block_groups.append(group)
 
     @staticmethod
     def _item(type_name: str, summary: str) -> QStandardItem:
@@ -136,8 +140,8 @@ class Palette(QWidget):
         self.search.returnPressed.connect(self._activate_first)
         self.view.activated.connect(self._activate)
 
-    def set_blocks(self, block_ids: list[str], inside: bool) -> None:
-        self.catalog.set_blocks(block_ids, inside)
+    def set_blocks(self, block_ids: list[str], inside: bool, shipped: list[str]) -> None:
+        self.catalog.set_blocks(block_ids, inside, shipped)
         self.view.expandAll()
 
     def _filter(self, text: str) -> None:
