@@ -18,7 +18,9 @@ from designer.core.edits import AddNode, Compound, Connect, Disconnect
 from designer.core.graph import EdgeRecord, GraphError, NodeRecord
 from designer.core.params import ParamError
 from designer.ui import clipboard, style
-from designer.ui.canvas.items import EdgeItem, NodeItem, PortItem
+from designer.ui.canvas.edge_item import EdgeItem
+from designer.ui.canvas.node_item import NodeItem
+from designer.ui.canvas.ports import PortItem
 from designer.ui.dialogs import QuickInsert
 from designer.ui.document import describe
 

@@ -59,7 +59,7 @@ from designer.ui import autosave, clipboard, editing, style, window_parts
 from designer.ui import document as document_module
 from designer.ui import help as help_pages
 from designer.ui.block_actions import BlockActions
-from designer.ui.canvas.items import EdgeItem
+from designer.ui.canvas.edge_item import EdgeItem
 from designer.ui.canvas.minimap import Minimap
 from designer.ui.canvas.scene import OVERLAYS, DesignScene
 from designer.ui.canvas.view import CanvasView

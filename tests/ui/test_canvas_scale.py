@@ -12,7 +12,9 @@ from PySide6.QtTest import QTest
 
 from designer.core.graph import Architecture, EdgeRecord, NodeRecord
 from designer.io.project import Project, save
-from designer.ui.canvas.items import EdgeItem, NodeItem, PortItem
+from designer.ui.canvas.edge_item import EdgeItem
+from designer.ui.canvas.node_item import NodeItem
+from designer.ui.canvas.ports import PortItem
 from designer.ui.document import Document
 from tests.conftest import EXAMPLES
 

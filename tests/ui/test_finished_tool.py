@@ -31,7 +31,7 @@ from designer.core.edits import AddNode, Move, SetParams
 from designer.core.graph import Architecture, NodeRecord
 from designer.io.project import Project
 from designer.ui import style
-from designer.ui.canvas import items as items_module
+from designer.ui.canvas.drawing import label_font
 from designer.ui.document import Document
 from designer.ui.main_window import save_picture
 from tests.conftest import EXAMPLES
@@ -204,7 +204,7 @@ def _label_boxes(window) -> list[QRectF]:
             box = item.label_rect()
         else:  # how the window placed them before: every edge, at its middle
             text = item.label_text
-            width = QFontMetricsF(items_module._label_font()).horizontalAdvance(text)
+            width = QFontMetricsF(label_font()).horizontalAdvance(text)
             box = QRectF(*item._label_at, width, 14) if text else None
         if box is not None:
             boxes.append(box)

@@ -32,7 +32,8 @@ from designer.core.block_editing import REPEAT
 from designer.core.graph import Change, ChangeKind, EdgeRecord
 from designer.core.receptive import fmt
 from designer.ui import style
-from designer.ui.canvas.items import EdgeItem, NodeItem
+from designer.ui.canvas.edge_item import EdgeItem
+from designer.ui.canvas.node_item import NodeItem
 from designer.ui.document import Document
 from designer.ui.style import placed
 from designer.ui.wording import human_bytes

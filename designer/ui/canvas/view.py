@@ -14,7 +14,9 @@ from designer.core.edits import AddNode, Compound, Connect, Move
 from designer.core.graph import EdgeRecord, GraphError, NodeRecord
 from designer.core.params import ParamError
 from designer.ui import style
-from designer.ui.canvas.items import EdgeItem, NodeItem, PortItem
+from designer.ui.canvas.edge_item import EdgeItem
+from designer.ui.canvas.node_item import NodeItem
+from designer.ui.canvas.ports import PortItem
 from designer.ui.canvas.scene import DesignScene
 from designer.ui.editing import boxes, clear_spot, splice
 from designer.ui.examples import shipped_blocks
