@@ -50,9 +50,7 @@ class Breadcrumb(QFrame):
         if not document.trail:
             return
         steps = [document.design.top.name or "Design"] if document.design else ["Design"]
-        steps += [
-            f"{o.label} ({o.block})" if o.label != o.block else o.block for o in document.trail
-        ]
+        steps += [f"{o.label} ({o.block})" if o.label else o.block for o in document.trail]
         for depth, text in enumerate(steps):
             if depth:
                 self._layout.addWidget(QLabel("▸", self))

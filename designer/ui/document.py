@@ -69,12 +69,11 @@ class EditCommand(QUndoCommand):
 
 @dataclass(frozen=True)
 class Opened:
-    """A block opened on the canvas: from instance `label`, whose inside is read at flat
-    path `path` (None where no instance uses the block: its nodes have no numbers)."""
+    """A block opened on the canvas: from its instance `label` in the scope before it, or
+    (`label` None) on its own, from an undo step, and then seen from its first use."""
 
     block: str
-    path: str | None
-    label: str
+    label: str | None = None
 
 
 class Document(QObject):
@@ -106,8 +105,7 @@ class Document(QObject):
             design = ScopedDesign.from_members(
                 project.arch.name, blocks.nodes, blocks.edges, blocks.library
             )
-            self.design, self.arch = design, design.top
-            self._library, self._flat = blocks.library, blocks.flat
+            self.design, self.arch, self._flat = design, design.top, blocks.flat
         for scope in [self.arch] if self.design is None else self.design.scopes():
             _place_unplaced(scope)
         self.engine.refresh()
@@ -241,8 +239,7 @@ class Document(QObject):
         return changed
 
     def _scope_results(self) -> dict[str, NodeResult]:
-        path = self.trail[-1].path if self.trail else ""
-        return scope_results(self.arch, path, self._flat, self.engine.results)
+        return scope_results(self.arch, self.shown_path, self._flat, self.engine.results)
 
     # blocks -------------------------------------------------------------------------------
 
@@ -296,21 +293,31 @@ class Document(QObject):
     def is_instance(self, node_id: str) -> bool:
         return self.design is not None and self.arch.type_of(node_id) in self.design.blocks
 
+    @property
+    def shown_path(self) -> str | None:
+        """Where the shown scope's numbers are read in the flat design: the path of the
+        instance it was opened from ('' at the top level, a repeated one's first copy;
+        None where no instance uses the block). Worked out again from the trail after
+        each edit, so a changed repeat count never leaves it stale."""
+        path: str | None = ""
+        for opened in self.trail:
+            if opened.label is None:
+                uses = (i.path for i in self._flat.instances.values() if i.type == opened.block)
+                path = next(uses, None)
+            elif path is not None:
+                path = join(path, opened.label)
+            if path is not None:
+                path = copy_path(self._flat, path)
+        return path
+
     def open_instance(self, node_id: str) -> None:
         """Show the inside of the instance `node_id` of the shown scope, with its numbers."""
         assert self.design is not None
-        block = self.arch.type_of(node_id)
-        around = self.trail[-1].path if self.trail else ""
-        path = None if around is None else copy_path(self._flat, join(around, node_id))
-        self._show([*self.trail, Opened(block, path, node_id)])
+        self._show([*self.trail, Opened(self.arch.type_of(node_id), node_id)])
 
     def open_block(self, block_id: str) -> None:
         """Show a block's inside, from the top level, with the numbers of its first use."""
-        uses = (i.path for i in self._flat.instances.values() if i.type == block_id)
-        path = next(uses, None)
-        self._show(
-            [Opened(block_id, None if path is None else copy_path(self._flat, path), block_id)]
-        )
+        self._show([Opened(block_id)])
 
     def go_up(self, depth: int = -1) -> None:
         """Show the scope `depth` steps into the trail (0: the top level; -1: one up)."""

@@ -200,7 +200,7 @@ def test_a_block_used_nowhere_opens_without_numbers(window, tmp_path) -> None:
     document.undo_stack.undo()
     assert block not in document.block_ids()
     document.open_block("Bottleneck")
-    assert document.trail[0].path == "layer1.first"
+    assert document.shown_path == "layer1.first"
     assert document.results["conv1"].params == 64 * 64
 
 

@@ -492,7 +492,7 @@ class SummaryModel(QAbstractTableModel):
         self._order = document.arch.report_order() if document is not None else []
         self._lines = {n: line for n, line in self._lines.items() if n in document.arch}
         blocks = document is not None and document.design is not None
-        self._scope_path = (document.trail[-1].path if document.trail else "") if blocks else ""
+        self._scope_path = document.shown_path if blocks else ""
         self.tree = blocks and self._scope_path is not None
         self._blocks, self._inner_rows = None, None
         self._inner_lines.clear()
