@@ -141,6 +141,7 @@ for owner, name, label in [
     (graph.Architecture, "build", "build the graph"),
     (graph.Architecture, "from_columns", "build the graph"),
     (propagate.Engine, "refresh", "analysis"),
+    (propagate.Engine, "update", "analysis"),
     (propagate.Engine, "totals", "totals"),
     (cli, "_write_lines", "errors and warnings, written"),
     (cli, "_run", "free the design (as the command ends)"),

@@ -138,6 +138,9 @@ class Architecture:
         self.catalog: Catalog = registry.LAYERS if catalog is None else catalog
         self._next_seq = 0
         self._listeners: list[Listener] = []
+        self._in_kahns_order = False  # the graph's own order is `topological_order`'s: known
+        # of a design built from a file that shows it, until a structural edit
+        self._sharers: dict[str, list[str]] = {}  # a node → those that use its weights
 
     @classmethod
     def build(
@@ -177,7 +180,9 @@ class Architecture:
         call per edge): a large file loads in a fraction of the time, to the same graph."""
         arch = cls(name, catalog)
         arch._add_columns(nodes, range(len(nodes.ids)), edges)
-        arch._refuse_cycles(edges)
+        arch._in_kahns_order = _kahn_keeps_file_order(edges, len(nodes.ids))
+        if not arch._in_kahns_order:  # (edges that run forward make no cycle)
+            arch._refuse_cycles(edges)
         return arch
 
     def _add_columns(
@@ -186,14 +191,15 @@ class Architecture:
         """`add_node(record, canonical=True)` for each node, with its edges, into this new
         design's empty graph; the GraphError `add_node` would raise first where one is
         refused. Nodes of one type and one params dict share the work of writing them (a
-        loader gives equal params one dict); each node still gets a dict of its own.
-        `places` are the nodes' `seq`s."""
+        loader gives equal params one dict), and the written params dict itself: params
+        are replaced by an edit, never changed in place. `places` are the nodes' `seq`s."""
         ids = nodes.ids
         if not _STR.issuperset(map(type, ids)) or "" in ids:
             raise _first_refusal(nodes, self.spec_of)
         keys = list(zip(nodes.types, map(id, nodes.params)))
         written: dict[tuple[str, int], tuple[str, dict[str, Any], str]] = {}
-        for key, (kind, params) in dict(zip(keys, zip(nodes.types, nodes.params))).items():
+        for key, params in dict(zip(keys, nodes.params)).items():
+            kind = key[0]
             try:
                 spec = self.spec_of(kind)
             except KeyError:
@@ -204,7 +210,7 @@ class Architecture:
         attributes = [
             {
                 "type": kind,
-                "params": dict(explicit),
+                "params": explicit,
                 "signature": sig,
                 "name": name,
                 "pos": pos,
@@ -227,6 +233,7 @@ class Architecture:
         for i in sharers:
             data = attributes[i]
             self._check_sharing(ids[i], data["type"], data["params"], data["shares"])
+            self._sharers.setdefault(data["shares"], []).append(ids[i])
 
     def _refuse_cycles(self, edges: EdgeColumns | None) -> None:
         """A GraphError naming a cycle, if the edges make one. Edges that each run forward
@@ -336,7 +343,16 @@ class Architecture:
 
     def report_order(self) -> list[str]:
         """Topological order, ties broken by file order (contract section 3)."""
+        if self._in_kahns_order:  # a topological order, and the file's
+            return list(self.graph)
         return topological_order(self.graph, by_seq=True)
+
+    def evaluation_order(self) -> list[str]:
+        """`topological_order` of the graph: the order an analysis evaluates the nodes in
+        and keeps its results in."""
+        if self._in_kahns_order:
+            return list(self.graph)
+        return topological_order(self.graph)
 
     def resolved_params(self, node_id: str) -> dict[str, Any]:
         """The parameters the layer is built with, defaults filled in."""
@@ -377,6 +393,8 @@ class Architecture:
             seq=seq,
             **({"shares": record.shares} if record.shares is not None else {}),
         )
+        if record.shares is not None:
+            self._sharers.setdefault(record.shares, []).append(record.id)
         self._announce(ChangeKind.STRUCTURE, [record.id])
         return NodeRecord(
             record.id, record.type, dict(params), record.name, record.pos, seq, record.shares
@@ -404,8 +422,11 @@ class Architecture:
         return self._data(node_id).get("shares")
 
     def sharers(self, node_id: str) -> list[str]:
-        """The nodes that use this node's weights, in file order."""
-        return [n for n in self.file_order() if self.graph.nodes[n].get("shares") == node_id]
+        """The nodes that use this node's weights, in file order. Kept as nodes come and
+        go: every parameter edit asks, and looking through every node would cost a large
+        design's edits milliseconds."""
+        nodes = self.graph._node
+        return sorted(self._sharers.get(node_id, ()), key=lambda n: nodes[n]["seq"])
 
     def remove_node(self, node_id: str) -> tuple[NodeRecord, list[EdgeRecord]]:
         """Remove a node with its edges; returns both, to put them back."""
@@ -418,6 +439,11 @@ class Architecture:
         edges = self.edges_of(node_id)
         neighbours = {e.source for e in edges} | {e.target for e in edges}
         self.graph.remove_node(node_id)
+        if record.shares is not None:
+            fellows = self._sharers[record.shares]
+            fellows.remove(node_id)
+            if not fellows:
+                del self._sharers[record.shares]
         self._announce(ChangeKind.STRUCTURE, neighbours | {node_id})
         return record, edges
 
@@ -490,6 +516,8 @@ class Architecture:
             raise GraphError(f"there is no node {node_id!r}") from None
 
     def _announce(self, kind: ChangeKind, nodes: Iterable[str]) -> None:
+        if kind is ChangeKind.STRUCTURE:
+            self._in_kahns_order = False
         change = Change(kind, frozenset(nodes))
         for listener in list(self._listeners):
             listener(change)
@@ -552,6 +580,31 @@ def _write_graph(
     graph._succ.update(zip(ids, succ))
     graph._pred.update(zip(ids, pred))
     _forget_cached(graph)
+
+
+def _kahn_keeps_file_order(edges: EdgeColumns, count: int) -> bool:
+    """Whether `topological_order` of the graph `_write_graph` builds from these edges
+    (their ends places among `count` nodes) is the file's order, so that no sort is
+    needed. It is where every edge runs forward, the edges are listed by target (as `save`
+    lists them: each node's successors then come in file order), the nodes no edge feeds
+    come first and each later one is fed, and each node's last producer (the one whose
+    turn in Kahn's walk frees it) is no earlier than the node before it's. A chain or a
+    design of residual blocks passes; one whose branches interleave does not."""
+    sources, targets = edges.sources, edges.targets
+    if not targets:
+        return True
+    if not all(map(lt, sources, targets)):
+        return False
+    fed = targets[0] - 1  # the node the edges so far feed (none yet: the one before)
+    last = latest = -1  # the last producer of the node before, and of this one so far
+    for source, target in zip(sources, targets):
+        if target != fed:
+            if target != fed + 1 or latest < last:
+                return False
+            fed, last, latest = target, latest, source
+        elif source > latest:
+            latest = source
+    return fed == count - 1 and latest >= last
 
 
 def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[EdgeRecord]) -> None:

@@ -19,7 +19,7 @@ from designer.core.analysis import (
     neighbour_warnings,
     oversized_field_warning,
 )
-from designer.core.graph import Architecture, Change, ChangeKind, topological_order
+from designer.core.graph import Architecture, Change, ChangeKind
 from designer.core.memo import memo_for, new_tuple, replay
 from designer.core.receptive import Fields, merged_fields
 from designer.core.spec import LayerSpec, Shape, Tensor
@@ -54,17 +54,27 @@ class Engine:
     def totals(self) -> Totals:
         """The sums over every node. A small edit adjusts them by what it replaced; a
         large one has them summed again here."""
-        self.refresh()
+        self.update()
         if self._sums is None:
             self._sums = Sums.over(self.results.values())
         return self._sums.totals(self.settings)
 
     def result(self, node_id: str) -> NodeResult:
-        self.refresh()
+        self.update()
         return self.results[node_id]
 
     def refresh(self) -> set[str]:
         """Bring results up to date; returns the ids whose results changed or went away."""
+        return self._bring_up_to_date(listing=True)
+
+    def update(self) -> None:
+        """Bring results up to date, as `refresh` does, without saying what changed: after
+        a first analysis that is every node, a set not worth building where nobody asks."""
+        self._bring_up_to_date(listing=False)
+
+    def _bring_up_to_date(self, listing: bool) -> set[str]:
+        """What changed: listed in full only where `listing` (else a first analysis leaves
+        its new results out)."""
         if not self._dirty and not self._everything:
             return set()
         graph = self.arch.graph
@@ -76,13 +86,13 @@ class Engine:
             if old is not None:
                 replaced.append(old)
         if self._order is None:
-            self._order = topological_order(graph)
+            self._order = self.arch.evaluation_order()
             self._position = None
         pending = [] if self._everything else [n for n in self._dirty if n in present]
         self._dirty.clear()
         if self._everything or len(pending) == len(graph):
             self._everything = False
-            self._evaluate_all(changed)
+            self._evaluate_all(changed, listing)
             self._sums = None
         else:
             self._evaluate_downstream(pending, changed, replaced)
@@ -94,7 +104,7 @@ class Engine:
                 self._sums = None
         return changed
 
-    def _evaluate_all(self, changed: set[str]) -> None:
+    def _evaluate_all(self, changed: set[str], listing: bool) -> None:
         results, evaluate, order = self.results, self._evaluate, self._order
         graph = self.arch.graph
         nodes, pred = graph._node, graph._pred
@@ -104,7 +114,8 @@ class Engine:
             datas, preds = map(nodes.__getitem__, order), map(pred.__getitem__, order)
         if not results:  # a first analysis: every result is new. `update` stores each one
             results.update(zip(order, map(evaluate, order, datas, preds)))  # before the next
-            changed.update(results)  # is evaluated, which may read it: a loop run in C
+            if listing:  # is evaluated, which may read it: a loop run in C
+                changed.update(results)
             return
         for node_id, data, sources in zip(order, datas, preds):
             new = evaluate(node_id, data, sources)
@@ -331,6 +342,6 @@ def _port_problem(
 def analyse(arch: Architecture, settings: Settings | None = None) -> Engine:
     """A one-off full analysis, for the command line and tests."""
     engine = Engine(arch, settings)
-    engine.refresh()
+    engine.update()
     engine.close()
     return engine

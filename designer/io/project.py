@@ -12,8 +12,8 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import repeat
-from operator import and_, contains, eq, is_, itemgetter, or_
+from itertools import chain, compress, repeat
+from operator import eq, is_, itemgetter
 from typing import Any
 
 from designer.core import registry
@@ -56,6 +56,8 @@ _NUMBER_TYPES = frozenset((int, float))
 _DICT, _STR, _INT = {dict}, {str}, {int}  # the one type a whole column may hold
 _STR_OR_NONE = frozenset((str, type(None)))
 _DICT_OR_NONE = frozenset((dict, type(None)))
+_LEFT_OUT = object()  # an edge's port where the file gives none
+_NO_PARAMS = repr(None)  # one string for every node without params (repr makes one each)
 
 
 def load(path: str | os.PathLike) -> Project:
@@ -265,13 +267,13 @@ class _Reader:
         examined once per distinct type and params, as `_examine` does."""
         if not _DICT_OR_NONE.issuperset(map(type, written)):
             return None
-        texts = list(map(repr, written))
+        keys = list(zip(types, [_NO_PARAMS if p is None else repr(p) for p in written]))
         canonical = {}
-        for key, params in dict(zip(zip(types, texts), written)).items():
+        for key, params in dict(zip(keys, written)).items():
             canonical[key], problems = self._examine(registry.LAYERS[key[0]], params or {})
             if problems:
                 return None
-        return list(map(canonical.__getitem__, zip(types, texts)))
+        return list(map(canonical.__getitem__, keys))
 
     def _plain_node(self, item: Any) -> NodeRecord | None:
         """The node where `_check_node` would find nothing to say about it, else None.
@@ -621,21 +623,24 @@ def _plain_edges(raw: list[Any], ends: dict[str, int], types: list[str]) -> Edge
     may name, by place; `types` the type at each place."""
     if set(map(type, raw)) != _DICT or not all(map(_EDGE_KEY_SET.issuperset, raw)):
         return None
-    source_ids = list(map(dict.get, raw, repeat("source")))
-    target_ids = list(map(dict.get, raw, repeat("target")))
-    if set(map(type, source_ids)) != _STR or set(map(type, target_ids)) != _STR:
+    pairs = zip(map(dict.get, raw, repeat("source")), map(dict.get, raw, repeat("target")))
+    named = list(chain.from_iterable(pairs))  # each edge's source, then its target
+    if set(map(type, named)) != _STR:
         return None
-    sources = list(map(ends.get, source_ids))
-    targets = list(map(ends.get, target_ids))
-    if None in sources or None in targets or any(map(eq, sources, targets)):
+    # An edge's source is most often the target of an edge just before: looked up side by
+    # side, its entry in `ends` is still in the cache (a large file's ends are millions).
+    places = list(map(ends.get, named))
+    if None in places:
         return None
-    ports = list(map(dict.get, raw, repeat("port")))
-    if None in ports:  # left out (not null) where the target takes one input: port 0
-        left_out = map(is_, ports, repeat(None))
+    sources, targets = places[::2], places[1::2]
+    if any(map(eq, sources, targets)):
+        return None
+    ports = list(map(dict.get, raw, repeat("port"), repeat(_LEFT_OUT)))
+    if _LEFT_OUT in ports:  # port 0, where the target takes one input
         several = map(_takes_several().__getitem__, map(types.__getitem__, targets))
-        if any(map(and_, left_out, map(or_, map(contains, raw, repeat("port")), several))):
+        if any(compress(several, map(is_, ports, repeat(_LEFT_OUT)))):
             return None
-        ports = [0 if port is None else port for port in ports]
+        ports = [0 if port is _LEFT_OUT else port for port in ports]
     outputs = list(map(dict.get, raw, repeat("output"), repeat(0)))
     if (
         set(map(type, ports)) != _INT

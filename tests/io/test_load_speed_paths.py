@@ -176,7 +176,8 @@ def test_equal_params_of_many_nodes_are_examined_once(monkeypatch: pytest.Monkey
     arch = loads(json.dumps(document(nodes, edges))).arch
     assert len(calls) == 2
     assert arch.params_of("c7") == {"out_channels": 3, "kernel_size": 1}
-    assert arch.params_of("c7") is not arch.params_of("c8")  # each node has its own dict
+    arch.set_params("c7", {"out_channels": 5, "kernel_size": 1})  # the dict they share is
+    assert arch.params_of("c8") == {"out_channels": 3, "kernel_size": 1}  # replaced, not changed
 
 
 # random documents -------------------------------------------------------------------------
