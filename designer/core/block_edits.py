@@ -9,6 +9,7 @@ import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from designer.core.block_editing import REPEAT, BlockScope, ScopedDesign
 from designer.core.blocks import BLOCK_INPUT, BLOCK_OUTPUT, PORT_TYPES, BlockDef, Library
@@ -91,6 +92,28 @@ class AddBlocks(DesignEdit):
     def revert(self, design: ScopedDesign) -> None:
         for block in self.blocks:
             del design.blocks[block.id]
+
+
+@dataclass
+class SetBlockDefaults(DesignEdit):
+    """A block's params and their defaults, replaced: what expressions inside may read and
+    what instances may set."""
+
+    block_id: str
+    defaults: dict[str, Any]
+    _old: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return f"Change the params of {self.block_id}"
+
+    def apply(self, design: ScopedDesign) -> None:
+        block = design.blocks[self.block_id]
+        self._old, block.defaults = block.defaults, dict(self.defaults)
+
+    def revert(self, design: ScopedDesign) -> None:
+        assert self._old is not None, "revert before apply"
+        design.blocks[self.block_id].defaults = self._old
 
 
 def needed_blocks(design: ScopedDesign, library: Library, block_id: str) -> list[BlockDef]:

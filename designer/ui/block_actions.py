@@ -1,6 +1,7 @@
 """Blocks in the window: Group into Block (Ctrl+G), Ungroup (Ctrl+Shift+G), Open Block
-(a double-click on an instance, or Ctrl+Return) and Up (Alt+Up), and the breadcrumb over
-the canvas that says which block is open, from which instance, and leads back.
+(a double-click on an instance, or Ctrl+Return), Up (Alt+Up) and Block Params
+(Ctrl+Shift+P), and the breadcrumb over the canvas that says which block is open, from
+which instance, and leads back.
 
 Every edit here is one undo step on the document's one stack; undoing an edit made inside
 a block shows that block again.
@@ -8,12 +9,15 @@ a block shows that block again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import json
+import re
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QInputDialog, QLabel, QToolButton, QWidget
 
+from designer.core.block_edits import SetBlockDefaults
 from designer.core.graph import GraphError
 from designer.ui.document import Document, describe
 from designer.ui.style import elide
@@ -86,6 +90,9 @@ class BlockActions(QObject):
             "&Open Block", self.open_selected, "Ctrl+Return", "open_block"
         )
         self.up_action = self._action("Up to &Parent", self.up, "Alt+Up", "up_block")
+        self.params_action = self._action(
+            "Block &Params…", self.edit_params, "Ctrl+Shift+P", "block_params"
+        )
         window.canvas.node_opened.connect(self.open_instance)
 
     def _action(self, text: str, slot, key: str, name: str) -> QAction:
@@ -142,7 +149,50 @@ class BlockActions(QObject):
         if self.document.trail:
             self.document.go_up()
 
+    def edit_params(self) -> None:
+        """The open block's params and defaults, as `width=64, stride=1`: one undo step.
+        Expressions inside the block read them; each instance may set its own values."""
+        document = self.document
+        if not document.trail:
+            self.window.say("Open a block (double-click an instance) to edit its params", 4000)
+            return
+        block = document.scope
+        current = ", ".join(f"{k}={json.dumps(v)}" for k, v in document.block_defaults().items())
+        text, ok = QInputDialog.getText(
+            self.window,
+            f"Params of {block}",
+            "Params and their defaults (name=value, comma-separated):",
+            text=current,
+        )
+        if not ok:
+            return
+        try:
+            defaults = parse_params(text)
+        except ValueError as error:
+            self.window.say(f"Params not changed: {describe(error)}", 8000)
+            return
+        document.push(SetBlockDefaults(block, defaults))
+
     def update(self) -> None:
         """The breadcrumb and which entries apply, after the shown scope changed."""
         self.breadcrumb.show_trail(self.document)
         self.up_action.setEnabled(bool(self.document.trail))
+        self.params_action.setEnabled(bool(self.document.trail))
+
+
+_NEXT_PARAM = re.compile(r",\s*(?=[A-Za-z_]\w*\s*=)")  # a comma that starts `name=`
+
+
+def parse_params(text: str) -> dict[str, Any]:
+    """`width=64, stride=1, sizes=[1, 2]` as a dict, each value read as JSON (numbers,
+    true/false, lists); ValueError naming the part that does not read."""
+    found: dict[str, Any] = {}
+    for part in filter(None, (p.strip() for p in _NEXT_PARAM.split(text.strip()))):
+        name, equals, value = part.partition("=")
+        try:
+            if not equals:
+                raise ValueError
+            found[name.strip()] = json.loads(value)
+        except ValueError:
+            raise ValueError(f"{elide(part, 60)!r} is not name=value") from None
+    return found

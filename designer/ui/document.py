@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
@@ -29,6 +30,7 @@ from designer.core.block_edits import (
     AddBlocks,
     DesignEdit,
     InScope,
+    SetBlockDefaults,
     Steps,
     group_into_block,
     needed_blocks,
@@ -290,6 +292,12 @@ class Document(QObject):
         finally:
             self.undo_stack.endMacro()
 
+    def block_defaults(self) -> dict[str, Any]:
+        """The open block's params and their defaults (none at the top level)."""
+        if self.design is None or not self.trail:
+            return {}
+        return dict(self.design.blocks[self.scope].defaults)
+
     def is_instance(self, node_id: str) -> bool:
         return self.design is not None and self.arch.type_of(node_id) in self.design.blocks
 
@@ -436,6 +444,8 @@ def _scope_of(step: Edit | DesignEdit) -> str | None:
     """The scope a step changes ('' for a plain edit; None for one that adds a block)."""
     if isinstance(step, InScope):
         return step.scope
+    if isinstance(step, SetBlockDefaults):
+        return step.block_id
     if isinstance(step, Steps):
         return next((p.scope for p in step.parts if isinstance(p, InScope)), None)
     return "" if isinstance(step, Edit) else None

@@ -316,7 +316,13 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         blocks = self.block_actions
         edit_menu.addActions(
-            [blocks.group_action, blocks.ungroup_action, blocks.open_action, blocks.up_action]
+            [
+                blocks.group_action,
+                blocks.ungroup_action,
+                blocks.open_action,
+                blocks.up_action,
+                blocks.params_action,
+            ]
         )
         view_menu = bar.addMenu("&View")
         view_menu.addActions(

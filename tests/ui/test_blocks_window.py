@@ -294,3 +294,37 @@ def test_a_block_from_the_library_comes_in_with_the_blocks_it_holds(window, tmp_
     assert document.snapshot() == start
     window.redo_action.trigger()
     assert document.arch.type_of(stage) == "Stage"
+
+
+def test_a_grouped_block_takes_params_that_its_instances_set(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QApplication, QInputDialog, QToolButton
+
+    assert window.open_path(chain_file(tmp_path))
+    document = window.document
+    assert document.group(["c1", "r1"])
+    QTest.mouseDClick(window.canvas.viewport(), LEFT, NO_KEYS, node_point(window, "block1"))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("width=16", True))
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_P, CTRL | Qt.KeyboardModifier.ShiftModifier)
+    assert document.block_defaults() == {"width": 16}
+
+    click(window, "c1")  # its out_channels becomes the expression `width`
+    qtbot.waitUntil(lambda: showing(window, "use_expr_out_channels"))
+    QTest.mouseClick(window.inspector.findChild(QToolButton, "use_expr_out_channels"), LEFT)
+    type_into(qtbot, window.inspector.findChild(QWidget, "expr_out_channels"), "width")
+    assert document.arch.params_of("c1")["out_channels"] == {"expr": "width"}
+
+    window.activateWindow()  # offscreen, a window is active only when told
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    viewport = window.canvas.viewport()
+    QTest.keyClick(viewport, Qt.Key.Key_Up, Qt.KeyboardModifier.AltModifier)  # Up to Parent
+    assert document.scope == ""
+    click(window, "block1")
+    qtbot.waitUntil(lambda: showing(window, "param_width"))
+    width = window.inspector.findChild(QWidget, "param_width").findChild(QSpinBox)
+    type_into(qtbot, width, "32")
+    assert document.arch.params_of("block1") == {"width": 32}
+    assert document.results["block1"].shape == (32, 32, 32)
+    assert document.results["block1"].params == 3 * 32 * 9 + 32
+    while document.undo_stack.canUndo():
+        window.undo_action.trigger()
+    assert document.block_ids() == [] and document.totals().params == 448 + 2320 + 170

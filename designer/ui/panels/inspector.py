@@ -251,7 +251,7 @@ class Inspector(QWidget):
         self._node_id: str | None = None  # the node edited (the first, with several of a type)
         self._node_ids: list[str] = []  # every selected node
         self._shown_name = ""  # the name field's text as loaded: unchanged, it renames nothing
-        self._form_type: tuple[str, bool] | None = None
+        self._form_type: tuple[str, bool, tuple] | None = None
         self._editors: dict[str, ParamEditor] = {}
         self._errors: dict[str, QLabel] = {}
         # several nodes: edits arrive a part at a time (a Compound of 1,000 SetParams
@@ -347,7 +347,7 @@ class Inspector(QWidget):
             _paint(none, QUIET_COLOUR)
             self._form.insertRow(first, none)
             self._param_rows.append((none,))
-        self._form_type = (spec.name, inside)
+        self._form_type = (spec.name, inside, spec.params)
 
     # the document -------------------------------------------------------------------------
 
@@ -433,7 +433,7 @@ class Inspector(QWidget):
         if self._name.text() != self._shown_name:
             self._name.setText(self._shown_name)
         inside = bool(self._document.scope)
-        if (record.type, inside) != self._form_type:
+        if (record.type, inside, spec.params) != self._form_type:  # a block's params change
             self._build_form(spec, inside)
         for error in self._errors.values():
             error.hide()
