@@ -251,6 +251,30 @@ def designs(draw) -> Architecture:
     return arch
 
 
+# TorchScript cannot compile torch's own attention without biases (its forward reads
+# `in_proj_bias.dtype`), and a failed compile spoils every later one of that class in
+# the process (pytorch/pytorch#91504): such designs are checked by verify and fx alone,
+# and the test below keeps the limitation in view, in a process of its own.
+UNSCRIPTABLE_WITHOUT_BIAS = (
+    "MultiheadAttention",
+    "TransformerEncoderLayer",
+    "TransformerDecoderLayer",
+)
+
+
+def scriptable(arch: Architecture) -> bool:
+    return not any(
+        arch.type_of(n) in UNSCRIPTABLE_WITHOUT_BIAS and arch.resolved_params(n)["bias"] is False
+        for n in arch.graph
+    )
+
+
+def test_torch_cannot_script_its_attention_without_biases() -> None:
+    code = "import torch; torch.jit.script(torch.nn.MultiheadAttention(4, 2, bias=False))"
+    run = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True)
+    assert run.returncode != 0 and "in_proj_bias" in run.stderr
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(arch=designs())
 def test_random_designs_agree_with_torch(arch: Architecture) -> None:
@@ -259,7 +283,8 @@ def test_random_designs_agree_with_torch(arch: Architecture) -> None:
     assert verify(exported, arch, engine) == []
     model = load_module(exported.source, exported.class_name)
     torch.fx.symbolic_trace(model)
-    torch.jit.script(model)
+    if scriptable(arch):
+        torch.jit.script(model)
 
 
 @settings(
