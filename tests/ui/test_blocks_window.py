@@ -106,6 +106,7 @@ def test_group_open_edit_inside_undo_and_ungroup_through_the_widgets(qtbot, wind
     assert crumb.isVisible()
     assert [b.text() for b in crumb.buttons] == ["chain", "block1 (Block1)"]
     assert set(window.scene.nodes) == {"in", "c1", "r1", "out"}
+    assert window.scene.nodes["out"].output_count == 0  # a BlockOutput feeds nothing inside
     assert document.results["c1"].params == 448  # as this instance sees it
     assert document.results["in"].shape == (3, 32, 32)
 

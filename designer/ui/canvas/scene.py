@@ -626,7 +626,10 @@ def _label_rank(item: EdgeItem) -> tuple[bool, float, float]:
 
 def with_result_slots(names: tuple[str, ...], result: NodeResult | None) -> tuple[str, ...]:
     """The slot names a layer declares, numbered on to as many slots as its result has: a
-    Split by a size makes as many pieces as its input holds."""
+    Split by a size makes as many pieces as its input holds. One that declares none (a
+    block's BlockOutput, whose result is what leaves the block) has no output port."""
+    if not names:
+        return names
     count = len(result.outputs) if result is not None and result.output is not None else 0
     return names + tuple(f"output {i}" for i in range(len(names), count))
 

@@ -1,7 +1,7 @@
 """The layer palette: every layer type of the catalog, grouped by category, searchable,
 dragged onto the canvas (contract section 4) or double-clicked to add after the selection.
 A design with blocks lists them first, under Blocks (with the port types while a block is
-open), and the blocks of the shipped examples next, under Block library: all dragged in
+open), and the blocks of the shipped examples last, under Block library: all dragged in
 like layers."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class CatalogModel(QStandardItemModel):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.block_groups: list[QStandardItem] = []  # Blocks, Block library: first
+        self.block_groups: list[QStandardItem] = []  # Blocks (first), Block library (last)
         for category in CATEGORIES:
             header = _header(category)
             for spec in LAYERS.values():
@@ -53,7 +53,7 @@ class CatalogModel(QStandardItemModel):
 
     def set_blocks(self, block_ids: list[str], inside: bool, shipped: list[str]) -> None:
         """The design's blocks as the first group (`inside` a block: the port types too),
-        and the shipped library's as the second; no group where it has none."""
+        and the shipped library's as the last; no group where it has none."""
         for group in self.block_groups:
             self.removeRow(group.row())
         self.block_groups = []
@@ -65,7 +65,10 @@ class CatalogModel(QStandardItemModel):
                 group = _header(title)
                 for name, what in names:
                     group.appendRow(self._item(name, f"{name}: {what}"))
-                self.insertRow(len(self.block_groups), group)
+                if title == BLOCKS_CATEGORY:  # the design's own first, the library last
+                    self.insertRow(0, group)
+                else:
+                    self.appendRow(group)
                 self.block_groups.append(group)
 
     @staticmethod
