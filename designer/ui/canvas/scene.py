@@ -128,7 +128,7 @@ class DesignScene(QGraphicsScene):
             if names is None:
                 names = names_of[key] = tuple(spec.output_names(data["params"]))
             names = with_result_slots(names, results.get(node_id))
-            missing = max(0, read.get(node_id, 0) + 1 - len(names))
+            missing = max(0, read.get(node_id, -1) + 1 - len(names))
             if missing:
                 names += tuple(f"output {i}" for i in range(len(names), len(names) + missing))
             item = NodeItem(
@@ -375,7 +375,7 @@ class DesignScene(QGraphicsScene):
         names = with_result_slots(
             spec.output_names(arch.params_of(node_id)), self.document.results.get(node_id)
         )
-        read = max((e.output for e in edges if e.source == node_id), default=0)
+        read = max((e.output for e in edges if e.source == node_id), default=-1)  # -1: no edge reads it
         missing = max(0, read + 1 - len(names))
         names += tuple(f"output {i}" for i in range(len(names), len(names) + missing))
         item = self.nodes[node_id]
