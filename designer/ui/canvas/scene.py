@@ -375,7 +375,8 @@ class DesignScene(QGraphicsScene):
         names = with_result_slots(
             spec.output_names(arch.params_of(node_id)), self.document.results.get(node_id)
         )
-        read = max((e.output for e in edges if e.source == node_id), default=-1)  # -1: no edge reads it
+        # the highest slot an edge reads (-1: none does)
+        read = max((e.output for e in edges if e.source == node_id), default=-1)
         missing = max(0, read + 1 - len(names))
         names += tuple(f"output {i}" for i in range(len(names), len(names) + missing))
         item = self.nodes[node_id]
