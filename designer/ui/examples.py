@@ -92,6 +92,15 @@ class Example(NamedTuple):
         return self.path.stem.startswith(BLOCKS_PREFIX)
 
 
+def is_example(path: Path) -> bool:
+    """Whether a file is one of the shipped examples (opened as a copy: Save asks where);
+    EXAMPLES is read when asked."""
+    try:
+        return path.resolve().parent == EXAMPLES.resolve()
+    except OSError:
+        return False
+
+
 @cache
 def shipped_blocks(folder: Path = EXAMPLES) -> dict[str, Library]:
     """Every block the shipped examples define, by id, with the library of the file that

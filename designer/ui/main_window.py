@@ -1,39 +1,17 @@
 """The main window: wiring of canvas, docks, menus and files. It holds no design logic;
-what it does is call the Document, the exporters and the dialogs."""
+what it does is call the Document, the dialogs and its helpers (blocks, exports, menus)."""
 
 from __future__ import annotations
 
 import gc
-import importlib.util
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import (
-    QBuffer,
-    QByteArray,
-    QIODevice,
-    QMimeData,
-    QRectF,
-    QSettings,
-    QSize,
-    Qt,
-    QTimer,
-)
-from PySide6.QtGui import (
-    QAction,
-    QActionGroup,
-    QCloseEvent,
-    QGuiApplication,
-    QImage,
-    QImageWriter,
-    QKeySequence,
-    QPainter,
-)
-from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QApplication,
     QComboBox,
     QDialog,
     QDockWidget,
@@ -52,8 +30,6 @@ from designer.core.edits import AddNode, Compound, Move
 from designer.core.graph import GraphError, NodeRecord
 from designer.core.layout import layered_positions
 from designer.core.params import ParamError
-from designer.export import pytorch, report
-from designer.export.block_export import export_blocks
 from designer.io.project import ProjectError
 from designer.ui import autosave, clipboard, editing, style, window_parts
 from designer.ui import document as document_module
@@ -64,9 +40,10 @@ from designer.ui.canvas.minimap import Minimap
 from designer.ui.canvas.scene import OVERLAYS, DesignScene
 from designer.ui.canvas.view import CanvasView
 from designer.ui.context_menus import CanvasMenus
-from designer.ui.dialogs import DesignProperties, ImportDialog, QuickInsert
+from designer.ui.dialogs import DesignProperties, QuickInsert
 from designer.ui.document import Document, describe
-from designer.ui.examples import examples, shipped_blocks
+from designer.ui.examples import examples, is_example, shipped_blocks
+from designer.ui.export_actions import ExportActions
 from designer.ui.find import FindBar
 from designer.ui.panels.inspector import Inspector
 from designer.ui.panels.palette import Palette
@@ -74,7 +51,6 @@ from designer.ui.panels.summary import SummaryView
 from designer.ui.style import elide
 from designer.ui.wording import totals_text
 
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "resources" / "examples"
 RECENT_LIMIT = 8
 OVERLAY_TEXT = {None: "None", "params": "Params", "macs": "MACs", "memory": "Memory"}
 AS_DESIGNED = "as designed"  # the dtype choice that keeps each tensor's own dtype
@@ -212,33 +188,7 @@ class MainWindow(QMainWindow):
         )
         self.arrange_action = self._action("&Arrange", self.arrange, "Ctrl+L", "arrange")
         self.insert_action = self._action("&Insert Layer…", self.quick_insert, None, "insert")
-        self.export_code_action = self._action(
-            "PyTorch &Code…", self.export_code, "Ctrl+E", "export_code"
-        )
-        self.verify_action = self._action("&Verify with PyTorch", self.verify, None, "verify")
-        self.verify_action.setEnabled(importlib.util.find_spec("torch") is not None)
-        self.import_action = self._action(
-            "&Import from PyTorch…", self.import_model, None, "import"
-        )
-        self.import_action.setEnabled(importlib.util.find_spec("torch") is not None)
-        self.report_actions = {
-            fmt: self._action(
-                f"Report ({fmt.upper() if fmt != 'markdown' else 'Markdown'})…",
-                lambda checked=False, fmt=fmt: self.export_report(fmt),
-                None,
-                f"export_{fmt}",
-            )
-            for fmt in report.FORMATS
-        }
-        self.picture_actions = {
-            kind: self._action(
-                f"Picture ({kind.upper()})…",
-                lambda checked=False, kind=kind: self.export_picture(kind),
-                None,
-                f"export_{kind}",
-            )
-            for kind in ("png", "svg")
-        }
+        self.exports = ExportActions(self)  # File ▸ Import, Export and Verify
         self.overlay_group = QActionGroup(self)
         self.overlay_actions = {}
         for kind in (None, *OVERLAYS):
@@ -274,7 +224,7 @@ class MainWindow(QMainWindow):
         library = QMenu("&Blocks", self.examples_menu)
         library.setObjectName("block_library")
         library.setToolTipsVisible(True)
-        for example in examples(EXAMPLES):
+        for example in examples():
             menu = worked if example.worked_case else self.examples_menu
             menu = library if example.block_library else menu
             action = menu.addAction(example.title)
@@ -289,12 +239,13 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addActions([self.save_action, self.save_as_action, self.properties_action])
         file_menu.addSeparator()
-        file_menu.addAction(self.import_action)
+        exports = self.exports
+        file_menu.addAction(exports.import_action)
         export_menu = file_menu.addMenu("E&xport")
-        export_menu.addAction(self.export_code_action)
-        export_menu.addActions(list(self.report_actions.values()))
-        export_menu.addActions(list(self.picture_actions.values()))
-        file_menu.addAction(self.verify_action)
+        export_menu.addAction(exports.export_code_action)
+        export_menu.addActions(list(exports.report_actions.values()))
+        export_menu.addActions(list(exports.picture_actions.values()))
+        file_menu.addAction(exports.verify_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
@@ -414,7 +365,7 @@ class MainWindow(QMainWindow):
     def _update_title(self, *_: object) -> None:
         document = self.document
         if document.path is not None:
-            copy = _is_example(document.path)  # Save asks where
+            copy = is_example(document.path)  # Save asks where
             name = f"{document.path.name} (example copy)" if copy else document.path.name
         else:
             name = window_parts.named(document.top) or window_parts.UNTITLED
@@ -471,14 +422,14 @@ class MainWindow(QMainWindow):
     def save(self) -> bool:
         """Save to the design's file; a new design, or a shipped example (opened as a
         copy), asks where."""
-        if self.document.path is None or _is_example(self.document.path):
+        if self.document.path is None or is_example(self.document.path):
             return self.save_as()
         return self._save_to(self.document.path)
 
     def save_as(self) -> bool:
         start = ""
         current = self.document.path
-        if current is not None and _is_example(current):  # a new name, never the example's
+        if current is not None and is_example(current):  # a new name, never the example's
             start = str(Path.home() / current.name)
         path, _ = QFileDialog.getSaveFileName(self, "Save design", start, "Designs (*.nnd)")
         if not path:
@@ -792,147 +743,6 @@ class MainWindow(QMainWindow):
         self.about_box = box
         box.open()
 
-    # export and import --------------------------------------------------------------------------
-
-    def export_code(self) -> None:
-        document = self.document
-        name = window_parts.class_name_for(document.top, document.path)
-        try:
-            exported = _exported(document, name)
-        except pytorch.ExportError as error:
-            QMessageBox.warning(
-                self, "Cannot export", "The design has errors:\n\n" + "\n".join(error.problems)
-            )
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            f"Export PyTorch code (class {exported.class_name}; File ▸ Properties names it)",
-            str(self._export_path("py")),
-            "Python (*.py)",
-        )
-        if path:
-            self._write_export(Path(path), lambda p: p.write_text(exported.source, "utf-8"))
-
-    def verify(self) -> None:
-        from designer.export.verify import TorchMissing, verify
-
-        try:
-            engine = self.document.engine
-            exported = _exported(self.document)
-            differences = verify(exported, engine.arch, engine)
-        except pytorch.ExportError as error:
-            QMessageBox.warning(
-                self, "Cannot verify", "The design has errors:\n\n" + "\n".join(error.problems)
-            )
-            return
-        except TorchMissing as error:
-            QMessageBox.information(self, "PyTorch needed", str(error))
-            return
-        if differences:
-            QMessageBox.warning(self, "PyTorch disagrees", "\n".join(differences))
-        else:
-            QMessageBox.information(
-                self, "Verified", "PyTorch agrees on every node's shape and parameters."
-            )
-
-    def export_report(self, fmt: str) -> None:
-        suffix = {"csv": "csv", "markdown": "md", "json": "json"}[fmt]
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export report", str(self._export_path(suffix, "report"))
-        )
-        if path:
-            text = report.render(self.document.engine, fmt, self.document.blocks())
-            self._write_export(Path(path), lambda p: p.write_text(text, encoding="utf-8"))
-
-    def export_picture(self, kind: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export picture", str(self._export_path(kind)))
-        if path:
-            self._write_export(Path(path), lambda p: save_picture(self.scene, p))
-
-    def _export_path(self, suffix: str, what: str = "") -> Path:
-        """What an export is called at first: the design's name, beside its file."""
-        document = self.document
-        stem = window_parts.export_stem(document.top, document.path)
-        beside = document.path if document.path and not _is_example(document.path) else None
-        folder = window_parts.export_folder(beside)
-        return folder / f"{stem}{'-' + what if what else ''}.{suffix}"
-
-    def _write_export(self, path: Path, write: Callable[[Path], object]) -> None:
-        """Write one exported file; a failure is a warning, as Save's is, never a raise."""
-        try:
-            write(path)
-        except OSError as error:
-            QMessageBox.warning(self, "Cannot export", f"{path}\n\n{error.strerror or error}")
-            return
-        self.statusBar().showMessage(f"Wrote {path}", 4000)
-
-    def import_model(self) -> None:
-        from designer.io import pytorch_import
-
-        dialog = ImportDialog(self)
-        if dialog.exec() != QDialog.DialogCode.Accepted or not self.maybe_save():
-            return
-        try:
-            file, class_name, shapes, arguments = dialog.request()
-            sizes = [pytorch_import.parse_shape(s) for s in shapes]
-            # torch runs in this thread: a busy cursor and a word, painted before it starts
-            self.statusBar().showMessage(
-                f"Importing {elide(class_name, 80)} from {elide(file.name, 80)}: "
-                "running and tracing it with torch…"
-            )
-            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-            QApplication.processEvents()
-            try:
-                project = pytorch_import.import_project(file, class_name, sizes, arguments)
-            finally:
-                QApplication.restoreOverrideCursor()
-                self.statusBar().clearMessage()
-        except (ValueError, pytorch_import.ImportFailure) as error:
-            QMessageBox.warning(self, "Cannot import", str(error))
-            return
-        self._replace(Document(project))  # the model's own classes as blocks
-
-
-def save_picture(scene: DesignScene, path: Path) -> None:
-    """The whole design as PNG (at twice screen resolution) or SVG; OSError where the
-    file cannot be written.
-
-    The picture is drawn into memory and written with Python's own file calls: Qt's
-    writers only say false, or nothing at all, when a file cannot be opened.
-    """
-    with scene.picture():  # no selection, ports, hover cards, grid or unexplained marks
-        _draw_picture(scene, path)
-
-
-def _draw_picture(scene: DesignScene, path: Path) -> None:
-    rect = scene.itemsBoundingRect().adjusted(-20, -20, 20, 20)
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    svg = path.suffix.lower() == ".svg"
-    if svg:
-        generator = QSvgGenerator()
-        generator.setOutputDevice(buffer)
-        generator.setSize(rect.size().toSize())
-        generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
-        painter = QPainter(generator)
-    else:
-        image = QImage(
-            QSize(int(rect.width() * 2), int(rect.height() * 2)), QImage.Format.Format_ARGB32
-        )
-        image.fill(Qt.GlobalColor.white)
-        painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    scene.render(painter, QRectF(), rect)
-    painter.end()
-    if not svg:
-        written = {bytes(f.data()).decode().lower() for f in QImageWriter.supportedImageFormats()}
-        suffix = path.suffix[1:].lower()
-        fmt = suffix if suffix in written else "png"
-        if not image.save(buffer, fmt):
-            raise OSError(f"the picture could not be encoded as {fmt.upper()}")
-    buffer.close()
-    path.write_bytes(bytes(buffer.data().data()))
-
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
@@ -946,22 +756,3 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _exported(document: Document, class_name: str | None = None) -> pytorch.ExportedModule:
-    """The design as PyTorch source: a class per block where it has blocks (ExportError
-    where it has errors)."""
-    design = document.blocks()
-    if design is None:
-        return pytorch.export(document.arch, document.engine, class_name)
-    return export_blocks(
-        design.nodes, design.edges, design.library, document.engine, design.flat, class_name
-    )
-
-
-def _is_example(path: Path) -> bool:
-    """Whether a file is one of the shipped examples (EXAMPLES, read when asked)."""
-    try:
-        return path.resolve().parent == EXAMPLES.resolve()
-    except OSError:
-        return False

@@ -247,7 +247,7 @@ def test_import_from_pytorch_keeps_the_model_classes_as_blocks(window, monkeypat
     monkeypatch.setattr(
         ImportDialog, "request", lambda self: (models, "ResNet50", ["3x224x224"], {})
     )
-    window.import_model()
+    window.exports.import_model()
     document = window.document
     assert sorted(document.block_ids()) == ["Bottleneck", "BottleneckDownsample"]
     assert len(document.arch) == 16  # the top level: stem, 8 instances, head
@@ -262,8 +262,8 @@ def test_exports_of_a_design_with_blocks_keep_its_blocks(window, tmp_path, monke
     window.document.open_instance("layer2")  # exports are of the whole design, from anywhere
     code, rows = tmp_path / "resnet50.py", tmp_path / "resnet50.csv"
     for target, trigger in (
-        (code, window.export_code),
-        (rows, lambda: window.export_report("csv")),
+        (code, window.exports.export_code),
+        (rows, lambda: window.exports.export_report("csv")),
     ):
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, t=target: (str(t), ""))
         trigger()

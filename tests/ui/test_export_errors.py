@@ -22,7 +22,7 @@ ACTIONS = {
 
 def trigger(window, what: str) -> None:
     attribute, key, _ = ACTIONS[what]
-    action = getattr(window, attribute)
+    action = getattr(window.exports, attribute)
     (action if key is None else action[key]).trigger()
 
 

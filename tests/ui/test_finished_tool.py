@@ -33,7 +33,7 @@ from designer.io.project import Project
 from designer.ui import style
 from designer.ui.canvas.drawing import label_font
 from designer.ui.document import Document
-from designer.ui.main_window import save_picture
+from designer.ui.export_actions import save_picture
 from tests.conftest import EXAMPLES
 from tests.ui.test_main_window import drop_from_palette, hover_tooltip
 
@@ -350,12 +350,12 @@ def test_quick_insert_ranks_matches_and_enter_takes_the_first(qtbot, window) -> 
 
 
 def test_saving_an_opened_example_asks_for_a_path(window, tmp_path: Path, monkeypatch) -> None:
-    from designer.ui import main_window
+    from designer.ui import examples
 
     shipped = tmp_path / "examples"
     shipped.mkdir()
     shutil.copy(EXAMPLES / "lenet5.nnd", shipped / "lenet5.nnd")
-    monkeypatch.setattr(main_window, "EXAMPLES", shipped)
+    monkeypatch.setattr(examples, "EXAMPLES", shipped)
     original = (shipped / "lenet5.nnd").read_text()
     assert window.open_path(shipped / "lenet5.nnd")
     assert "(example copy)" in window.windowTitle()
@@ -457,7 +457,7 @@ def test_import_shows_that_it_is_working(window, monkeypatch) -> None:
         ImportDialog, "request", lambda self: (Path("model.py"), "Net", ["3x8x8"], {})
     )
     monkeypatch.setattr(pytorch_import, "import_project", trace)
-    window.import_model()
+    window.exports.import_model()
     ((cursor, message),) = seen
     assert cursor == Qt.CursorShape.WaitCursor
     assert "Importing Net from model.py" in message
@@ -591,10 +591,10 @@ def test_design_name_is_undoable_and_names_the_exports(window, tmp_path: Path, m
         return directory, ""
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", ask)
-    window.export_code_action.trigger()
+    window.exports.export_code_action.trigger()
     assert proposed == [str(tmp_path / "tiny_net.py")]
     assert "class TinyNet(nn.Module)" in (tmp_path / "tiny_net.py").read_text()
-    window.picture_actions["png"].trigger()
+    window.exports.picture_actions["png"].trigger()
     assert proposed[-1] == str(tmp_path / "tiny_net.png")
     window.document.undo_stack.undo()
     assert window.document.arch.name != "Tiny Net"

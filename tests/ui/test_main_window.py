@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QSpinBox, QToolTip, QWidget
 from designer.core.edits import SetParams
 from designer.export import report
 from designer.io.project import load
-from designer.ui.main_window import save_picture
+from designer.ui.export_actions import save_picture
 from designer.ui.panels.palette import LAYER_MIME
 from designer.ui.panels.summary_model import REPORT_ROLE
 from tests.conftest import EXAMPLES
