@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from designer.core.block_editing import REPEAT, BlockScope, ScopedDesign
-from designer.core.blocks import BLOCK_INPUT, BLOCK_OUTPUT, PORT_TYPES, BlockDef, Library
+from designer.core.blocks import (
+    BLOCK_INPUT,
+    BLOCK_OUTPUT,
+    PORT_TYPES,
+    BlockDef,
+    Library,
+    repeat_of,
+)
 from designer.core.edits import AddNode, Compound, Connect, Edit, RemoveNode
 from designer.core.expr import ExprError, expressions, holds_expr, resolve
 from designer.core.graph import Architecture, EdgeRecord, GraphError, NodeRecord
@@ -118,12 +125,31 @@ class SetBlockDefaults(DesignEdit):
 
 def needed_blocks(design: ScopedDesign, library: Library, block_id: str) -> list[BlockDef]:
     """The blocks of `library` that an instance of `block_id` needs and the design lacks:
-    the block and those it holds, directly or not, each after those it holds."""
+    the block and those it holds, directly or not, each after those it holds. GraphError
+    where the design has a block of one of those names that is not the library's."""
     wanted = {block_id}
     for held in reversed(library.order()):  # each block before those it holds
         if held in wanted:
             wanted.update(m.type for m in library[held].nodes if m.type in library)
+    shared = sorted(wanted & set(design.blocks))
+    if shared:  # both read through scopes, so that they are written alike
+        theirs = ScopedDesign.from_members("library", (), (), library).library()
+        ours = design.library()
+        for name in shared:
+            if _inside(ours[name]) != _inside(theirs[name]):
+                raise GraphError(
+                    f"the design's block {name} is not the block library's, which "
+                    f"{block_id} holds: rename yours to bring {block_id} in"
+                )
     return [library[b] for b in library.order() if b in wanted and b not in design.blocks]
+
+
+def _inside(block: BlockDef) -> tuple:
+    """What a block computes: its params and its nodes and edges, places and names aside."""
+    nodes = sorted(
+        (m.id, m.type, repr(sorted(m.params.items())), repr(repeat_of(m))) for m in block.nodes
+    )
+    return repr(sorted(block.params.items())), nodes, sorted(block.edges)
 
 
 @dataclass
@@ -181,6 +207,9 @@ def group_into_block(
     block_arch = Architecture(block_id, design.catalog)
     read = sorted({name for r in records for v in r.params.values() for name in _names(v)})
     outer_defaults = design.blocks[scope].defaults if scope else {}
+    unknown = [name for name in read if name not in outer_defaults]
+    if unknown:
+        raise GraphError(f"the selection reads {unknown[0]}, which is not a param of {scope}")
     block = BlockScope({name: outer_defaults[name] for name in read}, block_arch)
     centre = _centre(records)
     instance = NodeRecord(block_id.lower(), block_id, {n: {"expr": n} for n in read}, pos=centre)

@@ -293,7 +293,8 @@ class Architecture:
         return self._data(node_id)["type"]
 
     def params_of(self, node_id: str) -> dict[str, Any]:
-        """The params written for a node (defaults left out); do not change the dict."""
+        """The params written for a node (defaults left out). Do not change the dict: nodes
+        of one type and equal params share it (edits replace it)."""
         return self._data(node_id)["params"]
 
     def name_of(self, node_id: str) -> str | None:

@@ -130,11 +130,17 @@ class Document(QObject):
         nothing has changed. An edit whose analysis fails is reverted, `problem` says so
         and False is returned: the design and the undo stack never disagree. A DesignEdit
         (a new block) gives a plain design blocks."""
-        if isinstance(edit, DesignEdit) and self.design is None:
+        taken = isinstance(edit, DesignEdit) and self.design is None
+        if taken:
             self._take_blocks()
         step = self._step(edit)
         target = self._target()
-        step.apply(target)
+        try:
+            step.apply(target)
+        except Exception:
+            if taken:  # refused: the design is as plain as it was
+                self._drop_blocks()
+            raise
         try:
             self.refresh()
         except Exception as error:  # noqa: BLE001 (any failure of the analysis reverts the edit)
@@ -145,6 +151,8 @@ class Document(QObject):
             self.problem.emit(
                 f"{elide(edit.text)} was undone: the analysis failed ({describe(error)})"
             )
+            if taken:
+                self._drop_blocks()
             return False
         self.undo_stack.push(EditCommand(self, step))
         if isinstance(step, (Steps, AddBlocks)):
@@ -182,6 +190,17 @@ class Document(QObject):
         self._analyse()
         self.scope_changed.emit()
 
+    def _drop_blocks(self) -> None:
+        """Back to a plain design, analysed in place again: its first block was refused."""
+        assert self.design is not None and not self.design.blocks
+        self.arch.catalog = self.design.catalog.layers
+        self.design, self._library, self._flat = None, None, None
+        self._shown.clear()
+        self.engine.close()
+        self.engine = Engine(self.arch, self.engine.settings)
+        self.engine.refresh()
+        self.scope_changed.emit()
+
     def refresh_or_recover(self) -> None:
         """`refresh` after an undo or a redo; if it fails, analyse everything again and
         say so (the step itself is done: the design is what the stack says)."""
@@ -197,8 +216,12 @@ class Document(QObject):
         if self.design is not None:
             try:
                 self._analyse()
+            except Exception as error:  # noqa: BLE001 (the design as it stands: no numbers)
+                self._shown.clear()
+                self.problem.emit(f"The design cannot be analysed ({describe(error)})")
             finally:
                 self.analysis_changed.emit(set(self.arch.graph))
+                self._keep_present_selection()
             return
         engine = self.engine
         gone = {n for n in engine.results if n not in self.arch}
@@ -209,17 +232,18 @@ class Document(QObject):
             engine.refresh()
         finally:
             self.analysis_changed.emit(set(self.arch.graph) | gone)
-            kept = [n for n in self._selection if n in self.arch]
-            if kept != self._selection:
-                self._selection = kept
-                self.selection_changed.emit(list(kept))
+            self._keep_present_selection()
 
     def refresh(self) -> None:
         changed = self.engine.refresh() if self.design is None else self._analyse()
         if changed:
             self.analysis_changed.emit(changed)
+        self._keep_present_selection()
+
+    def _keep_present_selection(self) -> None:
+        """Removed nodes leave the selection, and views hear of it."""
         kept = [n for n in self._selection if n in self.arch]
-        if kept != self._selection:  # removed nodes leave the selection, and views hear of it
+        if kept != self._selection:
             self._selection = kept
             self.selection_changed.emit(list(kept))
 
@@ -253,14 +277,20 @@ class Document(QObject):
     def group(self, node_ids: list[str]) -> bool:
         """The nodes moved into a new block, an instance in their place (selected): one
         undo step. GraphError if they cannot be grouped."""
-        if self.design is None:
+        taken = self.design is None
+        if taken:
             self._take_blocks()
         assert self.design is not None
-        before = set(self.arch.graph)
-        edit = group_into_block(self.design, self.scope, node_ids, new_block_id(self.design))
+        block_id = new_block_id(self.design)
+        try:
+            edit = group_into_block(self.design, self.scope, node_ids, block_id)
+        except GraphError:
+            if taken:
+                self._drop_blocks()
+            raise
         if not self.push(edit):
             return False
-        self.select(sorted(set(self.arch.graph) - before))
+        self.select([n for n in self.arch.graph if self.arch.type_of(n) == block_id])
         return True
 
     def ungroup(self, node_id: str) -> bool:
@@ -282,13 +312,21 @@ class Document(QObject):
         if library is None or type_name in self.arch.catalog:
             yield
             return
-        if self.design is None:
+        taken = self.design is None
+        if taken:
             self._take_blocks()
         assert self.design is not None
+        try:
+            needed = needed_blocks(self.design, library, type_name)
+        except GraphError:
+            if taken:
+                self._drop_blocks()
+            raise
         self.undo_stack.beginMacro(f"Add {type_name}")
         try:
-            if self.push(AddBlocks(needed_blocks(self.design, library, type_name))):
-                yield
+            if not self.push(AddBlocks(needed)):  # why: said by `problem`
+                raise GraphError(f"the block library's {type_name} could not be added")
+            yield
         finally:
             self.undo_stack.endMacro()
 

@@ -576,8 +576,11 @@ class MainWindow(QMainWindow):
     def insert_after_selection(self, type_name: str) -> None:
         """Add a layer (or an instance of a block, from the block library too) below the
         selected node and feed it from there."""
-        with self.document.bringing_block(type_name):
-            self._insert_after_selection(type_name)
+        try:
+            with self.document.bringing_block(type_name):
+                self._insert_after_selection(type_name)
+        except GraphError as error:  # the library's block clashes with one of the design's
+            self.say(f"Not added: {describe(error)}")
 
     def _insert_after_selection(self, type_name: str) -> None:
         document = self.document

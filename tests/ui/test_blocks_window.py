@@ -6,6 +6,7 @@ as blocks."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from itertools import pairwise
 from pathlib import Path
@@ -16,7 +17,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QDialog, QSpinBox, QWidget
 
 from designer.core.edits import SetParams
-from designer.core.graph import Architecture, EdgeRecord, NodeRecord
+from designer.core.graph import Architecture, EdgeRecord, GraphError, NodeRecord
 from designer.io.project import Project, load, save
 from tests.conftest import EXAMPLES
 from tests.ui.test_inspector import type_into
@@ -329,3 +330,58 @@ def test_a_grouped_block_takes_params_that_its_instances_set(qtbot, window, tmp_
     while document.undo_stack.canUndo():
         window.undo_action.trigger()
     assert document.block_ids() == [] and document.totals().params == 448 + 2320 + 170
+
+
+def test_a_refused_group_leaves_a_plain_design_plain(window) -> None:
+    assert window.open_path(EXAMPLES / "lenet5.nnd")
+    document = window.document
+    with pytest.raises(GraphError):
+        document.group([])
+    assert document.design is None  # still analysed in place, edit by edit
+    assert document.results is document.engine.results
+
+
+def test_a_library_block_that_clashes_with_one_of_the_design_is_refused(window, tmp_path):
+    own = {  # a Bottleneck of the design's own: not the library's, which Stage holds
+        "format": "nn-designer-project",
+        "version": 2,
+        "name": "own bottleneck",
+        "nodes": [
+            {"id": "input", "type": "Input", "params": {"shape": [64, 8, 8]}},
+            {"id": "b", "type": "Bottleneck"},
+        ],
+        "edges": [{"source": "input", "target": "b"}],
+        "blocks": [
+            {
+                "id": "Bottleneck",
+                "nodes": [
+                    {"id": "x", "type": "BlockInput"},
+                    {"id": "relu", "type": "ReLU"},
+                    {"id": "y", "type": "BlockOutput"},
+                ],
+                "edges": [{"source": "x", "target": "relu"}, {"source": "relu", "target": "y"}],
+            }
+        ],
+    }
+    path = tmp_path / "own.nnd"
+    path.write_text(json.dumps(own), encoding="utf-8")
+    assert window.open_path(path)
+    document = window.document
+    start, steps = document.snapshot(), document.undo_stack.count()
+    window.insert_after_selection("Stage")
+    assert "the design's block Bottleneck is not the block library's" in (
+        window.statusBar().currentMessage()
+    )
+    assert document.snapshot() == start and document.block_ids() == ["Bottleneck"]
+    assert document.undo_stack.count() == steps
+
+
+def test_a_library_block_uses_the_library_blocks_the_design_took_before(window, tmp_path):
+    assert window.open_path(chain_file(tmp_path))
+    document = window.document
+    document.select(["r2"])
+    window.insert_after_selection("Bottleneck")
+    assert document.block_ids() == ["Bottleneck"]
+    window.insert_after_selection("Stage")  # holds the same Bottleneck: only the rest comes
+    assert document.block_ids() == ["Bottleneck", "IdentityBottleneck", "Stage"]
+    assert document.undo_stack.count() == 2
