@@ -429,11 +429,7 @@ def bench_edit(rows: list[tuple[str, ...]], flat: Flat, library: Library) -> Non
 def bench_window(rows: list[tuple[str, ...]]) -> None:
     """Part 3: MainWindow.open_path of INSTANCES conv-bn-relu instances, painted, beside
     the same design saved flat."""
-    from bench_window import check_bindings, check_window, isolate, painted, quiet_qt
-
-    from designer.ui.app import application
-    from designer.ui.autosave import Autosaver
-    from designer.ui.main_window import MainWindow
+    from bench_window import check_window, painted, window_in
 
     nodes, edges, library = conv_block_design()
     flat = flatten(nodes, edges, library)
@@ -441,15 +437,7 @@ def bench_window(rows: list[tuple[str, ...]]) -> None:
     design = BlockDesign(library, tuple(nodes), tuple(edges), flat)
     with tempfile.TemporaryDirectory(prefix="bench_blocks_") as temp:
         folder = Path(temp)
-        check_bindings()
-        quiet_qt()
-        isolate(folder)
-        app = application()
-        (folder / "autosave").mkdir()
-        window = MainWindow(autosaver=Autosaver(folder / "autosave"))
-        window.resize(1400, 860)
-        window.show()
-        painted(window)
+        app, window = window_in(folder)
         with_blocks, plain = folder / "blocks.nnd", folder / "flat.nnd"
         save(with_blocks, arch, None, design)
         save(plain, arch)

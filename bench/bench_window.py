@@ -136,6 +136,22 @@ def isolate(folder: Path) -> None:
     )
 
 
+def window_in(folder: Path) -> tuple[QApplication, MainWindow]:
+    """The window as the window benches time it: Qt's bindings checked and its messages
+    quieted, settings and autosaves kept in `folder`, shown at 1400×860, painted once."""
+    check_bindings()
+    quiet_qt()
+    isolate(folder)
+    app = application()
+    autosaves = folder / "autosave"
+    autosaves.mkdir()
+    window = MainWindow(autosaver=Autosaver(autosaves))
+    window.resize(1400, 860)
+    window.show()
+    painted(window)
+    return app, window
+
+
 def painted(window: MainWindow) -> None:
     """Pending events handled, then the window and the canvas drawn now."""
     QApplication.processEvents()
@@ -298,16 +314,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_window_") as temp:
         folder = Path(temp)
-        check_bindings()
-        quiet_qt()
-        isolate(folder)
-        app = application()
-        autosaves = folder / "autosave"
-        autosaves.mkdir()
-        window = MainWindow(autosaver=Autosaver(autosaves))
-        window.resize(1400, 860)
-        window.show()
-        painted(window)
+        app, window = window_in(folder)
         designs = {n: write_design(n, folder) for n in SIZES}
 
         for nodes in SIZES:

@@ -39,12 +39,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 from bench_engine import load, machine, print_footer, print_table, residual_chain
-from bench_window import check_bindings, check_window, isolate, painted, quiet_qt
+from bench_window import check_window, painted, window_in
 
 from designer.io.project import save
-from designer.ui.app import application
-from designer.ui.autosave import Autosaver
-from designer.ui.main_window import MainWindow
 
 NODES = 50_000
 OPEN_TARGET = 5.0  # seconds, NODES nodes, without positions
@@ -79,15 +76,7 @@ def main() -> None:
     rows: list[tuple[str, ...]] = []
     with tempfile.TemporaryDirectory(prefix="bench_window_open_") as temp:
         folder = Path(temp)
-        check_bindings()
-        quiet_qt()
-        isolate(folder)
-        app = application()
-        (folder / "autosave").mkdir()
-        window = MainWindow(autosaver=Autosaver(folder / "autosave"))
-        window.resize(1400, 860)
-        window.show()
-        painted(window)
+        app, window = window_in(folder)
         design = residual_chain(nodes).arch
         bare = folder / "bare.nnd"
         save(bare, design)
