@@ -1,7 +1,5 @@
 """`python -m designer` does what the `designer` command does."""
 
-import sys
+from designer.cli import command
 
-from designer.cli import main
-
-sys.exit(main())
+command()

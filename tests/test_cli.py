@@ -443,3 +443,41 @@ def test_stale_temporary_files_of_a_crashed_write_are_removed(tmp_path: Path, ca
     os.utime(other, (hours_ago, hours_ago))
     assert main(["report", str(EXAMPLES / "lenet5.nnd"), "-o", str(output)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [other.name, fresh.name, "out.csv"]
+
+
+def _design_with_an_error(tmp_path: Path) -> Path:
+    path = tmp_path / "mismatch.nnd"
+    nodes = [
+        {"id": "input", "type": "Input", "params": {"shape": [10]}},
+        {"id": "fc", "type": "Linear", "params": {"in_features": 12, "out_features": 4}},
+    ]
+    edges = [{"source": "input", "target": "fc"}]
+    path.write_text(
+        json.dumps({"format": "nn-designer-project", "version": 2, "nodes": nodes, "edges": edges})
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    "args", [["check"], ["report", "--format", "json"], ["report", "--format", "markdown"]]
+)
+@pytest.mark.parametrize("design", ["resnet18", "mismatch"])
+def test_the_command_ends_at_once_with_everything_said(
+    tmp_path: Path, args: list[str], design: str, capsys
+) -> None:
+    """`python -m designer` ends the process without freeing the design: its output and
+    status are main's, flushed in full."""
+    path = EXAMPLES / "resnet18.nnd" if design == "resnet18" else _design_with_an_error(tmp_path)
+    status = main([*args, str(path)])
+    said = capsys.readouterr()
+    run = _run(*args, str(path))
+    assert run.returncode == status == (2 if design == "mismatch" else 0)
+    assert run.stdout.decode() == said.out and len(said.out) > 100
+    assert run.stderr.decode() == said.err
+
+
+def test_the_command_ends_at_once_after_writing_a_file(tmp_path: Path) -> None:
+    target = tmp_path / "net.py"
+    run = _run("export", str(EXAMPLES / "resnet18.nnd"), "-o", str(target))
+    assert run.returncode == 0 and run.stderr == b""
+    assert "class" in target.read_text() and not list(tmp_path.glob(".*.tmp"))
