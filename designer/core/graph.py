@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from itertools import compress, repeat
 from operator import lt, not_
@@ -26,6 +26,16 @@ from typing import Any
 import networkx as nx
 
 from designer.core import registry
+from designer.core.columns import (
+    ColumnDesign,
+    EdgeColumns,
+    EdgeRecord,
+    NodeColumns,
+    NodeRecord,
+    forget_cached,
+    kahn_keeps_file_order,
+    write_graph,
+)
 from designer.core.params import clip_text
 from designer.core.registry import unknown_type_message
 from designer.core.spec import LayerSpec
@@ -49,73 +59,6 @@ class Change:
     nodes: frozenset[str]
 
 
-@dataclass(frozen=True)
-class NodeRecord:
-    """A node as it is stored and saved: everything needed to put it back."""
-
-    id: str
-    type: str
-    params: dict[str, Any] = field(default_factory=dict)
-    name: str | None = None
-    pos: tuple[float, float] | None = None
-    seq: int | None = None
-    shares: str | None = None  # the node whose weights this one uses: one module, two calls
-
-
-@dataclass(frozen=True, order=True)
-class EdgeRecord:
-    """`source`'s output slot `output` feeds input `port` of `target`."""
-
-    source: str
-    target: str
-    port: int = 0
-    output: int = 0
-
-
-@dataclass
-class NodeColumns:
-    """Nodes as one list per NodeRecord field, `seq` aside (a node's place in the lists
-    is its place in the file): how a loader hands over a large design without a record
-    per node."""
-
-    ids: list[str] = field(default_factory=list)
-    types: list[str] = field(default_factory=list)
-    params: list[dict[str, Any]] = field(default_factory=list)
-    names: list[str | None] = field(default_factory=list)
-    pos: list[tuple[float, float] | None] = field(default_factory=list)
-    shares: list[str | None] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, records: Iterable[NodeRecord]) -> NodeColumns:
-        columns = cls()
-        for record in records:
-            columns.append(record)
-        return columns
-
-    def append(self, record: NodeRecord) -> None:
-        self.ids.append(record.id)
-        self.types.append(record.type)
-        self.params.append(record.params)
-        self.names.append(record.name)
-        self.pos.append(record.pos)
-        self.shares.append(record.shares)
-
-    def drop(self, places: set[int]) -> None:
-        """Remove the nodes at `places`."""
-        for column in (self.ids, self.types, self.params, self.names, self.pos, self.shares):
-            column[:] = [value for i, value in enumerate(column) if i not in places]
-
-
-@dataclass
-class EdgeColumns:
-    """Edges as one list per EdgeRecord field, their ends as places in a NodeColumns."""
-
-    sources: list[int] = field(default_factory=list)
-    targets: list[int] = field(default_factory=list)
-    ports: list[int] = field(default_factory=list)
-    outputs: list[int] = field(default_factory=list)
-
-
 Listener = Callable[[Change], None]
 _STR = frozenset((str,))
 
@@ -133,7 +76,8 @@ class Architecture:
     """The design being edited. Every mutation goes through a method here and is announced."""
 
     def __init__(self, name: str = "", catalog: Catalog | None = None) -> None:
-        self.graph = nx.MultiDiGraph()
+        self._graph = nx.MultiDiGraph()
+        self._held: ColumnDesign | None = None  # a file's design, until a graph is asked for
         self.name = name
         self.catalog: Catalog = registry.LAYERS if catalog is None else catalog
         self._next_seq = 0
@@ -172,32 +116,68 @@ class Architecture:
 
     @classmethod
     def from_columns(
-        cls, name: str, nodes: NodeColumns, edges: EdgeColumns, catalog: Catalog | None = None
+        cls,
+        name: str,
+        nodes: NodeColumns,
+        edges: EdgeColumns,
+        catalog: Catalog | None = None,
+        places: dict[str, int] | None = None,
     ) -> Architecture:
         """An Architecture from a loader's columns: canonical params (examined already),
         each node's place in the columns its place in the file, and edges whose ends are
-        places in `nodes`. networkx's dicts are written in bulk (no record per node, no
-        call per edge): a large file loads in a fraction of the time, to the same graph."""
+        places in `nodes`; `places`, where the loader has it, maps each id to its place.
+
+        A design in Kahn's order with distinct ids and no shared weights is held as its
+        columns (`columns.ColumnDesign`) until its graph is first asked for: a check or a
+        report reads it from there. Any other's graph is written now, in bulk (no record
+        per node, no call per edge): a large file loads in a fraction of the time."""
         arch = cls(name, catalog)
-        arch._add_columns(nodes, range(len(nodes.ids)), edges)
-        arch._in_kahns_order = _kahn_keeps_file_order(edges, len(nodes.ids))
+        count = len(nodes.ids)
+        arch._in_kahns_order = kahn_keeps_file_order(edges, count)
+        if arch._in_kahns_order:
+            arch._held = arch._column_design(nodes, edges, places)
+        if arch._held is None:
+            arch._add_columns(nodes, range(count), edges)
+        else:
+            arch._next_seq = count
         if not arch._in_kahns_order:  # (edges that run forward make no cycle)
             arch._refuse_cycles(edges)
         return arch
 
-    def _add_columns(
-        self, nodes: NodeColumns, places: Iterable[int], edges: EdgeColumns | None = None
-    ) -> None:
-        """`add_node(record, canonical=True)` for each node, with its edges, into this new
-        design's empty graph; the GraphError `add_node` would raise first where one is
-        refused. Nodes of one type and one params dict share the work of writing them (a
-        loader gives equal params one dict), and the written params dict itself: params
-        are replaced by an edit, never changed in place. `places` are the nodes' `seq`s."""
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The design's networkx graph; a held file's is written when first asked for."""
+        if self._held is not None:
+            held, self._held = self._held, None
+            held.write(self._graph)
+        return self._graph
+
+    @property
+    def columns(self) -> ColumnDesign | None:
+        """The design as the file's columns, while no graph has been written from them."""
+        return self._held
+
+    def _column_design(
+        self, nodes: NodeColumns, edges: EdgeColumns, places: dict[str, int] | None
+    ) -> ColumnDesign | None:
+        """The columns to hold in place of a graph, or None where writing the graph must
+        check more: an id refused or given twice, or weights shared."""
         ids = nodes.ids
-        if not _STR.issuperset(map(type, ids)) or "" in ids:
-            raise _first_refusal(nodes, self.spec_of)
+        if not _STR.issuperset(map(type, ids)) or "" in ids or nodes.shares.count(None) < len(ids):
+            return None
+        if places is None:
+            places = dict(zip(ids, range(len(ids))))
+        if len(places) != len(ids):
+            return None
+        return ColumnDesign(nodes, edges, self._layers(nodes), places)
+
+    def _layers(self, nodes: NodeColumns) -> list[dict[str, Any]]:
+        """Each node's type, explicit params and signature, one dict for the nodes of one
+        type and params dict (a loader gives equal params one dict; params are replaced
+        by an edit, never changed in place), or the GraphError `add_node` would raise first
+        where a type is unknown."""
         keys = list(zip(nodes.types, map(id, nodes.params)))
-        written: dict[tuple[str, int], tuple[str, dict[str, Any], str]] = {}
+        layer_of: dict[tuple[str, int], dict[str, Any]] = {}
         for key, params in dict(zip(keys, nodes.params)).items():
             kind = key[0]
             try:
@@ -205,20 +185,26 @@ class Architecture:
             except KeyError:
                 raise _first_refusal(nodes, self.spec_of) from None
             explicit = spec.explicit(params)
-            written[key] = (kind, explicit, signature(kind, explicit))  # one str per type
-        seqs = list(places)
-        attributes = [
-            {
+            layer_of[key] = {
                 "type": kind,
                 "params": explicit,
-                "signature": sig,
-                "name": name,
-                "pos": pos,
-                "seq": seq,
+                "signature": signature(kind, explicit),
             }
-            for (kind, explicit, sig), name, pos, seq in zip(
-                map(written.__getitem__, keys), nodes.names, nodes.pos, seqs
-            )
+        return list(map(layer_of.__getitem__, keys))
+
+    def _add_columns(
+        self, nodes: NodeColumns, places: Iterable[int], edges: EdgeColumns | None = None
+    ) -> None:
+        """`add_node(record, canonical=True)` for each node, with its edges, into this new
+        design's empty graph; the GraphError `add_node` would raise first where one is
+        refused. `places` are the nodes' `seq`s."""
+        ids = nodes.ids
+        if not _STR.issuperset(map(type, ids)) or "" in ids:
+            raise _first_refusal(nodes, self.spec_of)
+        seqs = list(places)
+        attributes = [
+            {**layer, "name": name, "pos": pos, "seq": seq}
+            for layer, name, pos, seq in zip(self._layers(nodes), nodes.names, nodes.pos, seqs)
         ]
         shares = nodes.shares
         sharers = []
@@ -226,8 +212,9 @@ class Architecture:
             sharers = [i for i, owner in enumerate(shares) if owner is not None]
         for i in sharers:
             attributes[i]["shares"] = shares[i]
-        _write_graph(self.graph, ids, attributes, edges)
-        if len(self.graph) != len(ids):  # an id given twice
+        graph = self.graph
+        write_graph(graph, ids, attributes, edges)
+        if len(graph) != len(ids):  # an id given twice
             raise _first_refusal(nodes, self.spec_of)
         self._next_seq = max(self._next_seq, max(seqs, default=-1) + 1)
         for i in sharers:
@@ -249,10 +236,10 @@ class Architecture:
     # reading ----------------------------------------------------------------------------
 
     def __contains__(self, node_id: object) -> bool:
-        return node_id in self.graph
+        return node_id in (self._graph if self._held is None else self._held)
 
     def __len__(self) -> int:
-        return len(self.graph)
+        return len(self._graph if self._held is None else self._held)
 
     def node(self, node_id: str) -> NodeRecord:
         data = self._data(node_id)
@@ -345,15 +332,19 @@ class Architecture:
     def report_order(self) -> list[str]:
         """Topological order, ties broken by file order (contract section 3)."""
         if self._in_kahns_order:  # a topological order, and the file's
-            return list(self.graph)
+            return self._file_ids()
         return topological_order(self.graph, by_seq=True)
 
     def evaluation_order(self) -> list[str]:
         """`topological_order` of the graph: the order an analysis evaluates the nodes in
         and keeps its results in."""
         if self._in_kahns_order:
-            return list(self.graph)
+            return self._file_ids()
         return topological_order(self.graph)
+
+    def _file_ids(self) -> list[str]:
+        """The ids in the graph's own order: the file's, where it has not been edited."""
+        return list(self._graph if self._held is None else self._held.nodes.ids)
 
     def resolved_params(self, node_id: str) -> dict[str, Any]:
         """The parameters the layer is built with, defaults filled in."""
@@ -555,59 +546,6 @@ def _first_refusal(nodes: NodeColumns, spec_of: Callable[[str], LayerSpec]) -> G
     raise AssertionError("no node is refused")
 
 
-def _write_graph(
-    graph: nx.MultiDiGraph,
-    ids: list[str],
-    attributes: list[dict[str, Any]],
-    edges: EdgeColumns | None,
-) -> None:
-    """Write an empty graph's dicts as `add_node` and `add_edge` would fill them, in
-    bulk: each data dict kept as the node's own (networkx would copy it twice), and the
-    edges written by place into the neighbour dicts, keyed by the nodes' own id strings."""
-    succ: list[dict[str, dict[int, dict[str, Any]]]] = [{} for _ in ids]
-    pred: list[dict[str, dict[int, dict[str, Any]]]] = [{} for _ in ids]
-    if edges is not None:
-        for source, target, port, output in zip(
-            edges.sources, edges.targets, edges.ports, edges.outputs
-        ):
-            target_id = ids[target]
-            data = {"output": output} if output else {}
-            keys = succ[source].get(target_id)
-            if keys is None:
-                succ[source][target_id] = pred[target][ids[source]] = {port: data}
-            else:  # a parallel edge (`x + x`): one dict of ports, as add_edge keeps it
-                keys[port] = data
-    graph._node.update(zip(ids, attributes))
-    graph._succ.update(zip(ids, succ))
-    graph._pred.update(zip(ids, pred))
-    _forget_cached(graph)
-
-
-def _kahn_keeps_file_order(edges: EdgeColumns, count: int) -> bool:
-    """Whether `topological_order` of the graph `_write_graph` builds from these edges
-    (their ends places among `count` nodes) is the file's order, so that no sort is
-    needed. It is where every edge runs forward, the edges are listed by target (as `save`
-    lists them: each node's successors then come in file order), the nodes no edge feeds
-    come first and each later one is fed, and each node's last producer (the one whose
-    turn in Kahn's walk frees it) is no earlier than the node before it's. A chain or a
-    design of residual blocks passes; one whose branches interleave does not."""
-    sources, targets = edges.sources, edges.targets
-    if not targets:
-        return True
-    if not all(map(lt, sources, targets)):
-        return False
-    fed = targets[0] - 1  # the node the edges so far feed (none yet: the one before)
-    last = latest = -1  # the last producer of the node before, and of this one so far
-    for source, target in zip(sources, targets):
-        if target != fed:
-            if target != fed + 1 or latest < last:
-                return False
-            fed, last, latest = target, latest, source
-        elif source > latest:
-            latest = source
-    return fed == count - 1 and latest >= last
-
-
 def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[EdgeRecord]) -> None:
     """`graph.add_edges_from` of the records (port as key, `output` where not 0), written
     into networkx's adjacency dicts directly: `add_edges_from` of a MultiDiGraph goes
@@ -631,14 +569,7 @@ def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[EdgeRecord]) -> None:
             data = keys[port] = new_data()
         if edge.output:
             data["output"] = edge.output
-    _forget_cached(graph)
-
-
-def _forget_cached(graph: nx.MultiDiGraph) -> None:
-    """What networkx (3.3 and later) remembers about a graph, forgotten as its own edits do."""
-    cache = getattr(graph, "__networkx_cache__", None)
-    if cache:
-        cache.clear()
+    forget_cached(graph)
 
 
 def topological_order(graph: nx.MultiDiGraph, by_seq: bool = False) -> list[str]:

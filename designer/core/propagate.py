@@ -77,6 +77,8 @@ class Engine:
         its new results out)."""
         if not self._dirty and not self._everything:
             return set()
+        if not self.results and self.arch.columns is not None:  # nothing edited yet
+            return self._evaluate_columns(listing)
         graph = self.arch.graph
         present = graph._node  # networkx's node dict: membership without the view's overhead
         changed = {n for n in self._dirty if n not in present}
@@ -122,6 +124,15 @@ class Engine:
             if results.get(node_id) != new:
                 results[node_id] = new
                 changed.add(node_id)
+
+    def _evaluate_columns(self, listing: bool) -> set[str]:
+        """A first analysis of a design held as a file's columns (no graph written): in
+        the file's order, which is its evaluation order there."""
+        ids, layers, sources = self.arch.columns.feed()
+        self._order, self._position = ids, None
+        self._everything, self._sums = False, None
+        self.results.update(zip(ids, map(self._evaluate, ids, layers, sources)))
+        return set(self.results) if listing else set()
 
     def _evaluate_downstream(
         self, pending: list[str], changed: set[str], replaced: list[NodeResult]

@@ -162,7 +162,8 @@ class _Reader:
             if raw_edges is not None:
                 raw_edges.clear()
         try:
-            arch = Architecture.from_columns(name or "", nodes, edges)
+            places = None if self.faulty_ids else self.ends  # (ids' places, if all read)
+            arch = Architecture.from_columns(name or "", nodes, edges, places=places)
         except GraphError as error:
             self.problems.append(f"edges: {error}")
         if self.problems:
