@@ -11,6 +11,7 @@ import math
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,7 +170,7 @@ def lone_surrogate(text: str) -> str | None:
 # The careful parse above calls Python for every object and number, then visits every
 # value: several times the cost of the parse itself. Nearly every file has nothing to
 # refuse, and that can be shown for much less, so `plain_parse` tries first: the parser
-# calls Python only for floats (and NaN or Infinity), and `_census` visits only the
+# calls Python only for floats (and NaN or Infinity), and `census` visits only the
 # document's objects and lists, to count their keys and their depth. Anything it cannot
 # rule out sends the text to the careful parse, which then says what `loads` always said.
 
@@ -200,34 +201,43 @@ def _distinct(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def plain_parse(text: str) -> Any:
-    """The document of a text without lone surrogates where it holds nothing to refuse,
-    else CAREFUL (so also where the text is not valid JSON: the careful parse words the
-    error)."""
+    """The document `json.loads` makes of a text without lone surrogates, its floats
+    finite, else CAREFUL (so also where the text is not valid JSON: the careful parse
+    words the error). A key given twice and over-deep nesting are not ruled out yet:
+    `vouched` does that, given the document's `census`."""
     if _SURROGATE_ESCAPE.search(text):
         return CAREFUL
     try:
-        document = json.loads(text, parse_constant=_unusual, parse_float=_finite)
+        return json.loads(text, parse_constant=_unusual, parse_float=_finite)
     except (ValueError, RecursionError, _Unusual):  # JSONDecodeError, an int too long, …
         return CAREFUL
-    keys = _census(document)
+
+
+def vouched(text: str, document: Any, keys: int | None) -> Any:
+    """The plain parse's `document` of `text` where its census (`keys`, the keys its
+    objects hold, None where they nest too deep) leaves nothing to refuse; the text parsed
+    again comparing each object's keys where it has more colons than keys (a key given
+    twice, or a colon inside a string); CAREFUL where the careful parse must look."""
     if keys is None:
         return CAREFUL
-    if keys != text.count(":"):  # a key given twice, or a colon inside a string
-        try:  # the parser compares each object's keys
-            document = json.loads(
-                text, object_pairs_hook=_distinct, parse_constant=_unusual, parse_float=_finite
-            )
-        except (ValueError, RecursionError, _Unusual):
-            return CAREFUL
-    return document
+    if keys == text.count(":"):
+        return document
+    try:  # the parser compares each object's keys
+        return json.loads(
+            text, object_pairs_hook=_distinct, parse_constant=_unusual, parse_float=_finite
+        )
+    except (ValueError, RecursionError, _Unusual):
+        return CAREFUL
 
 
-def _census(document: Any) -> int | None:
-    """How many keys the document's objects hold, or None where lists and objects nest
-    `MAX_DEPTH` levels deep. One level at a time: no path is kept, nothing is said."""
+def census(containers: Iterable[Any], depth: int = 0) -> int | None:
+    """How many keys the objects among `containers`, and the lists and objects within
+    them, hold; None where one lies MAX_DEPTH levels deep (`containers` lie
+    `depth` levels down; the document itself is at 0). One level at a time: no path is
+    kept, nothing is said."""
     keys = 0
-    level = [document]
-    for _ in range(MAX_DEPTH + 1):
+    level = list(containers)
+    for _ in range(MAX_DEPTH + 1 - depth):
         if not level:
             return keys
         below: list[Any] = []

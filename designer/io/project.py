@@ -102,10 +102,16 @@ def _load_text(holder: list[str], decoded: bool) -> Project:
         raise ProjectError(["the file is empty" if not text else "the file holds only white space"])
     surrogate = not decoded and json_text.lone_surrogate(text)  # in a str given to `loads`
     document = json_text.CAREFUL if surrogate else json_text.plain_parse(text)
+    reader = None
+    if document is not json_text.CAREFUL:
+        reader = _Reader(document)
+        document = json_text.vouched(text, document, reader.census())
     if document is json_text.CAREFUL:
         document = json_text.careful_parse(text)
     del text
-    return _Reader(document).read()
+    if reader is None or reader.document is not document:  # parsed again
+        reader = _Reader(document)
+    return reader.read()
 
 
 class _Repeated(Exception):
@@ -131,6 +137,30 @@ class _Reader:
         self.ends: dict[str, int] | None = None  # node id → its place in the nodes read,
         # where that is its index in the file (every node read) and no id is faulty
         self.examined: dict[tuple[str, str], tuple[dict, list[ParamError]]] = {}
+        self.plain: tuple[NodeColumns, EdgeColumns] | None = None  # read by `census`
+
+    def census(self) -> int | None:
+        """The keys the document's objects hold, None where they nest too deep: what
+        `json_text.vouched` needs to know. Where every node and edge is plain, their
+        columns are read here (and kept for `read`), and only what those leave open is
+        walked: the params dicts and the top level's other values. The nodes' and edges'
+        other values are strings, numbers and positions, their keys counted in C: a large
+        file's census takes a fraction of a walk over every value. Otherwise that walk."""
+        doc = self.document
+        raw_nodes = doc.get("nodes") if type(doc) is dict and "blocks" not in doc else None
+        raw_edges = doc.get("edges") if raw_nodes is not None else None
+        if type(raw_nodes) is not list or type(raw_edges) is not list:
+            return json_text.census([doc])
+        nodes = self._plain_nodes(raw_nodes)
+        edges = None if nodes is None else _plain_edges(raw_edges, self.ends or {}, nodes.types)
+        if edges is None:
+            return json_text.census([doc])
+        self.plain = nodes, edges
+        params = json_text.census(filter(None, map(dict.get, raw_nodes, repeat("params"))), 3)
+        rest = json_text.census([v for k, v in doc.items() if k not in ("nodes", "edges")], 1)
+        if params is None or rest is None:
+            return None
+        return len(doc) + sum(map(len, raw_nodes)) + sum(map(len, raw_edges)) + params + rest
 
     def read(self) -> Project:
         doc = self.document
@@ -203,7 +233,7 @@ class _Reader:
 
     def _read_nodes(self, raw: list[Any]) -> NodeColumns:
         """The nodes read, and a problem said for each that has one."""
-        nodes = self._plain_nodes(raw)
+        nodes = self.plain[0] if self.plain else self._plain_nodes(raw)
         if nodes is not None:
             return nodes
         nodes = NodeColumns()
@@ -450,6 +480,8 @@ class _Reader:
             faulty = self.faulty_ids
             ends = {node_id: i for i, node_id in enumerate(nodes.ids) if node_id not in faulty}
         types = nodes.types
+        if self.plain and not self.faulty_ids:  # (no node dropped since `census` read them)
+            return self.plain[1]
         edges = _plain_edges(raw, ends, types)
         if edges is not None:
             return edges

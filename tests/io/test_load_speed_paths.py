@@ -102,6 +102,12 @@ ODD_TEXTS = {
     "nested 99 deep": BASE[:-1] + f', "view": {nested(99)}}}',
     "nested 100 deep": BASE[:-1] + f', "view": {nested(100)}}}',
     "nested deep in params": BASE.replace("[3, 8, 8]", nested(120)),
+    "nested 96 deep in params": BASE.replace("[3, 8, 8]", nested(96)),  # lists 4 to 99 deep
+    "nested 97 deep in params": BASE.replace("[3, 8, 8]", nested(97)),  # … to 100: refused
+    "key twice in params": BASE.replace('"kernel_size": 3', '"kernel_size": 5, "kernel_size": 3'),
+    "key twice in an edge": BASE.replace('"source": "in"', '"source": "conv", "source": "in"'),
+    "key twice in an extra": BASE[:-1] + ', "view": {"a": 1, "a": 2}}',
+    "key twice at the top": BASE[:-1] + ', "version": 2}',
     "nested 100000 deep": BASE[:-1] + f', "view": {nested(100_000)}}}',
     "not JSON": BASE[:-3],
     "trailing text": BASE + " x",
