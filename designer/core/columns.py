@@ -170,6 +170,8 @@ class ColumnDesign:
         self.edges = edges
         self.layers = layers
         self.places = places  # node id → its place in the columns
+        self._sources: list[list[int]] | None = None  # each node's, by place: `_adjacency`
+        self._targets: list[list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.nodes.ids)
@@ -179,6 +181,34 @@ class ColumnDesign:
             return node_id in self.places
         except TypeError:  # an unhashable "id", as networkx answers it
             return False
+
+    def type_of(self, node_id: str) -> str:
+        return self.nodes.types[self.places[node_id]]
+
+    def producers(self, node_id: str) -> list[str]:
+        """The distinct nodes that feed this one, in the order networkx's dicts keep."""
+        sources, _ = self._adjacency()
+        return self._distinct(sources[self.places[node_id]])
+
+    def consumers(self, node_id: str) -> list[str]:
+        """The distinct nodes this one feeds, in the order networkx's dicts keep."""
+        _, targets = self._adjacency()
+        return self._distinct(targets[self.places[node_id]])
+
+    def _distinct(self, places: list[int]) -> list[str]:
+        ids = self.nodes.ids
+        return [ids[place] for place in dict.fromkeys(places)]
+
+    def _adjacency(self) -> tuple[list[list[int]], list[list[int]]]:
+        """Each node's sources and targets by place, edge by edge: built when a layer's
+        warnings first ask about its neighbours (a bias before a BatchNorm)."""
+        if self._sources is None or self._targets is None:
+            count = len(self.nodes.ids)
+            self._sources, self._targets = [[] for _ in range(count)], [[] for _ in range(count)]
+            for source, target in zip(self.edges.sources, self.edges.targets):
+                self._sources[target].append(source)
+                self._targets[source].append(target)
+        return self._sources, self._targets
 
     def feed(self) -> tuple[list[str], list[dict[str, Any]], list[dict[str, dict[int, Any]]]]:
         """Each node's id, layer and sources, in the file's order, the sources as

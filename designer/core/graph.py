@@ -267,7 +267,7 @@ class Architecture:
         return sorted(edges, key=lambda e: (seq[e.target], e.port, seq[e.source]))
 
     def spec(self, node_id: str) -> LayerSpec:
-        return self.spec_of(self._data(node_id)["type"])
+        return self.spec_of(self.type_of(node_id))
 
     def spec_of(self, type_name: str) -> LayerSpec:
         """The spec of a layer type in this design's catalog; KeyError names near misses."""
@@ -277,6 +277,8 @@ class Architecture:
             raise KeyError(unknown_type_message(type_name, self.catalog)) from None
 
     def type_of(self, node_id: str) -> str:
+        if self._held is not None and node_id in self._held:
+            return self._held.type_of(node_id)
         return self._data(node_id)["type"]
 
     def params_of(self, node_id: str) -> dict[str, Any]:
@@ -303,10 +305,14 @@ class Architecture:
 
     def producers(self, node_id: str) -> list[str]:
         """The distinct nodes that feed this one."""
+        if self._held is not None and node_id in self._held:
+            return self._held.producers(node_id)
         return list(self.graph._pred[node_id])
 
     def consumers(self, node_id: str) -> list[str]:
         """The distinct nodes this one feeds."""
+        if self._held is not None and node_id in self._held:
+            return self._held.consumers(node_id)
         return list(self.graph._succ[node_id])
 
     def edges_of(self, node_id: str) -> list[EdgeRecord]:

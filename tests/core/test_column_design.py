@@ -63,8 +63,8 @@ def test_random_documents_analyse_the_same_from_columns(doc: dict[str, Any]) -> 
 
 
 def test_what_a_check_asks_is_answered_without_writing_the_graph() -> None:
-    arch = loaded(EXAMPLE_TEXTS["seed-14-pools-max-avg"])  # (no layer looks at its neighbours)
-    engine = analyse(arch)
+    arch = loaded(EXAMPLE_TEXTS["vgg16"])  # (biased convs and Linears: their warnings look
+    engine = analyse(arch)  # at their neighbours)
     engine.totals()
     order = arch.report_order()
     assert order == arch.evaluation_order() == list(engine.results)
@@ -78,9 +78,21 @@ def test_the_first_edit_writes_the_graph_and_the_engine_follows() -> None:
     engine = Engine(arch)
     engine.refresh()
     conv = next(n for n in engine.results if arch.type_of(n) == "Conv2d")
-    assert arch.columns is None  # (type_of asked the graph)
     arch.set_params(conv, {**arch.params_of(conv), "out_channels": 48})
+    assert arch.columns is None
     changed = engine.refresh()
     assert conv in changed
     assert engine.results == analyse(networkx_built(arch)).results
     assert engine.results[conv].output.shape[0] == 48
+
+
+@pytest.mark.parametrize("name", sorted(TEXTS))
+def test_the_columns_name_each_nodes_neighbours_as_the_graph_does(name: str) -> None:
+    arch = loaded(TEXTS[name])
+    if arch is None or arch.columns is None:
+        return
+    ids = list(arch.columns.nodes.ids)
+    asked = [(arch.type_of(n), arch.producers(n), arch.consumers(n)) for n in ids]
+    assert arch.columns is not None
+    assert len(arch.graph) == len(ids) and arch.columns is None  # written
+    assert asked == [(arch.type_of(n), arch.producers(n), arch.consumers(n)) for n in ids]
