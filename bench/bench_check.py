@@ -132,20 +132,23 @@ spent["imports"] = time.process_time() - start
 for owner, name, label in [
     (json_text, "read_file", "read the file"),
     (cli, "load", "decode the file's text"),
-    (json_text, "plain_parse", "JSON parse (json.loads, surrogates, colons)"),
+    (json_text, "plain_parse", "JSON parse (json.loads, surrogate scan, colon count)"),
+    (json_text, "vouched", "JSON parse (json.loads, surrogate scan, colon count)"),
     (json_text, "careful_parse", "JSON parse, careful"),
     (json_text, "census", "JSON census (depth, keys)"),
-    (project._Reader, "census", "census of the nodes and edges read as columns"),
+    (project._Reader, "census", "JSON census (depth, keys)"),
     (project._Reader, "read", "loader, the rest (freeing the parsed document)"),
     (project._Reader, "_read_nodes", "loader: nodes"),
+    (project._Reader, "_plain_nodes", "loader: nodes"),
     (project._Reader, "_read_edges", "loader: edges"),
-    (graph.Architecture, "build", "build the graph"),
-    (graph.Architecture, "from_columns", "build the graph"),
+    (project, "_plain_edges", "loader: edges"),
+    (graph.Architecture, "build", "the design: its layers, order check, graph where written"),
+    (graph.Architecture, "from_columns", "the design: its layers, order check, graph where written"),
     (propagate.Engine, "refresh", "analysis"),
     (propagate.Engine, "update", "analysis"),
     (propagate.Engine, "totals", "totals"),
     (cli, "_write_lines", "errors and warnings, written"),
-    (cli, "_run", "free the design (as the command ends)"),
+    (cli, "_run", "free the design (main returns; the designer command ends without)"),
 ]:
     wrap(owner, name, label)
 sys.stdout = open("/dev/null", "w")
