@@ -7,6 +7,9 @@ target's input port (a MultiDiGraph, so `x + x` is two edges from one node) and 
 source's output slot where it is not 0. Analysis results are never stored here: the
 propagation engine keeps them beside the graph.
 
+A design read from a file in Kahn's order is held as the loader's columns until its graph
+is first asked for (`columns.ColumnDesign`): a headless check never writes one.
+
 The Architecture is the one door to the graph: exporters, reports and the window ask its
 methods (`consumers`, `outputs`, `report_order`, …) rather than reading networkx. It
 resolves layer types against the catalog it is given (the standard one by default).
