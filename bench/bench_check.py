@@ -103,6 +103,10 @@ try:
     from designer.io import json_text
 except ImportError:  # a checkout from before the reading of JSON left designer.io.project
     json_text = project
+try:
+    from designer.io import plain_columns
+except ImportError:  # a checkout from before the column reading left designer.io.project
+    plain_columns = project
 spent, inside = {}, [0.0]
 
 def timed(label, function):
@@ -142,6 +146,8 @@ for owner, name, label in [
     (project._Reader, "_plain_nodes", "loader: nodes"),
     (project._Reader, "_read_edges", "loader: edges"),
     (project, "_plain_edges", "loader: edges"),
+    (plain_columns, "plain_nodes", "loader: nodes"),
+    (plain_columns, "plain_edges", "loader: edges"),
     (graph.Architecture, "build", "the design: its layers, order check, graph where written"),
     (graph.Architecture, "from_columns", "the design: its layers, order check, graph where written"),
     (propagate.Engine, "refresh", "analysis"),

@@ -12,8 +12,6 @@ import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import chain, compress, repeat
-from operator import eq, is_, itemgetter
 from typing import Any
 
 from designer.core import registry
@@ -27,7 +25,7 @@ from designer.core.graph import (
 )
 from designer.core.params import ParamError, show_value
 from designer.core.spec import LayerSpec
-from designer.io import json_text
+from designer.io import json_text, plain_columns
 from designer.io.block_reader import BlockReader
 from designer.io.project_format import (
     EDGE_KEYS,
@@ -53,11 +51,6 @@ __all__ = ["Project", "ProjectError", "dumps", "load", "loads", "save"]
 _NODE_KEY_SET = frozenset(NODE_KEYS)
 _EDGE_KEY_SET = frozenset(EDGE_KEYS)
 _NUMBER_TYPES = frozenset((int, float))
-_DICT, _STR, _INT = {dict}, {str}, {int}  # the one type a whole column may hold
-_STR_OR_NONE = frozenset((str, type(None)))
-_DICT_OR_NONE = frozenset((dict, type(None)))
-_LEFT_OUT = object()  # an edge's port where the file gives none
-_NO_PARAMS = repr(None)  # one string for every node without params (repr makes one each)
 
 
 def load(path: str | os.PathLike) -> Project:
@@ -152,15 +145,13 @@ class _Reader:
         if type(raw_nodes) is not list or type(raw_edges) is not list:
             return json_text.census([doc])
         nodes = self._plain_nodes(raw_nodes)
-        edges = None if nodes is None else _plain_edges(raw_edges, self.ends or {}, nodes.types)
+        edges = None
+        if nodes is not None:
+            edges = plain_columns.plain_edges(raw_edges, self.ends or {}, nodes.types)
         if edges is None:
             return json_text.census([doc])
         self.plain = nodes, edges
-        params = json_text.census(filter(None, map(dict.get, raw_nodes, repeat("params"))), 3)
-        rest = json_text.census([v for k, v in doc.items() if k not in ("nodes", "edges")], 1)
-        if params is None or rest is None:
-            return None
-        return len(doc) + sum(map(len, raw_nodes)) + sum(map(len, raw_edges)) + params + rest
+        return plain_columns.census(doc, raw_nodes, raw_edges)
 
     def read(self) -> Project:
         doc = self.document
@@ -262,49 +253,13 @@ class _Reader:
         return nodes
 
     def _plain_nodes(self, raw: list[Any]) -> NodeColumns | None:
-        """The nodes where `_plain_node` would accept each and no id is given twice, else
-        None; each test over a whole column."""
-        if set(map(type, raw)) != _DICT or not all(map(_NODE_KEY_SET.issuperset, raw)):
+        """The nodes read a column at a time (`plain_columns.plain_nodes`), else None."""
+        read = plain_columns.plain_nodes(raw, self._examine)
+        if read is None:
             return None
-        ids = list(map(dict.get, raw, repeat("id")))
-        types = list(map(dict.get, raw, repeat("type")))
-        names = list(map(dict.get, raw, repeat("name")))
-        shares = list(map(dict.get, raw, repeat("shares")))
-        if (
-            set(map(type, ids)) != _STR
-            or min(map(len, ids)) < 1
-            or max(map(len, ids)) > MAX_ID_LENGTH
-            or set(map(type, types)) != _STR
-            or not registry.LAYERS.keys() >= set(types)
-            or not _STR_OR_NONE.issuperset(map(type, names))
-            or not _STR_OR_NONE.issuperset(map(type, shares))
-            or "" in shares
-        ):
-            return None
-        points = _plain_points(list(map(dict.get, raw, repeat("pos"))))
-        if points is None:
-            return None
-        params = self._plain_params(types, list(map(dict.get, raw, repeat("params"))))
-        if params is None:
-            return None
-        places = dict(zip(ids, range(len(ids))))
-        if len(places) < len(ids):  # an id given twice
-            return None
-        self.node_places = self.ends = places
-        return NodeColumns(ids, types, params, names, points, shares)
-
-    def _plain_params(self, types: list[str], written: list[Any]) -> list[dict] | None:
-        """Each node's canonical params where every node's are well-formed, else None;
-        examined once per distinct type and params, as `_examine` does."""
-        if not _DICT_OR_NONE.issuperset(map(type, written)):
-            return None
-        keys = list(zip(types, [_NO_PARAMS if p is None else repr(p) for p in written]))
-        canonical = {}
-        for key, params in dict(zip(keys, written)).items():
-            canonical[key], problems = self._examine(registry.LAYERS[key[0]], params or {})
-            if problems:
-                return None
-        return list(map(canonical.__getitem__, keys))
+        nodes, self.node_places = read
+        self.ends = self.node_places
+        return nodes
 
     def _plain_node(self, item: Any) -> NodeRecord | None:
         """The node where `_check_node` would find nothing to say about it, else None.
@@ -482,10 +437,10 @@ class _Reader:
         types = nodes.types
         if self.plain and not self.faulty_ids:  # (no node dropped since `census` read them)
             return self.plain[1]
-        edges = _plain_edges(raw, ends, types)
+        edges = plain_columns.plain_edges(raw, ends, types)
         if edges is not None:
             return edges
-        several_of = _takes_several()  # each end with whether it takes several inputs
+        several_of = plain_columns.takes_several()  # each end with whether it takes several inputs
         several = dict(
             zip(ends, map(several_of.__getitem__, map(types.__getitem__, ends.values())))
         )
@@ -622,66 +577,3 @@ class _Reader:
             )
             return None
         return port
-
-
-def _takes_several() -> dict[str, bool]:
-    """Each layer type with whether it takes several inputs (then an edge into it must
-    say which port)."""
-    return {name: spec.takes_several_inputs for name, spec in registry.LAYERS.items()}
-
-
-def _plain_points(points: list[Any]) -> list[tuple[Any, Any] | None] | None:
-    """Positions as `_plain_node` takes them ([x, y] numbers on the canvas, or None), as
-    tuples; None where one is anything else."""
-    given = points if None not in points else [p for p in points if p is not None]
-    if not given:
-        return points
-    if set(map(type, given)) != {list} or set(map(len, given)) != {2}:
-        return None
-    xs, ys = list(map(itemgetter(0), given)), list(map(itemgetter(1), given))
-    if not _NUMBER_TYPES.issuperset(map(type, xs)) or not _NUMBER_TYPES.issuperset(map(type, ys)):
-        return None  # (bool is a type of its own here, so true and false are refused)
-    if min(xs) < -MAX_COORDINATE or max(xs) > MAX_COORDINATE:
-        return None  # ints are compared exactly, so none beyond a float overflows
-    if min(ys) < -MAX_COORDINATE or max(ys) > MAX_COORDINATE:
-        return None
-    if given is points:
-        return list(map(tuple, points))
-    return [None if p is None else (p[0], p[1]) for p in points]
-
-
-def _plain_edges(raw: list[Any], ends: dict[str, int], types: list[str]) -> EdgeColumns | None:
-    """The edges where `_Reader._plain_edge` would accept each in turn, else None; each
-    test over a whole column, as `_Reader._plain_nodes`'s. `ends` are the nodes an edge
-    may name, by place; `types` the type at each place."""
-    if set(map(type, raw)) != _DICT or not all(map(_EDGE_KEY_SET.issuperset, raw)):
-        return None
-    pairs = zip(map(dict.get, raw, repeat("source")), map(dict.get, raw, repeat("target")))
-    named = list(chain.from_iterable(pairs))  # each edge's source, then its target
-    if set(map(type, named)) != _STR:
-        return None
-    # An edge's source is most often the target of an edge just before: looked up side by
-    # side, its entry in `ends` is still in the cache (a large file's ends are millions).
-    places = list(map(ends.get, named))
-    if None in places:
-        return None
-    sources, targets = places[::2], places[1::2]
-    if any(map(eq, sources, targets)):
-        return None
-    ports = list(map(dict.get, raw, repeat("port"), repeat(_LEFT_OUT)))
-    if _LEFT_OUT in ports:  # port 0, where the target takes one input
-        several = map(_takes_several().__getitem__, map(types.__getitem__, targets))
-        if any(compress(several, map(is_, ports, repeat(_LEFT_OUT)))):
-            return None
-        ports = [0 if port is _LEFT_OUT else port for port in ports]
-    outputs = list(map(dict.get, raw, repeat("output"), repeat(0)))
-    if (
-        set(map(type, ports)) != _INT
-        or min(ports) < 0
-        or set(map(type, outputs)) != _INT
-        or min(outputs) < 0
-    ):
-        return None
-    if len(set(targets)) < len(targets) and len(set(zip(targets, ports))) < len(targets):
-        return None  # an input port fed twice
-    return EdgeColumns(sources, targets, ports, outputs)

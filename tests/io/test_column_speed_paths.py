@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from designer.core.graph import Architecture, NodeRecord, topological_order
 from designer.core.propagate import analyse
-from designer.io import project
+from designer.io import plain_columns, project
 from tests.conftest import EXAMPLES
 from tests.io.test_load_speed_paths import (
     BASE,
@@ -31,7 +31,7 @@ from tests.io.test_load_speed_paths import (
 def one_by_one_outcome(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
     with monkeypatch.context() as patch:
         patch.setattr(project._Reader, "_plain_nodes", lambda self, raw: None)
-        patch.setattr(project, "_plain_edges", lambda raw, ends, types: None)
+        patch.setattr(plain_columns, "plain_edges", lambda raw, ends, types: None)
         return outcome(text)
 
 

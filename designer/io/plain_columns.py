@@ -1,0 +1,151 @@
+"""The loader's quick read of a plain file's nodes and edges: each test over a whole
+column in C (`map`, `set`, `min`, `max`) instead of a Python call per node, accepting
+exactly what the reader's one-by-one checks (`_plain_node`, `_plain_edge`) would accept
+without a word, and None where anything would be said (the reader then goes node by node).
+A file the columns accept also has its census taken from them (`census`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import chain, compress, repeat
+from operator import eq, is_, itemgetter
+from typing import Any
+
+from designer.core import registry
+from designer.core.columns import EdgeColumns, NodeColumns
+from designer.core.params import ParamError
+from designer.core.spec import LayerSpec
+from designer.io import json_text
+from designer.io.project_format import EDGE_KEYS, MAX_COORDINATE, MAX_ID_LENGTH, NODE_KEYS
+
+Examine = Callable[[LayerSpec, dict[str, Any]], tuple[dict, list[ParamError]]]
+
+_NODE_KEY_SET = frozenset(NODE_KEYS)
+_EDGE_KEY_SET = frozenset(EDGE_KEYS)
+_NUMBER_TYPES = frozenset((int, float))
+_DICT, _STR, _INT = {dict}, {str}, {int}  # the one type a whole column may hold
+_STR_OR_NONE = frozenset((str, type(None)))
+_DICT_OR_NONE = frozenset((dict, type(None)))
+_LEFT_OUT = object()  # an edge's port where the file gives none
+_NO_PARAMS = repr(None)  # one string for every node without params (repr makes one each)
+
+
+def census(doc: dict[str, Any], raw_nodes: list[dict], raw_edges: list[dict]) -> int | None:
+    """The keys a document holds whose nodes and edges the columns accepted, None where
+    they nest too deep (`json_text.census`'s answer). The nodes' and edges' keys are
+    counted in C and their values are strings, numbers and positions: only the params and
+    the top level's other values are walked, a fraction of a walk over every value."""
+    params = json_text.census(filter(None, map(dict.get, raw_nodes, repeat("params"))), 3)
+    rest = json_text.census([v for k, v in doc.items() if k not in ("nodes", "edges")], 1)
+    if params is None or rest is None:
+        return None
+    return len(doc) + sum(map(len, raw_nodes)) + sum(map(len, raw_edges)) + params + rest
+
+
+def plain_nodes(raw: list[Any], examine: Examine) -> tuple[NodeColumns, dict[str, int]] | None:
+    """The nodes, with each id's place, where the reader's `_plain_node` would accept each
+    and no id is given twice, else None; each test over a whole column."""
+    if set(map(type, raw)) != _DICT or not all(map(_NODE_KEY_SET.issuperset, raw)):
+        return None
+    ids = list(map(dict.get, raw, repeat("id")))
+    types = list(map(dict.get, raw, repeat("type")))
+    names = list(map(dict.get, raw, repeat("name")))
+    shares = list(map(dict.get, raw, repeat("shares")))
+    if (
+        set(map(type, ids)) != _STR
+        or min(map(len, ids)) < 1
+        or max(map(len, ids)) > MAX_ID_LENGTH
+        or set(map(type, types)) != _STR
+        or not registry.LAYERS.keys() >= set(types)
+        or not _STR_OR_NONE.issuperset(map(type, names))
+        or not _STR_OR_NONE.issuperset(map(type, shares))
+        or "" in shares
+    ):
+        return None
+    points = plain_points(list(map(dict.get, raw, repeat("pos"))))
+    if points is None:
+        return None
+    params = _plain_params(types, list(map(dict.get, raw, repeat("params"))), examine)
+    if params is None:
+        return None
+    places = dict(zip(ids, range(len(ids))))
+    if len(places) < len(ids):  # an id given twice
+        return None
+    return NodeColumns(ids, types, params, names, points, shares), places
+
+
+def _plain_params(types: list[str], written: list[Any], examine: Examine) -> list[dict] | None:
+    """Each node's canonical params where every node's are well-formed, else None;
+    examined once per distinct type and params, as the reader's `_examine` does."""
+    if not _DICT_OR_NONE.issuperset(map(type, written)):
+        return None
+    keys = list(zip(types, [_NO_PARAMS if p is None else repr(p) for p in written]))
+    canonical = {}
+    for key, params in dict(zip(keys, written)).items():
+        canonical[key], problems = examine(registry.LAYERS[key[0]], params or {})
+        if problems:
+            return None
+    return list(map(canonical.__getitem__, keys))
+
+
+def takes_several() -> dict[str, bool]:
+    """Each layer type with whether it takes several inputs (then an edge into it must
+    say which port)."""
+    return {name: spec.takes_several_inputs for name, spec in registry.LAYERS.items()}
+
+
+def plain_points(points: list[Any]) -> list[tuple[Any, Any] | None] | None:
+    """Positions as the reader's `_plain_node` takes them ([x, y] numbers on the canvas, or None), as
+    tuples; None where one is anything else."""
+    given = points if None not in points else [p for p in points if p is not None]
+    if not given:
+        return points
+    if set(map(type, given)) != {list} or set(map(len, given)) != {2}:
+        return None
+    xs, ys = list(map(itemgetter(0), given)), list(map(itemgetter(1), given))
+    if not _NUMBER_TYPES.issuperset(map(type, xs)) or not _NUMBER_TYPES.issuperset(map(type, ys)):
+        return None  # (bool is a type of its own here, so true and false are refused)
+    if min(xs) < -MAX_COORDINATE or max(xs) > MAX_COORDINATE:
+        return None  # ints are compared exactly, so none beyond a float overflows
+    if min(ys) < -MAX_COORDINATE or max(ys) > MAX_COORDINATE:
+        return None
+    if given is points:
+        return list(map(tuple, points))
+    return [None if p is None else (p[0], p[1]) for p in points]
+
+
+def plain_edges(raw: list[Any], ends: dict[str, int], types: list[str]) -> EdgeColumns | None:
+    """The edges where `_Reader._plain_edge` would accept each in turn, else None; each
+    test over a whole column, as `_Reader._plain_nodes`'s. `ends` are the nodes an edge
+    may name, by place; `types` the type at each place."""
+    if set(map(type, raw)) != _DICT or not all(map(_EDGE_KEY_SET.issuperset, raw)):
+        return None
+    pairs = zip(map(dict.get, raw, repeat("source")), map(dict.get, raw, repeat("target")))
+    named = list(chain.from_iterable(pairs))  # each edge's source, then its target
+    if set(map(type, named)) != _STR:
+        return None
+    # An edge's source is most often the target of an edge just before: looked up side by
+    # side, its entry in `ends` is still in the cache (a large file's ends are millions).
+    places = list(map(ends.get, named))
+    if None in places:
+        return None
+    sources, targets = places[::2], places[1::2]
+    if any(map(eq, sources, targets)):
+        return None
+    ports = list(map(dict.get, raw, repeat("port"), repeat(_LEFT_OUT)))
+    if _LEFT_OUT in ports:  # port 0, where the target takes one input
+        several = map(takes_several().__getitem__, map(types.__getitem__, targets))
+        if any(compress(several, map(is_, ports, repeat(_LEFT_OUT)))):
+            return None
+        ports = [0 if port is _LEFT_OUT else port for port in ports]
+    outputs = list(map(dict.get, raw, repeat("output"), repeat(0)))
+    if (
+        set(map(type, ports)) != _INT
+        or min(ports) < 0
+        or set(map(type, outputs)) != _INT
+        or min(outputs) < 0
+    ):
+        return None
+    if len(set(targets)) < len(targets) and len(set(zip(targets, ports))) < len(targets):
+        return None  # an input port fed twice
+    return EdgeColumns(sources, targets, ports, outputs)
