@@ -166,6 +166,27 @@ class Move(Edit):
 
 
 @dataclass
+class Place(Edit):
+    """Nodes moved together (Arrange): one undo step, announced once, so that the canvas
+    follows them in one pass instead of node by node."""
+
+    positions: dict[str, tuple[float, float] | None]
+    label: str = "Arrange"
+    _old: dict[str, tuple[float, float] | None] = field(default_factory=dict, repr=False)
+
+    @property
+    def text(self) -> str:
+        return self.label
+
+    def apply(self, arch: Architecture) -> None:
+        self._old = {node_id: arch.node(node_id).pos for node_id in self.positions}
+        arch.place(self.positions)
+
+    def revert(self, arch: Architecture) -> None:
+        arch.place(self._old)
+
+
+@dataclass
 class Compound(Edit):
     """Several edits as one user action (a paste, a multi-delete): one undo step.
 

@@ -508,6 +508,16 @@ class Architecture:
         self._data(node_id)["pos"] = pos
         self._announce(ChangeKind.COSMETIC, [node_id])
 
+    def place(self, positions: Mapping[str, tuple[float, float] | None]) -> None:
+        """`move` each node to its position, announced once (a file's layout at open)."""
+        data = self.graph._node
+        missing = next((node_id for node_id in positions if node_id not in data), None)
+        if missing is not None:  # (checked first: nothing is moved)
+            raise GraphError(f"there is no node {missing!r}")
+        for node_id, pos in positions.items():
+            data[node_id]["pos"] = pos
+        self._announce(ChangeKind.COSMETIC, positions)
+
     # internals --------------------------------------------------------------------------
 
     def _data(self, node_id: str) -> dict[str, Any]:

@@ -474,8 +474,7 @@ def _place_unplaced(arch: Architecture) -> None:
     unplaced = [n for n, pos in arch.graph.nodes(data="pos") if pos is None]
     if unplaced:
         layout = layered_positions(arch.graph)  # the layout reads networkx itself
-        for node_id in unplaced:
-            arch.move(node_id, layout[node_id])
+        arch.place({node_id: layout[node_id] for node_id in unplaced})
 
 
 def _scope_of(step: Edit | DesignEdit) -> str | None:

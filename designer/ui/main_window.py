@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import RUN_DTYPES, Settings
-from designer.core.edits import AddNode, Compound, Move
+from designer.core.edits import AddNode, Compound, Place
 from designer.core.graph import GraphError, NodeRecord
 from designer.core.layout import layered_positions
 from designer.core.params import ParamError
@@ -678,7 +678,7 @@ class MainWindow(QMainWindow):
         positions = layered_positions(self.document.arch.graph)
         if self.scene.horizontal:
             positions = editing.sideways(positions)
-        self._push(Compound([Move(node_id, pos) for node_id, pos in positions.items()], "Arrange"))
+        self._push(Place(positions, "Arrange"))
         self.scene.settle()  # every edge routed round the nodes in their new places
         self.canvas.fit()
 

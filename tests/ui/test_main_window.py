@@ -270,3 +270,35 @@ def test_pictures(window, tmp_path: Path) -> None:
     save_picture(window.scene, tmp_path / "design.svg")
     assert (tmp_path / "design.png").stat().st_size > 10_000
     assert "<svg" in (tmp_path / "design.svg").read_text()
+
+
+def _edge_places(window) -> dict:
+    return {
+        edge: (item._ends, item.bypass, item.boundingRect())
+        for edge, item in window.scene.edges.items()
+    }
+
+
+@pytest.mark.parametrize("example", ["resnet18", "unet-small", "blocks-inception"])
+def test_an_arrangement_moves_in_one_step_and_routes_as_a_rebuild_does(window, example) -> None:
+    """Arrange moves every node in one announced step (`Place`): the canvas follows in
+    one pass, and its edges end up where a canvas built afresh puts them; so does undo."""
+    window.open_path(EXAMPLES / f"{example}.nnd")
+    arch = window.document.arch
+    for i, node in enumerate(arch.nodes()):  # scattered, so that every node moves
+        arch.move(node.id, (float((i * 7919) % 2000), float(i * 90)))
+    window.scene.settle()
+    scattered = {n.id: n.pos for n in arch.nodes()}
+    heard = []
+    arch.subscribe(heard.append)
+    window.arrange()
+    assert len(heard) == 1 and len(heard[0].nodes) == len(arch)
+    arranged = _edge_places(window)
+    window.scene.rebuild()
+    assert arranged == _edge_places(window)
+    window.document.undo_stack.undo()
+    assert {n.id: n.pos for n in arch.nodes()} == scattered
+    window.scene.settle()
+    undone = _edge_places(window)
+    window.scene.rebuild()
+    assert undone == _edge_places(window)

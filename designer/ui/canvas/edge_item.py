@@ -90,9 +90,11 @@ class EdgeItem(QGraphicsItem):
         ix, iy = target.input_offset(self.port)
         return (start.x() + ox, start.y() + oy, end.x() + ix, end.y() + iy)
 
-    def update_path(self) -> None:
-        """Follow the ends: the box the curve stays in now; the curve when next needed."""
-        self._place(*self._anchors())
+    def update_path(self, route: bool = True) -> None:
+        """Follow the ends: the box the curve stays in now; the curve when next needed.
+        Without `route`, a plain curve: nodes in its way are not looked for (each look asks
+        the scene's index, which a node moved in bulk leaves to be rebuilt)."""
+        self._place(*self._anchors(), route)
 
     def set_label_shown(self, shown: bool, before: bool = False) -> None:
         """Whether this edge carries its slot's label, and on which side of the port."""
@@ -101,7 +103,7 @@ class EdgeItem(QGraphicsItem):
             self.show_label, self.label_before = shown, before
             self.update()
 
-    def _place(self, sx: float, sy: float, ex: float, ey: float) -> None:
+    def _place(self, sx: float, sy: float, ex: float, ey: float, route: bool = True) -> None:
         """Plain numbers throughout: a Qt point or rectangle costs microseconds to make,
         and a large design places 100,000 edges. Work is done in flow coordinates: along
         the flow (y top to bottom, x left to right) and across it."""
@@ -109,7 +111,7 @@ class EdgeItem(QGraphicsItem):
         a0, c0, a1, c1 = (sx, sy, ex, ey) if horizontal else (sy, sx, ey, ex)
         # the scene's index is asked before the change is announced: asked in between, it
         # would file this item under its old box and lose track of it
-        bypass = self._detour(a0, c0, a1, c1, horizontal)
+        bypass = self._detour(a0, c0, a1, c1, horizontal) if route else None
         self.prepareGeometryChange()
         self._ends = (sx, sy, ex, ey)
         self._path = self._shape = None

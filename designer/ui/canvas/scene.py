@@ -15,7 +15,7 @@ are shown within ±style.FARTHEST of the origin whatever the design says (see
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QPainter
@@ -40,6 +40,7 @@ from designer.ui.wording import human_bytes
 
 OVERLAYS = ("params", "macs", "memory", "receptive field")
 _CELL = 256.0  # the side of a cell of the grid of node places made while rebuilding
+_FEW = 64  # nodes settled at once, above which their edges ask a grid of places (`settle`)
 MARGIN = 400.0  # room around the design to scroll into
 
 
@@ -160,28 +161,34 @@ class DesignScene(QGraphicsScene):
             if item.shares is not None and item.shares in nodes:
                 holder = nodes[item.shares]
                 holder.shared_by = (*holder.shared_by, node_id)
-        # edges ask where the nodes are (to bend round them) of a grid of the places just
-        # set, not of the scene's index, which every edge added would make rebuild
-        grid: dict[tuple[int, int], list[NodeItem]] = {}
-        for node_id, (x, y) in where.items():
-            grid.setdefault((int(x // _CELL), int(y // _CELL)), []).append(nodes[node_id])
-        unplaced = [item for node_id, item in nodes.items() if node_id not in where]
-        if unplaced:
-            grid.setdefault((0, 0), []).extend(unplaced)
-        self._grid = grid
         origin = (0.0, 0.0)
-        for edge in edges:
-            source, target = nodes[edge.source], nodes[edge.target]
-            sx, sy = where.get(edge.source, origin)
-            tx, ty = where.get(edge.target, origin)
-            ox, oy = source.output_offset(edge.output)
-            ix, iy = target.input_offset(edge.port)
-            self._add_edge(edge, (sx + ox, sy + oy, tx + ix, ty + iy), label=False)
-        self._grid = None
+        with self._nodes_by_cell():
+            for edge in edges:
+                source, target = nodes[edge.source], nodes[edge.target]
+                sx, sy = where.get(edge.source, origin)
+                tx, ty = where.get(edge.target, origin)
+                ox, oy = source.output_offset(edge.output)
+                ix, iy = target.input_offset(edge.port)
+                self._add_edge(edge, (sx + ox, sy + oy, tx + ix, ty + iy), label=False)
         for node_id, leaving in self._edges_from.items():
             if len(leaving) > 1:  # one edge carries its label as it is made
                 self._label_slots(node_id)
         self.setSceneRect(self._extent(xs, ys))
+
+    @contextmanager
+    def _nodes_by_cell(self) -> Iterator[None]:
+        """While many edges are placed at once: `nodes_in` asks a grid of the nodes'
+        places (edges ask it to bend round nodes), not the scene's index, which each edge
+        placed, or node moved, since it was last asked would have it rebuild."""
+        grid: dict[tuple[int, int], list[NodeItem]] = {}
+        for item in self.nodes.values():
+            at = item.pos()
+            grid.setdefault((int(at.x() // _CELL), int(at.y() // _CELL)), []).append(item)
+        self._grid = grid
+        try:
+            yield
+        finally:
+            self._grid = None
 
     def nodes_in(self, left: float, top: float, right: float, bottom: float) -> list[NodeItem]:
         """The nodes whose bodies (with their slot names' strip) meet a box."""
@@ -246,6 +253,7 @@ class DesignScene(QGraphicsScene):
         arch = self.document.arch
         if change.kind is ChangeKind.COSMETIC:
             data_of = arch.graph.nodes
+            many = len(change.nodes) > _FEW  # (an arrangement: edges placed once, below)
             for node_id in change.nodes:
                 item = self.nodes.get(node_id)
                 if item is None or node_id not in arch:
@@ -256,9 +264,12 @@ class DesignScene(QGraphicsScene):
                     if item.pos() != at:
                         item.setPos(at)
                         self._take_in(item)
-                        self._follow_node(node_id)
+                        if not many:  # routed once all have moved (a whole arrangement
+                            self._follow_node(node_id, route=False)  # moves node by node)
                         self._settle_later(node_id)
                 item.set_label(data["name"] or node_id)
+            if many:
+                self.settle()
             return
         if change.kind is ChangeKind.PARAMS:  # params can change the number of output slots
             for node_id in change.nodes:
@@ -442,10 +453,11 @@ class DesignScene(QGraphicsScene):
         self._settle.stop()
         nodes, self._settle_nodes = self._settle_nodes, set()
         sources = set()
-        for node_id in nodes:
-            for edge in self._edges_at(node_id):
-                self.edges[edge].update_path()
-                sources.add(edge.source)
+        with self._nodes_by_cell() if len(nodes) > _FEW else nullcontext():
+            for node_id in nodes:
+                for edge in self._edges_at(node_id):
+                    self.edges[edge].update_path()
+                    sources.add(edge.source)
         for node_id in sources:
             self._label_slots(node_id)
 
@@ -472,8 +484,9 @@ class DesignScene(QGraphicsScene):
         self.horizontal = horizontal
         for item in self.nodes.values():
             item.set_horizontal(horizontal)
-        for item in self.edges.values():
-            item.update_path()
+        with self._nodes_by_cell():
+            for item in self.edges.values():
+                item.update_path()
         for node_id in self._edges_from:
             self._label_slots(node_id)
 
@@ -481,11 +494,12 @@ class DesignScene(QGraphicsScene):
         """The edge items' records leaving or entering a node."""
         return [*self._edges_from.get(node_id, ()), *self._edges_into.get(node_id, ())]
 
-    def _follow_node(self, node_id: str) -> None:
-        """The edges of a node that moved, to its new place."""
+    def _follow_node(self, node_id: str, route: bool = True) -> None:
+        """The edges of a node that moved, to its new place (round nodes in their way
+        where `route`)."""
         sources = set()
         for edge in self._edges_at(node_id):
-            self.edges[edge].update_path()
+            self.edges[edge].update_path(route)
             sources.add(edge.source)
         for source in sources:
             self._label_slots(source)
