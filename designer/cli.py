@@ -54,8 +54,8 @@ class _OutputFailed(Exception):
 
 def command() -> NoReturn:
     """The `designer` command and `python -m designer`: `main`, its status the process's.
-    A headless command that read a design ends the process as soon as it is done
-    (`_end_if_asked`); `main` itself returns, for callers that go on."""
+    It is the process's entry: a headless command that read a design ends the process as
+    soon as it is done (`_end_if_asked`), where `main` returns, for callers that go on."""
     global _END_AT_ONCE
     _END_AT_ONCE = True
     sys.exit(main())
@@ -214,8 +214,8 @@ def _end_if_asked(status: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # nothing more can be said: the status stands
-            pass
+        except (OSError, ValueError, AttributeError):  # (None under pythonw): nothing
+            pass  # more can be said, and the status stands
     os._exit(status)
 
 

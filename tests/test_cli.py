@@ -481,3 +481,16 @@ def test_the_command_ends_at_once_after_writing_a_file(tmp_path: Path) -> None:
     run = _run("export", str(EXAMPLES / "resnet18.nnd"), "-o", str(target))
     assert run.returncode == 0 and run.stderr == b""
     assert "class" in target.read_text() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_the_command_ends_at_once_without_standard_output(tmp_path: Path) -> None:
+    """Under pythonw (or a launcher) standard output may be None: nothing to flush."""
+    target = tmp_path / "net.csv"
+    script = (
+        "import sys; from designer import cli; sys.stdout = None; "
+        f"sys.argv = ['designer', 'report', {str(EXAMPLES / 'lenet5.nnd')!r}, "
+        f"'-o', {str(target)!r}]; cli.command()"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+    assert run.returncode == 0 and run.stderr == b""
+    assert target.read_text().startswith("id,name,type")

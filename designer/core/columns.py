@@ -116,7 +116,7 @@ def write_graph(
 
 
 def kahn_keeps_file_order(edges: EdgeColumns, count: int) -> bool:
-    """Whether `topological_order` of the graph `_write_graph` builds from these edges
+    """Whether `topological_order` of the graph `write_graph` builds from these edges
     (their ends places among `count` nodes) is the file's order, so that no sort is
     needed. It is where every edge runs forward, the edges are listed by target (as `save`
     lists them: each node's successors then come in file order), the nodes no edge feeds

@@ -151,8 +151,8 @@ class Architecture:
     def graph(self) -> nx.MultiDiGraph:
         """The design's networkx graph; a held file's is written when first asked for."""
         if self._held is not None:
-            held, self._held = self._held, None
-            held.write(self._graph)
+            self._held.write(self._graph)  # (written again in full, should this fail)
+            self._held = None
         return self._graph
 
     @property
@@ -509,7 +509,8 @@ class Architecture:
         self._announce(ChangeKind.COSMETIC, [node_id])
 
     def place(self, positions: Mapping[str, tuple[float, float] | None]) -> None:
-        """`move` each node to its position, announced once (a file's layout at open)."""
+        """`move` each node to its position, announced once: a file's layout at open, an
+        Arrange and its undo (the canvas then follows them in one pass)."""
         data = self.graph._node
         missing = next((node_id for node_id in positions if node_id not in data), None)
         if missing is not None:  # (checked first: nothing is moved)

@@ -95,8 +95,8 @@ def takes_several() -> dict[str, bool]:
 
 
 def plain_points(points: list[Any]) -> list[tuple[Any, Any] | None] | None:
-    """Positions as the reader's `_plain_node` takes them ([x, y] numbers on the canvas, or None), as
-    tuples; None where one is anything else."""
+    """Positions as the reader's `_plain_node` takes them ([x, y] numbers on the canvas,
+    or None), as tuples; None where one is anything else."""
     given = points if None not in points else [p for p in points if p is not None]
     if not given:
         return points

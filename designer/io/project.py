@@ -430,13 +430,13 @@ class _Reader:
     def _read_edges(self, raw: list[Any], nodes: NodeColumns) -> EdgeColumns:
         """The edges read, their ends as places in `nodes`, and a problem said for each
         that has one."""
+        if self.plain and not self.faulty_ids:  # (no node dropped since `census` read them)
+            return self.plain[1]
         ends = self.ends  # the nodes an edge may name without a word said: read without fault
         if ends is None or self.faulty_ids:
             faulty = self.faulty_ids
             ends = {node_id: i for i, node_id in enumerate(nodes.ids) if node_id not in faulty}
         types = nodes.types
-        if self.plain and not self.faulty_ids:  # (no node dropped since `census` read them)
-            return self.plain[1]
         edges = plain_columns.plain_edges(raw, ends, types)
         if edges is not None:
             return edges

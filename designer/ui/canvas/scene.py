@@ -264,9 +264,9 @@ class DesignScene(QGraphicsScene):
                     if item.pos() != at:
                         item.setPos(at)
                         self._take_in(item)
-                        if not many:  # routed once all have moved (a whole arrangement
-                            self._follow_node(node_id, route=False)  # moves node by node)
-                        self._settle_later(node_id)
+                        if not many:  # a plain curve now; routed round nodes in the
+                            self._follow_node(node_id, route=False)  # way once all that
+                        self._settle_later(node_id)  # move have moved
                 item.set_label(data["name"] or node_id)
             if many:
                 self.settle()
