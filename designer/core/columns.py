@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from operator import lt
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -113,31 +112,6 @@ def write_graph(
     graph._succ.update(zip(ids, succ))
     graph._pred.update(zip(ids, pred))
     forget_cached(graph)
-
-
-def kahn_keeps_file_order(edges: EdgeColumns, count: int) -> bool:
-    """Whether `topological_order` of the graph `write_graph` builds from these edges
-    (their ends places among `count` nodes) is the file's order, so that no sort is
-    needed. It is where every edge runs forward, the edges are listed by target (as `save`
-    lists them: each node's successors then come in file order), the nodes no edge feeds
-    come first and each later one is fed, and each node's last producer (the one whose
-    turn in Kahn's walk frees it) is no earlier than the node before it's. A chain or a
-    design of residual blocks passes; one whose branches interleave does not."""
-    sources, targets = edges.sources, edges.targets
-    if not targets:
-        return True
-    if not all(map(lt, sources, targets)):
-        return False
-    fed = targets[0] - 1  # the node the edges so far feed (none yet: the one before)
-    last = latest = -1  # the last producer of the node before, and of this one so far
-    for source, target in zip(sources, targets):
-        if target != fed:
-            if target != fed + 1 or latest < last:
-                return False
-            fed, last, latest = target, latest, source
-        elif source > latest:
-            latest = source
-    return fed == count - 1 and latest >= last
 
 
 def forget_cached(graph: nx.MultiDiGraph) -> None:

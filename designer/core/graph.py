@@ -17,13 +17,11 @@ resolves layer types against the catalog it is given (the standard one by defaul
 
 from __future__ import annotations
 
-import heapq
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from itertools import compress, repeat
-from operator import lt, not_
+from operator import lt
 from typing import Any
 
 import networkx as nx
@@ -36,9 +34,9 @@ from designer.core.columns import (
     NodeColumns,
     NodeRecord,
     forget_cached,
-    kahn_keeps_file_order,
     write_graph,
 )
+from designer.core.order import kahn_keeps_file_order, topological_order
 from designer.core.params import clip_text
 from designer.core.registry import unknown_type_message
 from designer.core.spec import LayerSpec
@@ -590,49 +588,3 @@ def _add_edges(graph: nx.MultiDiGraph, edges: Iterable[EdgeRecord]) -> None:
         if edge.output:
             data["output"] = edge.output
     forget_cached(graph)
-
-
-def topological_order(graph: nx.MultiDiGraph, by_seq: bool = False) -> list[str]:
-    """Kahn's algorithm over networkx's adjacency dicts; shorter than the graph where
-    there is a cycle. With `by_seq`, ties go to the earlier node in the file.
-
-    This runs on every load and structural edit, so it reads the dicts directly: several
-    times faster than `nx.topological_sort`. Counts are of distinct producers, which is
-    all the order needs. A file written in topological order (the usual case) comes back
-    in file order without a heap.
-    """
-    pred, succ = graph._pred, graph._succ
-    if by_seq:
-        seq = graph._node
-        ordered = sorted(graph, key=lambda n: seq[n]["seq"])
-        placed: set[str] = set()
-        for node in ordered:
-            if not placed.issuperset(pred[node]):
-                break
-            placed.add(node)
-        else:
-            return ordered
-        ready = [(seq[n]["seq"], n) for n, sources in pred.items() if not sources]
-        heapq.heapify(ready)
-        waiting = {n: len(sources) for n, sources in pred.items()}
-        order = []
-        while ready:
-            _, node = heapq.heappop(ready)
-            order.append(node)
-            for target in succ[node]:
-                waiting[target] -= 1
-                if waiting[target] == 0:
-                    heapq.heappush(ready, (seq[target]["seq"], target))
-        return order
-    counts = list(map(len, pred.values()))  # in C: a large graph's nodes are millions
-    order = list(compress(pred, map(not_, counts)))
-    waiting = dict(compress(zip(pred, counts), map(lt, repeat(1), counts)))  # fed by several
-    for node in order:  # the list grows while it is walked
-        for target in succ[node]:
-            if target not in waiting:  # its one producer is placed: so is it
-                order.append(target)
-                continue
-            waiting[target] -= 1
-            if waiting[target] == 0:
-                order.append(target)
-    return order
