@@ -275,3 +275,13 @@ _EDGE_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 @cache
 def _label_metrics() -> QFontMetricsF:
     return QFontMetricsF(label_font())
+
+
+def label_rank(item: EdgeItem) -> tuple[bool, float, float]:
+    """Which edge of a slot carries its label: one that runs straight on, then the
+    nearest in line with the port."""
+    start = item.source.output_anchor(item.output)
+    end = item.target.input_anchor(item.port)
+    if item.source.horizontal:
+        return item.bypass is not None, abs(end.y() - start.y()), end.x()
+    return item.bypass is not None, abs(end.x() - start.x()), end.y()

@@ -10,9 +10,12 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QFontMetricsF, QPainter, QPen
 
 from designer.core.analysis import NodeResult
+from designer.core.block_editing import REPEAT
+from designer.core.receptive import fmt
 from designer.core.spec import dims
 from designer.ui import style
 from designer.ui.style import elide
+from designer.ui.wording import human_bytes
 
 if TYPE_CHECKING:
     from designer.ui.canvas.node_item import NodeItem
@@ -181,3 +184,26 @@ def _short(number: int) -> str:
         if number >= limit:
             return f"{number / limit:.1f}{suffix}"
     return str(number)
+
+
+def overlay_statistic(kind: str, result: NodeResult) -> tuple[float, str]:
+    """The figure an overlay bar shows for a node (its length, then its text)."""
+    if kind == "params":
+        return result.params, f"{result.params:,} params" if result.params else ""
+    if kind == "macs":
+        return result.macs, f"{result.macs:,} MACs" if result.macs else ""
+    if kind == "memory":
+        return result.memory, human_bytes(result.memory)
+    fields = result.fields
+    if not fields:
+        return 0, ""
+    return max(f.size for f in fields), "RF " + " × ".join(fmt(f.size) for f in fields)
+
+
+def type_text(type_name: str, params: dict) -> str:
+    """A node's type as it is drawn: a repeated node's with its count (Bottleneck ×3)."""
+    repeat = params.get(REPEAT, 1)
+    if repeat == 1:
+        return type_name
+    count = repeat["expr"] if isinstance(repeat, dict) else repeat
+    return f"{type_name} ×{count}"

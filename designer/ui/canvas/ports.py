@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from designer.core.analysis import NodeResult
 from designer.ui import style
 from designer.ui.canvas.drawing import in_picture, label_font
 
@@ -160,3 +161,13 @@ def paint_slot_names(
             height - top - style.PORT_RADIUS - 2,
         )
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, name)
+
+
+def with_result_slots(names: tuple[str, ...], result: NodeResult | None) -> tuple[str, ...]:
+    """The slot names a layer declares, numbered on to as many slots as its result has: a
+    Split by a size makes as many pieces as its input holds. One that declares none (a
+    block's BlockOutput, whose result is what leaves the block) has no output port."""
+    if not names:
+        return names
+    count = len(result.outputs) if result is not None and result.output is not None else 0
+    return names + tuple(f"output {i}" for i in range(len(names), count))

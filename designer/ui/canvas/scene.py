@@ -27,19 +27,17 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
-from designer.core.analysis import NodeResult
-from designer.core.block_editing import REPEAT
 from designer.core.graph import Change, ChangeKind, EdgeRecord
-from designer.core.receptive import fmt
 from designer.ui import style
-from designer.ui.canvas.edge_item import EdgeItem
+from designer.ui.canvas.edge_item import EdgeItem, label_rank
+from designer.ui.canvas.node_grid import NodeGrid
 from designer.ui.canvas.node_item import NodeItem
+from designer.ui.canvas.node_text import overlay_statistic, type_text
+from designer.ui.canvas.ports import with_result_slots
 from designer.ui.document import Document
 from designer.ui.style import placed
-from designer.ui.wording import human_bytes
 
 OVERLAYS = ("params", "macs", "memory", "receptive field")
-_CELL = 256.0  # the side of a cell of the grid of node places made while rebuilding
 _FEW = 64  # nodes settled at once, above which their edges ask a grid of places (`settle`)
 MARGIN = 400.0  # room around the design to scroll into
 
@@ -62,7 +60,7 @@ class DesignScene(QGraphicsScene):
         self.horizontal = False  # the graph runs left to right: ports on the sides
         self._solo: NodeItem | None = None  # the one node selected: it shows its card
         self._settle_nodes: set[str] = set()  # nodes moved or added: their edges re-route
-        self._grid: dict[tuple[int, int], list[NodeItem]] | None = None  # while rebuilding
+        self._grid: NodeGrid | None = None  # while many edges are placed
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
         self._settle.setInterval(0)
@@ -177,14 +175,9 @@ class DesignScene(QGraphicsScene):
 
     @contextmanager
     def _nodes_by_cell(self) -> Iterator[None]:
-        """While many edges are placed at once: `nodes_in` asks a grid of the nodes'
-        places (edges ask it to bend round nodes), not the scene's index, which each edge
-        placed, or node moved, since it was last asked would have it rebuild."""
-        grid: dict[tuple[int, int], list[NodeItem]] = {}
-        for item in self.nodes.values():
-            at = item.pos()
-            grid.setdefault((int(at.x() // _CELL), int(at.y() // _CELL)), []).append(item)
-        self._grid = grid
+        """While many edges are placed at once, `nodes_in` asks a grid of the nodes'
+        places (`NodeGrid`), not the scene's index."""
+        self._grid = NodeGrid(self.nodes.values())
         try:
             yield
         finally:
@@ -192,25 +185,11 @@ class DesignScene(QGraphicsScene):
 
     def nodes_in(self, left: float, top: float, right: float, bottom: float) -> list[NodeItem]:
         """The nodes whose bodies (with their slot names' strip) meet a box."""
-        if self._grid is None:
-            band = QRectF(left, top, right - left, bottom - top)
-            found = self.items(band, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
-            return [item for item in found if isinstance(item, NodeItem)]
-        reach = style.NODE_WIDTH, style.NODE_HEIGHT + style.PORT_LABEL_STRIP
-        columns = range(int((left - reach[0]) // _CELL), int(right // _CELL) + 1)
-        rows = range(int((top - reach[1]) // _CELL), int(bottom // _CELL) + 1)
-        if len(columns) * len(rows) <= len(self._grid):
-            cells = [self._grid.get((i, j), ()) for i in columns for j in rows]
-        else:  # a box larger than the design (a node placed very far): the cells there
-            cells = [at for (i, j), at in self._grid.items() if i in columns and j in rows]
-        out = []
-        for cell in cells:
-            for item in cell:
-                at = item.pos()
-                x, y = at.x(), at.y()
-                if x < right and x + reach[0] > left and y < bottom and y + item.height > top:
-                    out.append(item)
-        return out
+        if self._grid is not None:
+            return self._grid.nodes_in(left, top, right, bottom)
+        band = QRectF(left, top, right - left, bottom - top)
+        found = self.items(band, Qt.ItemSelectionMode.IntersectsItemBoundingRect)
+        return [item for item in found if isinstance(item, NodeItem)]
 
     @staticmethod
     def _extent(xs: list[float], ys: list[float]) -> QRectF:
@@ -435,7 +414,7 @@ class DesignScene(QGraphicsScene):
         away: set[int] = set()  # slots with a detour that turns to the label's side
         for item in leaving.values():
             best = chosen.get(item.output)
-            if best is None or _label_rank(item) < _label_rank(best):
+            if best is None or label_rank(item) < label_rank(best):
                 chosen[item.output] = item
             if item.bypass is not None and item.bypass > item.source.output_anchor(item.output).x():
                 away.add(item.output)
@@ -580,7 +559,7 @@ class DesignScene(QGraphicsScene):
         values: dict[str, tuple[float, str]] = {}
         if kind is not None:
             for node_id, result in self.document.results.items():
-                values[node_id] = _statistic(kind, result)
+                values[node_id] = overlay_statistic(kind, result)
         largest = max((v for v, _ in values.values()), default=0) or 1
         for node_id, item in self.nodes.items():
             if kind is None or node_id not in values:
@@ -614,45 +593,3 @@ class DesignScene(QGraphicsScene):
         while y < rect.bottom():
             painter.drawLine(QLineF(rect.left(), y, rect.right(), y))
             y += step
-
-
-def _statistic(kind: str, result) -> tuple[float, str]:
-    if kind == "params":
-        return result.params, f"{result.params:,} params" if result.params else ""
-    if kind == "macs":
-        return result.macs, f"{result.macs:,} MACs" if result.macs else ""
-    if kind == "memory":
-        return result.memory, human_bytes(result.memory)
-    fields = result.fields
-    if not fields:
-        return 0, ""
-    return max(f.size for f in fields), "RF " + " × ".join(fmt(f.size) for f in fields)
-
-
-def _label_rank(item: EdgeItem) -> tuple[bool, float, float]:
-    """Which edge of a slot carries its label: one that runs straight on, then the
-    nearest in line with the port."""
-    start = item.source.output_anchor(item.output)
-    end = item.target.input_anchor(item.port)
-    if item.source.horizontal:
-        return item.bypass is not None, abs(end.y() - start.y()), end.x()
-    return item.bypass is not None, abs(end.x() - start.x()), end.y()
-
-
-def with_result_slots(names: tuple[str, ...], result: NodeResult | None) -> tuple[str, ...]:
-    """The slot names a layer declares, numbered on to as many slots as its result has: a
-    Split by a size makes as many pieces as its input holds. One that declares none (a
-    block's BlockOutput, whose result is what leaves the block) has no output port."""
-    if not names:
-        return names
-    count = len(result.outputs) if result is not None and result.output is not None else 0
-    return names + tuple(f"output {i}" for i in range(len(names), count))
-
-
-def type_text(type_name: str, params: dict) -> str:
-    """A node's type as it is drawn: a repeated node's with its count (Bottleneck ×3)."""
-    repeat = params.get(REPEAT, 1)
-    if repeat == 1:
-        return type_name
-    count = repeat["expr"] if isinstance(repeat, dict) else repeat
-    return f"{type_name} ×{count}"
