@@ -19,6 +19,7 @@ from designer.core.layers import (
     resize,
     sequence,
     tensor,
+    tensor_math,
 )
 from designer.core.params import clip_text, did_you_mean
 from designer.core.spec import LayerSpec
@@ -53,6 +54,7 @@ FAMILIES = (
     sequence,
     attention,
     tensor,
+    tensor_math,
     regularisation,
     custom,
 )
