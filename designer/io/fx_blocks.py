@@ -20,8 +20,6 @@ becoming paths), or there are no blocks at all.
 
 from __future__ import annotations
 
-import json
-import keyword
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -44,12 +42,12 @@ from designer.core.blocks import (
 )
 from designer.core.graph import Architecture, EdgeRecord, NodeRecord
 from designer.core.layout import layered_positions
+from designer.io.block_params import Slot, fresh_name, solve_params
 from designer.io.project_format import BlockDesign
 
 MIN_LAYERS = 2  # a class that wraps a single layer stays that layer
 
 Exit = tuple[str, int]  # a flat node's output slot
-Slot = tuple[int, str]  # a member (by index) and one of its params
 
 
 @dataclass(frozen=True)
@@ -334,7 +332,7 @@ class _Grouper:
         slots = [_port_node(BLOCK_OUTPUT, j, outs) for j in range(outs)]
         local = self._local_ids(uses[0], first.units, {m.id for m in ports + slots})
         vectors = self._vectors([contents[use].units for use in uses])
-        params, given = _solve(vectors, local)
+        params, given = solve_params(vectors, local)
         members: list[Member] = list(ports)
         for k, unit in enumerate(first.units):
             written = {
@@ -425,7 +423,7 @@ class _Grouper:
                 own = [self._attribute(u, group[0]) for u in contents[group[0]].units]
                 extra = next((a for a in own if a and a not in held), "")
                 name = base + _cap_words(extra)
-            ids.append(_fresh(name, taken))
+            ids.append(fresh_name(name, taken))
         return ids
 
     def _attribute(self, unit: Unit, use: Use) -> str | None:
@@ -450,7 +448,7 @@ class _Grouper:
                 else:
                     stem = re.sub(r"_\d+$", "", unit)
             stem = re.sub(r"[^\w]", "_", stem).strip("_") or "node"
-            ids.append(_fresh(stem, taken, "_"))
+            ids.append(fresh_name(stem, taken, "_"))
         return ids
 
     def _top_ids(self, units: Sequence[Unit]) -> list[str]:
@@ -458,7 +456,7 @@ class _Grouper:
         (layer1_0), made distinct from the layers'."""
         taken = {u for u in units if isinstance(u, str)}
         return [
-            u if isinstance(u, str) else _fresh(re.sub(r"\W", "_", u.path), taken, "_")
+            u if isinstance(u, str) else fresh_name(re.sub(r"\W", "_", u.path), taken, "_")
             for u in units
         ]
 
@@ -497,65 +495,6 @@ class _Grouper:
             for e in self.arch.edges()
         }
         return edges == set(flat.edges)
-
-
-def _solve(
-    vectors: Mapping[Slot, tuple[Any, ...]], local: Sequence[str]
-) -> tuple[dict[str, tuple[Any, ...]], dict[Slot, dict[str, str]]]:
-    """The block params (name → value in each use) and each member value that differs
-    between uses as an expression of them: values that differ alike are one param, a
-    whole multiple (or part) of the values of a param of the same name (a conv's
-    out_channels of another's) is written as one."""
-    firsts: list[tuple[Slot, tuple[Any, ...]]] = []
-    seen: dict[str, int] = {}
-    given: dict[Slot, tuple[int, str]] = {}
-    for slot, vector in vectors.items():
-        if all(value == vector[0] for value in vector):
-            continue
-        text = json.dumps(vector, sort_keys=True)
-        if text in seen:
-            given[slot] = (seen[text], "")
-            continue
-        relation = _relation(vector, [v if k == slot[1] else () for (_, k), v in firsts])
-        if relation is None:
-            seen[text] = len(firsts)
-            relation = (len(firsts), "")
-            firsts.append((slot, vector))
-        given[slot] = relation
-    names = _param_names([slot for slot, _ in firsts], local)
-    params = {name: vector for name, (_, vector) in zip(names, firsts)}
-    return params, {slot: {"expr": names[i] + tail} for slot, (i, tail) in given.items()}
-
-
-def _relation(vector: tuple[Any, ...], bases: list[tuple[Any, ...]]) -> tuple[int, str] | None:
-    """(base, ' * 4') where `vector` is 4 times a base's values in every use, (base,
-    ' // 2') where it is half of them; None where none. An empty base is none to compare."""
-    if not all(type(v) is int and v > 0 for v in vector):
-        return None
-    for index, base in enumerate(bases):
-        if not base or not all(type(b) is int and b > 0 for b in base):
-            continue
-        times = {v // b if v % b == 0 else 0 for v, b in zip(vector, base)}
-        if len(times) == 1 and min(times) > 1:
-            return index, f" * {times.pop()}"
-        part = {b // v if b % v == 0 else 0 for v, b in zip(vector, base)}
-        if len(part) == 1 and min(part) > 1:
-            return index, f" // {part.pop()}"
-    return None
-
-
-def _param_names(slots: Sequence[Slot], local: Sequence[str]) -> list[str]:
-    """A name per block param: the layer's own name for it (out_channels, stride) where
-    one param has it, else with the member's id before it (conv1_out_channels)."""
-    counts = Counter(key for _, key in slots)
-    taken: set[str] = set()
-    names = []
-    for k, key in slots:
-        name = re.sub(r"\W", "_", key if counts[key] == 1 else f"{local[k]}_{key}")
-        if not name.isidentifier() or keyword.iskeyword(name):
-            name = f"p_{name}"
-        names.append(_fresh(name, taken, "_"))
-    return names
 
 
 def _repeats(
@@ -627,16 +566,6 @@ def _cap_words(text: str) -> str:
     words = [w for w in re.split(r"[^A-Za-z0-9]+", text) if w]
     joined = "".join(w[0].upper() + w[1:] for w in words)
     return joined if joined[:1].isalpha() else ""
-
-
-def _fresh(base: str, taken: set[str], joiner: str = "") -> str:
-    """`base`, or `base2` (`base_1` with joiner '_') where taken; the name is taken."""
-    name, number = base, 1
-    while name in taken:
-        number += 1
-        name = f"{base}{joiner}{number - 1 if joiner else number}"
-    taken.add(name)
-    return name
 
 
 def _plain(value: Any) -> Any:
