@@ -207,9 +207,16 @@ class ColumnDesign:
     def write(self, graph: nx.MultiDiGraph) -> None:
         """Write the design into an empty graph, as `Architecture.from_columns` writes one
         it does not hold."""
-        nodes = self.nodes
-        attributes = [
-            {**layer, "name": name, "pos": pos, "seq": seq}
-            for layer, name, pos, seq in zip(self.layers, nodes.names, nodes.pos, range(len(self)))
-        ]
-        write_graph(graph, nodes.ids, attributes, self.edges)
+        attributes = node_attributes(self.layers, self.nodes, range(len(self)))
+        write_graph(graph, self.nodes.ids, attributes, self.edges)
+
+
+def node_attributes(
+    layers: list[dict[str, Any]], nodes: NodeColumns, seqs: Iterable[int]
+) -> list[dict[str, Any]]:
+    """Each node's networkx data dict: its layer (type, params, signature), then its name,
+    position and `seq`."""
+    return [
+        {**layer, "name": name, "pos": pos, "seq": seq}
+        for layer, name, pos, seq in zip(layers, nodes.names, nodes.pos, seqs)
+    ]

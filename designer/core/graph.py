@@ -34,6 +34,7 @@ from designer.core.columns import (
     NodeColumns,
     NodeRecord,
     forget_cached,
+    node_attributes,
     write_graph,
 )
 from designer.core.order import kahn_keeps_file_order, topological_order
@@ -203,10 +204,7 @@ class Architecture:
         if not _STR.issuperset(map(type, ids)) or "" in ids:
             raise _first_refusal(nodes, self.spec_of)
         seqs = list(places)
-        attributes = [
-            {**layer, "name": name, "pos": pos, "seq": seq}
-            for layer, name, pos, seq in zip(self._layers(nodes), nodes.names, nodes.pos, seqs)
-        ]
+        attributes = node_attributes(self._layers(nodes), nodes, seqs)
         shares = nodes.shares
         sharers = []
         if shares.count(None) < len(shares):

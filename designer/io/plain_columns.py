@@ -20,9 +20,9 @@ from designer.io.project_format import EDGE_KEYS, MAX_COORDINATE, MAX_ID_LENGTH,
 
 Examine = Callable[[LayerSpec, dict[str, Any]], tuple[dict, list[ParamError]]]
 
-_NODE_KEY_SET = frozenset(NODE_KEYS)
-_EDGE_KEY_SET = frozenset(EDGE_KEYS)
-_NUMBER_TYPES = frozenset((int, float))
+NODE_KEY_SET = frozenset(NODE_KEYS)
+EDGE_KEY_SET = frozenset(EDGE_KEYS)
+NUMBER_TYPES = frozenset((int, float))
 _DICT, _STR, _INT = {dict}, {str}, {int}  # the one type a whole column may hold
 _STR_OR_NONE = frozenset((str, type(None)))
 _DICT_OR_NONE = frozenset((dict, type(None)))
@@ -45,7 +45,7 @@ def census(doc: dict[str, Any], raw_nodes: list[dict], raw_edges: list[dict]) ->
 def plain_nodes(raw: list[Any], examine: Examine) -> tuple[NodeColumns, dict[str, int]] | None:
     """The nodes, with each id's place, where the reader's `_plain_node` would accept each
     and no id is given twice, else None; each test over a whole column."""
-    if set(map(type, raw)) != _DICT or not all(map(_NODE_KEY_SET.issuperset, raw)):
+    if set(map(type, raw)) != _DICT or not all(map(NODE_KEY_SET.issuperset, raw)):
         return None
     ids = list(map(dict.get, raw, repeat("id")))
     types = list(map(dict.get, raw, repeat("type")))
@@ -103,7 +103,7 @@ def plain_points(points: list[Any]) -> list[tuple[Any, Any] | None] | None:
     if set(map(type, given)) != {list} or set(map(len, given)) != {2}:
         return None
     xs, ys = list(map(itemgetter(0), given)), list(map(itemgetter(1), given))
-    if not _NUMBER_TYPES.issuperset(map(type, xs)) or not _NUMBER_TYPES.issuperset(map(type, ys)):
+    if not NUMBER_TYPES.issuperset(map(type, xs)) or not NUMBER_TYPES.issuperset(map(type, ys)):
         return None  # (bool is a type of its own here, so true and false are refused)
     if min(xs) < -MAX_COORDINATE or max(xs) > MAX_COORDINATE:
         return None  # ints are compared exactly, so none beyond a float overflows
@@ -118,7 +118,7 @@ def plain_edges(raw: list[Any], ends: dict[str, int], types: list[str]) -> EdgeC
     """The edges where `_Reader._plain_edge` would accept each in turn, else None; each
     test over a whole column, as `_Reader._plain_nodes`'s. `ends` are the nodes an edge
     may name, by place; `types` the type at each place."""
-    if set(map(type, raw)) != _DICT or not all(map(_EDGE_KEY_SET.issuperset, raw)):
+    if set(map(type, raw)) != _DICT or not all(map(EDGE_KEY_SET.issuperset, raw)):
         return None
     pairs = zip(map(dict.get, raw, repeat("source")), map(dict.get, raw, repeat("target")))
     named = list(chain.from_iterable(pairs))  # each edge's source, then its target

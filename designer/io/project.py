@@ -48,10 +48,6 @@ from designer.io.project_writer import dumps, save
 
 __all__ = ["Project", "ProjectError", "dumps", "load", "loads", "save"]
 
-_NODE_KEY_SET = frozenset(NODE_KEYS)
-_EDGE_KEY_SET = frozenset(EDGE_KEYS)
-_NUMBER_TYPES = frozenset((int, float))
-
 
 def load(path: str | os.PathLike) -> Project:
     """Read and check a project file. Only a regular file of at most MAX_FILE_BYTES is
@@ -264,7 +260,7 @@ class _Reader:
     def _plain_node(self, item: Any) -> NodeRecord | None:
         """The node where `_check_node` would find nothing to say about it, else None.
         Only the common case, checked quickly and without a word: the rest goes the long way."""
-        if type(item) is not dict or not _NODE_KEY_SET.issuperset(item):
+        if type(item) is not dict or not plain_columns.NODE_KEY_SET.issuperset(item):
             return None
         node_id = item.get("id")
         type_name = item.get("type")
@@ -289,7 +285,10 @@ class _Reader:
             if type(pos) is not list or len(pos) != 2:
                 return None
             x, y = pos
-            if type(x) not in _NUMBER_TYPES or type(y) not in _NUMBER_TYPES:
+            if (
+                type(x) not in plain_columns.NUMBER_TYPES
+                or type(y) not in plain_columns.NUMBER_TYPES
+            ):
                 return None
             if not (
                 -MAX_COORDINATE <= x <= MAX_COORDINATE and -MAX_COORDINATE <= y <= MAX_COORDINATE
@@ -466,7 +465,7 @@ class _Reader:
     ) -> EdgeRecord | None:
         """The edge where `_read_edge` would find nothing to say about it, else None. Only
         the common case, checked quickly and without a word: the rest goes the long way."""
-        if type(item) is not dict or not _EDGE_KEY_SET.issuperset(item):
+        if type(item) is not dict or not plain_columns.EDGE_KEY_SET.issuperset(item):
             return None
         source = item.get("source")
         target = item.get("target")
