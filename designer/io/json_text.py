@@ -213,6 +213,20 @@ def plain_parse(text: str) -> Any:
         return CAREFUL
 
 
+def plain_value(text: str) -> Any:
+    """The value `json.loads` makes of a short text where the careful parse would refuse
+    nothing in it but nesting (which `census` finds), else CAREFUL: `plain_parse`, each
+    object's keys compared as it is made."""
+    if _SURROGATE_ESCAPE.search(text):
+        return CAREFUL
+    try:
+        return json.loads(
+            text, object_pairs_hook=_distinct, parse_constant=_unusual, parse_float=_finite
+        )
+    except (ValueError, RecursionError, _Unusual):
+        return CAREFUL
+
+
 def vouched(text: str, document: Any, keys: int | None) -> Any:
     """The plain parse's `document` of `text` where its census (`keys`, the keys its
     objects hold, None where they nest too deep) leaves nothing to refuse; the text parsed
@@ -222,12 +236,7 @@ def vouched(text: str, document: Any, keys: int | None) -> Any:
         return CAREFUL
     if keys == text.count(":"):
         return document
-    try:  # the parser compares each object's keys
-        return json.loads(
-            text, object_pairs_hook=_distinct, parse_constant=_unusual, parse_float=_finite
-        )
-    except (ValueError, RecursionError, _Unusual):
-        return CAREFUL
+    return plain_value(text)  # the parser compares each object's keys
 
 
 def census(containers: Iterable[Any], depth: int = 0) -> int | None:

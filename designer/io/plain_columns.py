@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from itertools import chain, compress, repeat
-from operator import eq, is_, itemgetter
+from operator import contains, eq, is_, itemgetter
 from typing import Any
 
 from designer.core import registry
@@ -26,7 +26,6 @@ NUMBER_TYPES = frozenset((int, float))
 _DICT, _STR, _INT = {dict}, {str}, {int}  # the one type a whole column may hold
 _STR_OR_NONE = frozenset((str, type(None)))
 _DICT_OR_NONE = frozenset((dict, type(None)))
-_LEFT_OUT = object()  # an edge's port where the file gives none
 _NO_PARAMS = repr(None)  # one string for every node without params (repr makes one each)
 
 
@@ -47,10 +46,29 @@ def plain_nodes(raw: list[Any], examine: Examine) -> tuple[NodeColumns, dict[str
     and no id is given twice, else None; each test over a whole column."""
     if set(map(type, raw)) != _DICT or not all(map(NODE_KEY_SET.issuperset, raw)):
         return None
-    ids = list(map(dict.get, raw, repeat("id")))
-    types = list(map(dict.get, raw, repeat("type")))
-    names = list(map(dict.get, raw, repeat("name")))
-    shares = list(map(dict.get, raw, repeat("shares")))
+    points = plain_points(list(map(dict.get, raw, repeat("pos"))))
+    written = list(map(dict.get, raw, repeat("params")))
+    if points is None:
+        return None
+    nodes = NodeColumns(
+        list(map(dict.get, raw, repeat("id"))),
+        list(map(dict.get, raw, repeat("type"))),
+        written,
+        list(map(dict.get, raw, repeat("name"))),
+        points,
+        list(map(dict.get, raw, repeat("shares"))),
+    )
+    return checked_nodes(nodes, [_NO_PARAMS if p is None else repr(p) for p in written], examine)
+
+
+def checked_nodes(
+    nodes: NodeColumns, texts: list[Any], examine: Examine
+) -> tuple[NodeColumns, dict[str, int]] | None:
+    """`nodes` as a file gives them (params as written: dicts or None; positions as
+    tuples of numbers or None), with each id's place, their params made canonical, where
+    `_plain_node` would accept each and no id is given twice, else None. `texts` tell the
+    written params apart: equal where the params are (their repr, or their JSON text)."""
+    ids, types, names, shares = nodes.ids, nodes.types, nodes.names, nodes.shares
     if (
         set(map(type, ids)) != _STR
         or min(map(len, ids)) < 1
@@ -60,26 +78,28 @@ def plain_nodes(raw: list[Any], examine: Examine) -> tuple[NodeColumns, dict[str
         or not _STR_OR_NONE.issuperset(map(type, names))
         or not _STR_OR_NONE.issuperset(map(type, shares))
         or "" in shares
+        or not _DICT_OR_NONE.issuperset(map(type, nodes.params))
+        or not _on_canvas(
+            [p for p in nodes.pos if p is not None] if None in nodes.pos else nodes.pos
+        )
     ):
         return None
-    points = plain_points(list(map(dict.get, raw, repeat("pos"))))
-    if points is None:
-        return None
-    params = _plain_params(types, list(map(dict.get, raw, repeat("params"))), examine)
+    params = _plain_params(types, texts, nodes.params, examine)
     if params is None:
         return None
     places = dict(zip(ids, range(len(ids))))
     if len(places) < len(ids):  # an id given twice
         return None
-    return NodeColumns(ids, types, params, names, points, shares), places
+    nodes.params = params
+    return nodes, places
 
 
-def _plain_params(types: list[str], written: list[Any], examine: Examine) -> list[dict] | None:
+def _plain_params(
+    types: list[str], texts: list[Any], written: list[dict | None], examine: Examine
+) -> list[dict] | None:
     """Each node's canonical params where every node's are well-formed, else None;
     examined once per distinct type and params, as the reader's `_examine` does."""
-    if not _DICT_OR_NONE.issuperset(map(type, written)):
-        return None
-    keys = list(zip(types, [_NO_PARAMS if p is None else repr(p) for p in written]))
+    keys = list(zip(types, texts))
     canonical = {}
     for key, params in dict(zip(keys, written)).items():
         canonical[key], problems = examine(registry.LAYERS[key[0]], params or {})
@@ -95,23 +115,33 @@ def takes_several() -> dict[str, bool]:
 
 
 def plain_points(points: list[Any]) -> list[tuple[Any, Any] | None] | None:
-    """Positions as the reader's `_plain_node` takes them ([x, y] numbers on the canvas,
-    or None), as tuples; None where one is anything else."""
+    """Positions as the reader's `_plain_node` takes them ([x, y] numbers, or None), as
+    tuples; None where one is anything else (`checked_nodes` sees they lie on the canvas)."""
     given = points if None not in points else [p for p in points if p is not None]
     if not given:
         return points
     if set(map(type, given)) != {list} or set(map(len, given)) != {2}:
         return None
-    xs, ys = list(map(itemgetter(0), given)), list(map(itemgetter(1), given))
-    if not NUMBER_TYPES.issuperset(map(type, xs)) or not NUMBER_TYPES.issuperset(map(type, ys)):
-        return None  # (bool is a type of its own here, so true and false are refused)
-    if min(xs) < -MAX_COORDINATE or max(xs) > MAX_COORDINATE:
-        return None  # ints are compared exactly, so none beyond a float overflows
-    if min(ys) < -MAX_COORDINATE or max(ys) > MAX_COORDINATE:
-        return None
     if given is points:
         return list(map(tuple, points))
     return [None if p is None else (p[0], p[1]) for p in points]
+
+
+def _on_canvas(points: list[tuple[Any, Any]]) -> bool:
+    """Whether every point is two numbers within the canvas (bool is a type of its own
+    here, so true and false are refused; ints are compared exactly, so none beyond a
+    float overflows)."""
+    if not points:
+        return True
+    xs, ys = list(map(itemgetter(0), points)), list(map(itemgetter(1), points))
+    return (
+        NUMBER_TYPES.issuperset(map(type, xs))
+        and NUMBER_TYPES.issuperset(map(type, ys))
+        and -MAX_COORDINATE <= min(xs)
+        and max(xs) <= MAX_COORDINATE
+        and -MAX_COORDINATE <= min(ys)
+        and max(ys) <= MAX_COORDINATE
+    )
 
 
 def plain_edges(raw: list[Any], ends: dict[str, int], types: list[str]) -> EdgeColumns | None:
@@ -121,7 +151,21 @@ def plain_edges(raw: list[Any], ends: dict[str, int], types: list[str]) -> EdgeC
     if set(map(type, raw)) != _DICT or not all(map(EDGE_KEY_SET.issuperset, raw)):
         return None
     pairs = zip(map(dict.get, raw, repeat("source")), map(dict.get, raw, repeat("target")))
-    named = list(chain.from_iterable(pairs))  # each edge's source, then its target
+    ports = list(map(dict.get, raw, repeat("port")))
+    if ports.count(None) != len(raw) - sum(map(contains, raw, repeat("port"))):
+        return None  # a port given as null
+    outputs = list(map(dict.get, raw, repeat("output"), repeat(0)))
+    return checked_edges(list(chain.from_iterable(pairs)), ports, outputs, ends, types)
+
+
+def checked_edges(
+    named: list[Any], ports: list[Any], outputs: list[Any], ends: dict[str, int], types: list[str]
+) -> EdgeColumns | None:
+    """The edges as a file gives them (`named`: each edge's source, then its target;
+    `ports` None where left out) where `_Reader._plain_edge` would accept each in turn,
+    else None. `ends` are the nodes an edge may name, by place; `types` the type at each."""
+    if not named:
+        return EdgeColumns()
     if set(map(type, named)) != _STR:
         return None
     # An edge's source is most often the target of an edge just before: looked up side by
@@ -132,13 +176,11 @@ def plain_edges(raw: list[Any], ends: dict[str, int], types: list[str]) -> EdgeC
     sources, targets = places[::2], places[1::2]
     if any(map(eq, sources, targets)):
         return None
-    ports = list(map(dict.get, raw, repeat("port"), repeat(_LEFT_OUT)))
-    if _LEFT_OUT in ports:  # port 0, where the target takes one input
+    if None in ports:  # port 0, where the target takes one input
         several = map(takes_several().__getitem__, map(types.__getitem__, targets))
-        if any(compress(several, map(is_, ports, repeat(_LEFT_OUT)))):
+        if any(compress(several, map(is_, ports, repeat(None)))):
             return None
-        ports = [0 if port is _LEFT_OUT else port for port in ports]
-    outputs = list(map(dict.get, raw, repeat("output"), repeat(0)))
+        ports = [0 if port is None else port for port in ports]
     if (
         set(map(type, ports)) != _INT
         or min(ports) < 0

@@ -8,6 +8,7 @@ JSON text is read by json_text, a design with blocks by block_reader.
 
 from __future__ import annotations
 
+import codecs
 import gc
 import os
 from collections.abc import Iterator
@@ -45,6 +46,7 @@ from designer.io.project_format import (
     on_canvas,
 )
 from designer.io.project_writer import dumps, save
+from designer.io.quick_read import quick_read
 
 __all__ = ["Project", "ProjectError", "dumps", "load", "loads", "save"]
 
@@ -54,6 +56,12 @@ def load(path: str | os.PathLike) -> Project:
     read (a pipe, a device such as /dev/zero or a folder is refused before any byte is)."""
     with _collector_paused():
         data = json_text.read_file(path)
+        reader = _Reader.quick(
+            data, len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+        )
+        if reader is not None:
+            del data
+            return reader.read()
         try:
             holder = [data.decode("utf-8-sig")]
         except UnicodeDecodeError as error:
@@ -65,7 +73,11 @@ def load(path: str | os.PathLike) -> Project:
 def loads(text: str) -> Project:
     """Parse and check a project held in a string."""
     with _collector_paused():
-        return _load_text([text], decoded=False)
+        try:
+            reader = _Reader.quick(text.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate: the usual read says where
+            reader = None
+        return reader.read() if reader is not None else _load_text([text], decoded=False)
 
 
 @contextmanager
@@ -127,6 +139,19 @@ class _Reader:
         # where that is its index in the file (every node read) and no id is faulty
         self.examined: dict[tuple[str, str], tuple[dict, list[ParamError]]] = {}
         self.plain: tuple[NodeColumns, EdgeColumns] | None = None  # read by `census`
+
+    @classmethod
+    def quick(cls, data: bytes, start: int = 0) -> _Reader | None:
+        """A reader of a plain file's nodes and edges as `quick_read` reads them from its
+        bytes (past `start`), else None."""
+        reader = cls(None)
+        read = quick_read(data, reader._examine, start)
+        if read is None:
+            return None
+        reader.document = read.document
+        reader.plain = read.nodes, read.edges
+        reader.node_places = reader.ends = read.places
+        return reader
 
     def census(self) -> int | None:
         """The keys the document's objects hold, None where they nest too deep: what

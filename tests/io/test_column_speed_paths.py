@@ -30,6 +30,7 @@ from tests.io.test_load_speed_paths import (
 
 def one_by_one_outcome(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
     with monkeypatch.context() as patch:
+        patch.setattr(project._Reader, "quick", classmethod(lambda cls, data, start=0: None))
         patch.setattr(project._Reader, "_plain_nodes", lambda self, raw: None)
         patch.setattr(plain_columns, "plain_edges", lambda raw, ends, types: None)
         return outcome(text)

@@ -1,5 +1,5 @@
-"""The loader's quick paths (the plain parse, and nodes and edges accepted without a word)
-give exactly what the thorough ones give: the same design, notes and extras, or the same
+"""The loader's quick paths (the quick read, the plain parse, and nodes and edges accepted
+without a word) give exactly what the thorough ones give: the same design, notes and extras, or the same
 problems in the same order. Each case is loaded twice, once with the quick paths turned
 off, and the two outcomes compared."""
 
@@ -41,6 +41,7 @@ def outcome(text: str) -> tuple[Any, ...]:
 
 def thorough_outcome(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, ...]:
     with monkeypatch.context() as patch:
+        patch.setattr(project._Reader, "quick", classmethod(lambda cls, data, start=0: None))
         patch.setattr(json_text, "plain_parse", lambda text: json_text.CAREFUL)
         patch.setattr(project._Reader, "_plain_node", lambda self, item: None)
         patch.setattr(project._Reader, "_plain_edge", lambda self, item, several, fed: None)
