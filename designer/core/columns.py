@@ -121,7 +121,9 @@ def forget_cached(graph: nx.MultiDiGraph) -> None:
         cache.clear()
 
 
-_PLAIN_EDGE: dict[int, dict[str, Any]] = {0: {}}  # port 0 fed from output 0: only ever read
+# What feeds a node: the one node whose output 0 alone feeds its port 0, or networkx's
+# predecessor dict ({source: {port: edge data}}).
+Feed = str | dict[str, dict[int, dict[str, Any]]]
 
 
 class ColumnDesign:
@@ -184,24 +186,29 @@ class ColumnDesign:
                 self._targets[source].append(target)
         return self._sources, self._targets
 
-    def feed(self) -> tuple[list[str], list[dict[str, Any]], list[dict[str, dict[int, Any]]]]:
-        """Each node's id, layer and sources, in the file's order, the sources as
-        networkx's predecessor dicts hold them ({source: {port: edge data}}): what an
-        analysis reads of a graph."""
+    def feed(self) -> tuple[list[str], list[dict[str, Any]], list[Feed]]:
+        """Each node's id, layer and sources, in the file's order: what an analysis reads
+        of a graph. A node fed on port 0 by output 0 of one node alone (most nodes) has
+        that node's id for its sources, any other the dict networkx's predecessor dict
+        holds ({source: {port: edge data}})."""
         ids = self.nodes.ids
-        sources: list[dict[str, dict[int, Any]]] = [{} for _ in ids]
+        sources: list[Any] = [None] * len(ids)
         edges = self.edges
         for source, target, port, output in zip(
             edges.sources, edges.targets, edges.ports, edges.outputs
         ):
-            feeds, source_id = sources[target], ids[source]
-            ports = feeds.get(source_id)
-            if ports is None and not port and not output:
-                feeds[source_id] = _PLAIN_EDGE
+            fed = sources[target]
+            if fed is None and not port and not output:
+                sources[target] = ids[source]
                 continue
-            if ports is None or ports is _PLAIN_EDGE:  # (a parallel edge: its own dict)
-                ports = feeds[source_id] = dict(ports or {})
+            if fed is None:
+                fed = sources[target] = {}
+            elif type(fed) is str:
+                fed = sources[target] = {fed: {0: {}}}
+            ports = fed.setdefault(ids[source], {})
             ports[port] = {"output": output} if output else {}
+        if None in sources:  # a node fed by none
+            sources = [{} if fed is None else fed for fed in sources]
         return ids, self.layers, sources
 
     def write(self, graph: nx.MultiDiGraph) -> None:

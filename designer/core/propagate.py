@@ -19,6 +19,7 @@ from designer.core.analysis import (
     neighbour_warnings,
     oversized_field_warning,
 )
+from designer.core.columns import Feed
 from designer.core.graph import Architecture, Change, ChangeKind
 from designer.core.memo import memo_for, new_tuple, replay
 from designer.core.receptive import Fields, merged_fields
@@ -188,19 +189,25 @@ class Engine:
                         frontier.append(consumer)
         return found
 
-    def _evaluate(self, node_id: str, data: dict, sources: dict[str, dict[int, Any]]) -> NodeResult:
+    def _evaluate(self, node_id: str, data: dict, sources: Feed) -> NodeResult:
         """One node's result from its inputs' results (`sources` is networkx's predecessor
-        dict of the node). This is the hot path of every analysis, so a layer fed on port 0
-        alone, the common case, is decided here from the memo without further calls."""
+        dict of the node, or the id of the node whose output 0 alone feeds it). This is the
+        hot path of every analysis, so a layer fed on port 0 alone, the common case, is
+        decided here from the memo without further calls."""
         spec = self._catalog[data["type"]]
-        if not spec.takes_one_input or len(sources) != 1:
-            return self._evaluate_several(node_id, data, spec, sources)
-        ((source, ports),) = sources.items()
-        edge = ports.get(0)
-        if edge is None or len(ports) != 1:
-            return self._evaluate_several(node_id, data, spec, sources)
+        if sources.__class__ is str:
+            if not spec.takes_one_input:
+                return self._evaluate_several(node_id, data, spec, {sources: {0: {}}})
+            source, slot = sources, 0
+        else:
+            if not spec.takes_one_input or len(sources) != 1:
+                return self._evaluate_several(node_id, data, spec, sources)
+            ((source, ports),) = sources.items()
+            edge = ports.get(0)
+            if edge is None or len(ports) != 1:
+                return self._evaluate_several(node_id, data, spec, sources)
+            slot = edge.get("output", 0)
         upstream = self.results[source]
-        slot = edge.get("output", 0)
         x = upstream.slot(slot) if slot else upstream.output
         if x is None:
             return _missing_input(source, upstream, slot)

@@ -116,6 +116,10 @@ COLUMN_TEXTS = {
         )
     ),
     "no nodes": json.dumps(document([], [])),
+    "Add fed on port 0 alone": BASE.replace(', {"source": "conv", "target": "add", "port": 1}', ""),
+    "Concat fed once": BASE.replace('"type": "Add"', '"type": "Concat"').replace(
+        ', {"source": "conv", "target": "add", "port": 1}', ""
+    ),
 }
 
 
