@@ -107,6 +107,10 @@ try:
     from designer.io import plain_columns
 except ImportError:  # a checkout from before the column reading left designer.io.project
     plain_columns = project
+try:
+    from designer.io import quick_read
+except ImportError:  # a checkout from before msgspec read the file
+    quick_read = project
 spent, inside = {}, [0.0]
 
 def timed(label, function):
@@ -136,6 +140,7 @@ spent["imports"] = time.process_time() - start
 for owner, name, label in [
     (json_text, "read_file", "read the file"),
     (cli, "load", "decode the file's text"),
+    (quick_read, "read", "quick read: msgspec's decode, the column tests"),
     (json_text, "plain_parse", "JSON parse (json.loads, surrogate scan, colon count)"),
     (json_text, "vouched", "JSON parse (json.loads, surrogate scan, colon count)"),
     (json_text, "careful_parse", "JSON parse, careful"),
@@ -148,6 +153,8 @@ for owner, name, label in [
     (project, "_plain_edges", "loader: edges"),
     (plain_columns, "plain_nodes", "loader: nodes"),
     (plain_columns, "plain_edges", "loader: edges"),
+    (plain_columns, "checked_nodes", "loader: nodes"),
+    (plain_columns, "checked_edges", "loader: edges"),
     (graph.Architecture, "build", "the design: its layers, order check, graph where written"),
     (graph.Architecture, "from_columns", "the design: its layers, order check, graph where written"),
     (propagate.Engine, "refresh", "analysis"),

@@ -26,7 +26,7 @@ from designer.core.graph import (
 )
 from designer.core.params import ParamError, show_value
 from designer.core.spec import LayerSpec
-from designer.io import json_text, plain_columns
+from designer.io import json_text, plain_columns, quick_read
 from designer.io.block_reader import BlockReader
 from designer.io.project_format import (
     EDGE_KEYS,
@@ -46,7 +46,6 @@ from designer.io.project_format import (
     on_canvas,
 )
 from designer.io.project_writer import dumps, save
-from designer.io.quick_read import quick_read
 
 __all__ = ["Project", "ProjectError", "dumps", "load", "loads", "save"]
 
@@ -145,7 +144,7 @@ class _Reader:
         """A reader of a plain file's nodes and edges as `quick_read` reads them from its
         bytes (past `start`), else None."""
         reader = cls(None)
-        read = quick_read(data, reader._examine, start)
+        read = quick_read.read(data, reader._examine, start)
         if read is None:
             return None
         reader.document = read.document

@@ -19,16 +19,18 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from msgspec import Raw, Struct
 
+from designer.core import registry
 from designer.core.columns import EdgeColumns, NodeColumns
-from designer.io import json_text
-from designer.io.plain_columns import Examine, checked_edges, checked_nodes
+from designer.io import json_text, plain_columns
+from designer.io.plain_columns import Examine
 
 _Number = int | float
+_LayerType = Literal[tuple(registry.LAYERS)]  # type: ignore[valid-type]
 
 
 _NO_PARAMS = Raw(b"")  # a node's params where it gives none (a union of Raw is not read)
@@ -40,7 +42,7 @@ class _Node(Struct, forbid_unknown_fields=True):
     null is their text)."""
 
     id: str
-    type: str
+    type: _LayerType  # (one string object per type: the nodes' are shared, hashed once)
     params: Raw = _NO_PARAMS
     name: str | None = None
     pos: tuple[_Number, _Number] | None = None
@@ -77,7 +79,7 @@ class QuickRead:
     edges: EdgeColumns
 
 
-def quick_read(data: bytes, examine: Examine, start: int = 0) -> QuickRead | None:
+def read(data: bytes, examine: Examine, start: int = 0) -> QuickRead | None:
     """The file whose JSON text is `data` from `start` on (past a byte order mark), where
     every node and edge is plain; else None. `examine` checks a layer's params."""
     if _ESCAPED_COLON in data:
@@ -111,13 +113,13 @@ def quick_read(data: bytes, examine: Examine, start: int = 0) -> QuickRead | Non
     in_strings = [top, written.ids, filter(None, written.names), named]
     if data.count(b":") != keys + in_values + sum("".join(s).count(":") for s in in_strings):
         return None  # a key given twice, or one given as null
-    read = checked_nodes(written, texts, examine)
+    read = plain_columns.checked_nodes(written, texts, examine)
     if read is None:
         return None
     columns, places = read
     if None in outputs:
         outputs = [0 if output is None else output for output in outputs]
-    read_edges = checked_edges(named, ports, outputs, places, columns.types)
+    read_edges = plain_columns.checked_edges(named, ports, outputs, places, columns.types)
     if read_edges is None:
         return None
     document["nodes"], document["edges"] = nodes, edges
