@@ -214,7 +214,7 @@ def plain_parse(text: str) -> Any:
 
 
 def plain_value(text: str) -> Any:
-    """The value `json.loads` makes of a short text where the careful parse would refuse
+    """The value `json.loads` makes of a text where the careful parse would refuse
     nothing in it but nesting (which `census` finds), else CAREFUL: `plain_parse`, each
     object's keys compared as it is made."""
     if _SURROGATE_ESCAPE.search(text):

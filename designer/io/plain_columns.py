@@ -64,8 +64,8 @@ def plain_nodes(raw: list[Any], examine: Examine) -> tuple[NodeColumns, dict[str
 def checked_nodes(
     nodes: NodeColumns, texts: list[Any], examine: Examine
 ) -> tuple[NodeColumns, dict[str, int]] | None:
-    """`nodes` as a file gives them (params as written: dicts or None; positions as
-    tuples of numbers or None), with each id's place, their params made canonical, where
+    """`nodes` as a file gives them (params as written, any JSON value; positions as
+    tuples or None), with each id's place, their params made canonical, where
     `_plain_node` would accept each and no id is given twice, else None. `texts` tell the
     written params apart: equal where the params are (their repr, or their JSON text)."""
     ids, types, names, shares = nodes.ids, nodes.types, nodes.names, nodes.shares

@@ -5,12 +5,15 @@ read in well under half the time `json.loads` and the dict-based columns take, i
 memory (a record is a third of a dict's size).
 
 It answers only where the usual read would accept every node and edge without a word,
-and then with exactly its design; anything else (a design with blocks, a key given
-twice, a value refused, a problem to say) gives None, and the file is read the usual way,
-which words what there is to say. msgspec decodes only the nodes' and edges' strings,
+and then with exactly what that read hands on (the top level's values, the nodes and
+edges as columns: the reader then says what it says of the header, the extras and the
+graph, as after any read); anything else (a design with blocks, a key given twice, a
+value refused, a node or edge with something to say) gives None, and the file is read
+the usual way, which words it. msgspec decodes only the nodes' and edges' strings,
 positions, ports and outputs (as json.loads does: the tests compare the two); params and
-the top level's other values are parsed by `json_text.plain_parse`, once per distinct
-text, so every number in them is judged as the usual read judges it.
+the top level's other values are parsed by `json_text.plain_value`, once per distinct
+text, so every number in them is judged as the usual read judges it. A large file
+declined late (one name given as null) is decoded twice: the usual read starts afresh.
 """
 
 from __future__ import annotations

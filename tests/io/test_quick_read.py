@@ -6,6 +6,7 @@ decline are named."""
 from __future__ import annotations
 
 import codecs
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -186,3 +187,78 @@ def test_random_documents_load_the_same_with_the_quick_read(
     text = json.dumps(doc, ensure_ascii=ascii_only)
     with pytest.MonkeyPatch.context() as monkeypatch:
         same_both_ways(text, monkeypatch)
+
+
+# plain designs, most of which the quick read takes, and edits of their text that it must
+# decline or read as the usual read does ---------------------------------------------------
+
+LAYERS = [
+    ("Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+    ("ReLU", None),
+    ("BatchNorm2d", {}),
+    ("Identity", None),
+]
+names = st.sampled_from(["stage: 1", "a", "é:😀", 'say "hi"', "a\\b", "x/y", ""])
+
+
+@st.composite
+def plain_texts(draw: st.DrawFn) -> str:
+    count = draw(st.integers(1, 5))
+    nodes: list[dict[str, Any]] = [{"id": "in", "type": "Input", "params": {"shape": [3, 8, 8]}}]
+    for i in range(count):
+        kind, params = draw(st.sampled_from(LAYERS))
+        node: dict[str, Any] = {
+            "id": draw(st.sampled_from([f"n{i}", f"n:{i}", f"n {i}"])),
+            "type": kind,
+        }
+        if params is not None:
+            node["params"] = params
+        if draw(st.booleans()):
+            node["name"] = draw(names)
+        if draw(st.booleans()):
+            node["pos"] = draw(st.sampled_from([[0, 120 * i], [1.5, -2.0], [-0.0, 1e9]]))
+        nodes.append(node)
+    edges: list[dict[str, Any]] = []
+    for a, b in itertools.pairwise(nodes):
+        edge: dict[str, Any] = {"source": a["id"], "target": b["id"]}
+        edge |= draw(st.sampled_from([{}, {"port": 0}, {"output": 0}, {"port": 0, "output": 0}]))
+        edges.append(edge)
+    extra = draw(st.sampled_from([{}, {"name": "net: v2"}, {"view": {"zoom": 2, "a:b": [1]}}]))
+    text = json.dumps(document(nodes, edges, **extra), ensure_ascii=draw(st.booleans()))
+    edit = draw(
+        st.sampled_from(
+            [
+                ("", ""),
+                ('"type": "ReLU"', '"type": "ReLU", "name": null'),
+                ('"type": "ReLU"', '"type": "ReLU", "type": "ReLU"'),
+                ('"type": "Identity"', '"type": "Identity", "id": "n9"'),
+                ('"source": "in"', '"source": "in", "source": "in"'),
+                ('"kernel_size": 3', '"kernel_size": 3, "kernel_size": 3'),
+                ('"zoom": 2', '"zoom": 2, "zoom": 2'),
+                ('"version": 2', '"version": 2, "version": 2'),
+                ("stage: 1", "stage\\u003a 1"),
+                ("stage: 1", "stage\\u003A 1"),
+                ('"output": 0', '"output": null'),
+            ]
+        )
+    )
+    return text.replace(*edit) if edit[0] else text
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=plain_texts())
+def test_plain_designs_and_their_edits_load_the_same_with_the_quick_read(text: str) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        same_both_ways(text, monkeypatch)
+
+
+def test_most_plain_designs_are_read_quickly() -> None:
+    taken = []
+
+    @settings(max_examples=100, deadline=None, database=None)
+    @given(text=plain_texts())
+    def count(text: str) -> None:
+        taken.append(read_quickly(text))
+
+    count()
+    assert sum(taken) >= len(taken) // 3
