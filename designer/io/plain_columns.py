@@ -1,8 +1,10 @@
-"""The loader's quick read of a plain file's nodes and edges: each test over a whole
+"""The loader's column read of a plain file's nodes and edges: each test over a whole
 column in C (`map`, `set`, `min`, `max`) instead of a Python call per node, accepting
 exactly what the reader's one-by-one checks (`_plain_node`, `_plain_edge`) would accept
 without a word, and None where anything would be said (the reader then goes node by node).
-A file the columns accept also has its census taken from them (`census`)."""
+The columns come from the parsed document's dicts (`plain_nodes`, `plain_edges`) or from
+msgspec's records (`quick_read`); both are tested by `checked_nodes` and `checked_edges`.
+A file the dict columns accept also has its census taken from them (`census`)."""
 
 from __future__ import annotations
 
@@ -47,9 +49,9 @@ def plain_nodes(raw: list[Any], examine: Examine) -> tuple[NodeColumns, dict[str
     if set(map(type, raw)) != _DICT or not all(map(NODE_KEY_SET.issuperset, raw)):
         return None
     points = plain_points(list(map(dict.get, raw, repeat("pos"))))
-    written = list(map(dict.get, raw, repeat("params")))
     if points is None:
         return None
+    written = list(map(dict.get, raw, repeat("params")))
     nodes = NodeColumns(
         list(map(dict.get, raw, repeat("id"))),
         list(map(dict.get, raw, repeat("type"))),

@@ -2,8 +2,9 @@
 `dumps` and `save` (project_writer) write one.
 
 Every problem is collected with its place in the file (`nodes[3].params.kernel_size: ...`),
-so one round of fixing is enough. This module reads a version-1 or version-2 design; the
-JSON text is read by json_text, a design with blocks by block_reader.
+so one round of fixing is enough. This module reads a version-1 or version-2 design; a
+plain file's bytes are read by quick_read where it can, any other JSON text by json_text,
+a design with blocks by block_reader.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The quick read of a plain project file's bytes: msgspec decodes its nodes and edges
 straight into typed records, checking in C the types the reader's plain paths check in
 Python, and `plain_columns` checks their fields a column at a time. A 10⁶-node file is
-read in well under half the time `json.loads` and the dict-based columns take, in less
-memory (a record is a third of a dict's size).
+read in less than 60 % of the time `json.loads` and the dict-based columns take, and in
+less memory (a record is a third of a dict's size).
 
 It answers only where the usual read would accept every node and edge without a word,
 and then with exactly what that read hands on (the top level's values, the nodes and
