@@ -1,6 +1,6 @@
 """The loader's column read of a plain file's nodes and edges: each test over a whole
 column in C (`map`, `set`, `min`, `max`) instead of a Python call per node, accepting
-exactly what the reader's one-by-one checks (`_plain_node`, `_plain_edge`) would accept
+exactly what the one-by-one checks (`plain_node`, `plain_edge`) would accept
 without a word, and None where anything would be said (the reader then goes node by node).
 The columns come from the parsed document's dicts (`plain_nodes`, `plain_edges`) or from
 msgspec's records (`quick_read`); both are tested by `checked_nodes` and `checked_edges`.
@@ -14,7 +14,7 @@ from operator import contains, eq, is_, itemgetter
 from typing import Any
 
 from designer.core import registry
-from designer.core.columns import EdgeColumns, NodeColumns
+from designer.core.columns import EdgeColumns, EdgeRecord, NodeColumns, NodeRecord
 from designer.core.params import ParamError
 from designer.core.spec import LayerSpec
 from designer.io import json_text
@@ -43,8 +43,53 @@ def census(doc: dict[str, Any], raw_nodes: list[dict], raw_edges: list[dict]) ->
     return len(doc) + sum(map(len, raw_nodes)) + sum(map(len, raw_edges)) + params + rest
 
 
+def plain_node(item: Any, examine: Examine) -> NodeRecord | None:
+    """The node where the reader's `_check_node` would find nothing to say about it,
+    else None. Only the common case, checked quickly and without a word: the rest goes
+    the long way."""
+    if type(item) is not dict or not NODE_KEY_SET.issuperset(item):
+        return None
+    node_id = item.get("id")
+    type_name = item.get("type")
+    if (
+        type(node_id) is not str
+        or not node_id
+        or len(node_id) > MAX_ID_LENGTH
+        or type(type_name) is not str
+    ):
+        return None
+    spec = registry.LAYERS.get(type_name)
+    name = item.get("name")
+    shares = item.get("shares")
+    if (
+        spec is None
+        or (name is not None and type(name) is not str)
+        or (shares is not None and (type(shares) is not str or not shares))
+    ):
+        return None
+    pos = item.get("pos")
+    if pos is not None:  # `is_point`, for the types JSON gives
+        if type(pos) is not list or len(pos) != 2:
+            return None
+        x, y = pos
+        if type(x) not in NUMBER_TYPES or type(y) not in NUMBER_TYPES:
+            return None
+        if not (-MAX_COORDINATE <= x <= MAX_COORDINATE and -MAX_COORDINATE <= y <= MAX_COORDINATE):
+            return None  # also NaN, the infinities and ints beyond any float
+        pos = (x, y)
+    params = item.get("params")
+    if params is None:
+        params = {}
+    elif type(params) is not dict:
+        return None
+    canonical, problems = examine(spec, params)
+    if problems:
+        return None
+    return NodeRecord(node_id, type_name, canonical, name, pos, shares=shares)
+
+
 def plain_nodes(raw: list[Any], examine: Examine) -> tuple[NodeColumns, dict[str, int]] | None:
-    """The nodes, with each id's place, where the reader's `_plain_node` would accept each
+    """The nodes, with each id's place, where `plain_node` would accept each
     and no id is given twice, else None; each test over a whole column."""
     if set(map(type, raw)) != _DICT or not all(map(NODE_KEY_SET.issuperset, raw)):
         return None
@@ -68,7 +113,7 @@ def checked_nodes(
 ) -> tuple[NodeColumns, dict[str, int]] | None:
     """`nodes` as a file gives them (params as written, any JSON value; positions as
     tuples or None), with each id's place, their params made canonical, where
-    `_plain_node` would accept each and no id is given twice, else None. `texts` tell the
+    `plain_node` would accept each and no id is given twice, else None. `texts` tell the
     written params apart: equal where the params are (their repr, or their JSON text)."""
     ids, types, names, shares = nodes.ids, nodes.types, nodes.names, nodes.shares
     if (
@@ -117,7 +162,7 @@ def takes_several() -> dict[str, bool]:
 
 
 def plain_points(points: list[Any]) -> list[tuple[Any, Any] | None] | None:
-    """Positions as the reader's `_plain_node` takes them ([x, y] numbers, or None), as
+    """Positions as `plain_node` takes them ([x, y] numbers, or None), as
     tuples; None where one is anything else (`checked_nodes` sees they lie on the canvas)."""
     given = points if None not in points else [p for p in points if p is not None]
     if not given:
@@ -146,8 +191,38 @@ def _on_canvas(points: list[tuple[Any, Any]]) -> bool:
     )
 
 
+def plain_edge(
+    item: Any, several: dict[str, bool], fed: dict[tuple[str, int], int]
+) -> EdgeRecord | None:
+    """The edge where the reader's `_read_edge` would find nothing to say about it,
+    else None, given the ends an edge may name (with whether each takes several inputs)
+    and the ports fed so far. Only the common case, checked quickly and without a word:
+    the rest goes the long way."""
+    if type(item) is not dict or not EDGE_KEY_SET.issuperset(item):
+        return None
+    source = item.get("source")
+    target = item.get("target")
+    if (
+        type(source) is not str
+        or type(target) is not str
+        or source == target
+        or source not in several
+        or target not in several
+    ):
+        return None
+    port = item.get("port")
+    if port is None and "port" not in item and not several[target]:
+        port = 0
+    output = item.get("output", 0)
+    if type(port) is not int or port < 0 or type(output) is not int or output < 0:
+        return None
+    if (target, port) in fed:
+        return None
+    return EdgeRecord(source, target, port, output)
+
+
 def plain_edges(raw: list[Any], ends: dict[str, int], types: list[str]) -> EdgeColumns | None:
-    """The edges where `_Reader._plain_edge` would accept each in turn, else None; each
+    """The edges where `plain_edge` would accept each in turn, else None; each
     test over a whole column, as `_Reader._plain_nodes`'s. `ends` are the nodes an edge
     may name, by place; `types` the type at each place."""
     if set(map(type, raw)) != _DICT or not all(map(EDGE_KEY_SET.issuperset, raw)):
@@ -164,7 +239,7 @@ def checked_edges(
     named: list[Any], ports: list[Any], outputs: list[Any], ends: dict[str, int], types: list[str]
 ) -> EdgeColumns | None:
     """The edges as a file gives them (`named`: each edge's source, then its target;
-    `ports` None where left out) where `_Reader._plain_edge` would accept each in turn,
+    `ports` None where left out) where `plain_edge` would accept each in turn,
     else None. `ends` are the nodes an edge may name, by place; `types` the type at each."""
     if not named:
         return EdgeColumns()

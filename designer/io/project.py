@@ -126,7 +126,7 @@ class _Reader:
     Nodes and edges are read in bulk, a column at a time, where none of them has anything
     to say about it (the common case): each test then runs over a whole column in C (map,
     set, min, max) instead of a Python call per node. Otherwise they are read one by one,
-    each with a quick look first (`_plain_node`, `_plain_edge`) and the thorough check
+    each with a quick look first (`plain_columns.plain_node`, `plain_edge`) and the thorough check
     where that finds something, so the bulk path only ever says what they would."""
 
     def __init__(self, document: Any) -> None:
@@ -250,9 +250,9 @@ class _Reader:
             return nodes
         nodes = NodeColumns()
         places = self.node_places = {}
-        plain = self._plain_node
+        plain, examine = plain_columns.plain_node, self._examine
         for index, item in enumerate(raw):
-            record = plain(item)
+            record = plain(item, examine)
             if record is None:  # something to say about it: the thorough check says it
                 place = f"nodes[{index}]"
                 if not isinstance(item, dict):
@@ -281,54 +281,6 @@ class _Reader:
         nodes, self.node_places = read
         self.ends = self.node_places
         return nodes
-
-    def _plain_node(self, item: Any) -> NodeRecord | None:
-        """The node where `_check_node` would find nothing to say about it, else None.
-        Only the common case, checked quickly and without a word: the rest goes the long way."""
-        if type(item) is not dict or not plain_columns.NODE_KEY_SET.issuperset(item):
-            return None
-        node_id = item.get("id")
-        type_name = item.get("type")
-        if (
-            type(node_id) is not str
-            or not node_id
-            or len(node_id) > MAX_ID_LENGTH
-            or type(type_name) is not str
-        ):
-            return None
-        spec = registry.LAYERS.get(type_name)
-        name = item.get("name")
-        shares = item.get("shares")
-        if (
-            spec is None
-            or (name is not None and type(name) is not str)
-            or (shares is not None and (type(shares) is not str or not shares))
-        ):
-            return None
-        pos = item.get("pos")
-        if pos is not None:  # `is_point`, for the types JSON gives
-            if type(pos) is not list or len(pos) != 2:
-                return None
-            x, y = pos
-            if (
-                type(x) not in plain_columns.NUMBER_TYPES
-                or type(y) not in plain_columns.NUMBER_TYPES
-            ):
-                return None
-            if not (
-                -MAX_COORDINATE <= x <= MAX_COORDINATE and -MAX_COORDINATE <= y <= MAX_COORDINATE
-            ):
-                return None  # also NaN, the infinities and ints beyond any float
-            pos = (x, y)
-        params = item.get("params")
-        if params is None:
-            params = {}
-        elif type(params) is not dict:
-            return None
-        canonical, problems = self._examine(spec, params)
-        if problems:
-            return None
-        return NodeRecord(node_id, type_name, canonical, name, pos, shares=shares)
 
     def _examine(self, spec: LayerSpec, params: dict[str, Any]) -> tuple[dict, list[ParamError]]:
         """`spec.examine(params)`, once per distinct params of a layer type: a design repeats
@@ -470,7 +422,7 @@ class _Reader:
         )
         records: list[EdgeRecord] = []
         fed: dict[tuple[str, int], int] = {}
-        plain = self._plain_edge
+        plain = plain_columns.plain_edge
         for index, item in enumerate(raw):
             edge = plain(item, several, fed)
             if edge is None:  # something to say about it: the thorough check says it
@@ -484,33 +436,6 @@ class _Reader:
             [edge.port for edge in records],
             [edge.output for edge in records],
         )
-
-    def _plain_edge(
-        self, item: Any, several: dict[str, bool], fed: dict[tuple[str, int], int]
-    ) -> EdgeRecord | None:
-        """The edge where `_read_edge` would find nothing to say about it, else None. Only
-        the common case, checked quickly and without a word: the rest goes the long way."""
-        if type(item) is not dict or not plain_columns.EDGE_KEY_SET.issuperset(item):
-            return None
-        source = item.get("source")
-        target = item.get("target")
-        if (
-            type(source) is not str
-            or type(target) is not str
-            or source == target
-            or source not in several
-            or target not in several
-        ):
-            return None
-        port = item.get("port")
-        if port is None and "port" not in item and not several[target]:
-            port = 0
-        output = item.get("output", 0)
-        if type(port) is not int or port < 0 or type(output) is not int or output < 0:
-            return None
-        if (target, port) in fed:
-            return None
-        return EdgeRecord(source, target, port, output)
 
     def _read_edge(
         self,

@@ -130,8 +130,8 @@ def test_odd_files_load_the_same_by_columns(case: str, monkeypatch: pytest.Monke
 
 @pytest.mark.parametrize("name", sorted(EXAMPLE_TEXTS))
 def test_examples_load_by_columns(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(project._Reader, "_plain_node", lambda self, item: pytest.fail(name))
-    monkeypatch.setattr(project._Reader, "_plain_edge", lambda self, *args: pytest.fail(name))
+    monkeypatch.setattr(plain_columns, "plain_node", lambda *args: pytest.fail(name))
+    monkeypatch.setattr(plain_columns, "plain_edge", lambda *args: pytest.fail(name))
     assert outcome(EXAMPLE_TEXTS[name])[0] != "refused"
 
 

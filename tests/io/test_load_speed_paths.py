@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from designer.io import json_text, project
+from designer.io import json_text, plain_columns, project
 from designer.io.project import ProjectError, loads
 from tests.conftest import EXAMPLES
 
@@ -43,8 +43,8 @@ def thorough_outcome(text: str, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, .
     with monkeypatch.context() as patch:
         patch.setattr(project._Reader, "quick", classmethod(lambda cls, data, start=0: None))
         patch.setattr(json_text, "plain_parse", lambda text: json_text.CAREFUL)
-        patch.setattr(project._Reader, "_plain_node", lambda self, item: None)
-        patch.setattr(project._Reader, "_plain_edge", lambda self, item, several, fed: None)
+        patch.setattr(plain_columns, "plain_node", lambda item, examine: None)
+        patch.setattr(plain_columns, "plain_edge", lambda item, several, fed: None)
         return outcome(text)
 
 
