@@ -6,10 +6,10 @@ less memory (a record is a third of a dict's size).
 
 It answers only where the usual read would accept every node and edge without a word,
 and then with exactly what that read hands on (the top level's values, the nodes and
-edges as columns: the reader then says what it says of the header, the extras and the
-graph, as after any read); anything else (a design with blocks, a key given twice, a
-value refused, a node or edge with something to say) gives None, and the file is read
-the usual way, which words it. msgspec decodes only the nodes' and edges' strings,
+edges as columns: the reader then says what it says of the header and the graph, as
+after any read); anything else (a design with blocks, a key this version does not read,
+a key given twice, a value refused, a node or edge with something to say) gives None,
+and the file is read the usual way, which words it. msgspec decodes only the nodes' and edges' strings,
 positions, ports and outputs (as json.loads does: the tests compare the two); params and
 the top level's other values are parsed by `json_text.plain_value`, once per distinct
 text, so every number in them is judged as the usual read judges it. A large file
@@ -36,23 +36,27 @@ _Number = int | float
 _LayerType = Literal[tuple(registry.LAYERS)]  # type: ignore[valid-type]
 
 
-_NO_PARAMS = Raw(b"")  # a node's params where it gives none (a union of Raw is not read)
+_LEFT_OUT = Raw(b"")  # a value the file does not give, where a Raw is read (a union of
+# Raw is not): no JSON text is empty
+_HEADER = ("format", "version", "name")  # the top level's keys beside nodes and edges
 
 
-class _Node(Struct, forbid_unknown_fields=True):
+# The records hold strings, numbers and texts, never a container that could make a cycle:
+# not tracked by the cycle collector (gc=False), each is 16 bytes smaller.
+class _Node(Struct, forbid_unknown_fields=True, gc=False):
     """A node object. A key left out reads as None, as a key given as null does: the
     count of keys tells them apart, and a null goes the usual way (params aside: their
     null is their text)."""
 
     id: str
     type: _LayerType  # (one string object per type: the nodes' are shared, hashed once)
-    params: Raw = _NO_PARAMS
+    params: Raw = _LEFT_OUT
     name: str | None = None
     pos: tuple[_Number, _Number] | None = None
     shares: str | None = None
 
 
-class _Edge(Struct, forbid_unknown_fields=True):
+class _Edge(Struct, forbid_unknown_fields=True, gc=False):
     """An edge object; a key left out reads as None, as in `_Node`."""
 
     source: str
@@ -61,9 +65,18 @@ class _Edge(Struct, forbid_unknown_fields=True):
     output: int | None = None
 
 
-_TOP = msgspec.json.Decoder(dict[str, Raw])
-_NODES = msgspec.json.Decoder(list[_Node])
-_EDGES = msgspec.json.Decoder(list[_Edge])
+class _Document(Struct, forbid_unknown_fields=True, gc=False):
+    """A file's top level; blocks and keys this version does not read (which the reader
+    notes) go the usual way."""
+
+    nodes: list[_Node]
+    edges: list[_Edge]
+    format: Raw = _LEFT_OUT
+    version: Raw = _LEFT_OUT
+    name: Raw = _LEFT_OUT
+
+
+_DOCUMENT = msgspec.json.Decoder(_Document)
 _PARAMS_DEPTH = 3  # the document, its nodes list, a node, its params
 _NODE_FIELDS = ("id", "type", "params", "name", "pos", "shares")  # NodeColumns' order
 # A file's colons are one after each key and those in its strings, unless a string spells
@@ -88,21 +101,18 @@ def read(data: bytes, examine: Examine, start: int = 0) -> QuickRead | None:
     if _ESCAPED_COLON in data:
         return None
     try:
-        top = _TOP.decode(memoryview(data)[start:])
-        if "blocks" in top or "nodes" not in top or "edges" not in top:
-            return None
-        nodes = _NODES.decode(top["nodes"])
-        edges = _EDGES.decode(top["edges"])
+        top = _DOCUMENT.decode(memoryview(data)[start:])
     except (msgspec.MsgspecError, RecursionError):
         return None
+    nodes, edges = top.nodes, top.edges
     written = NodeColumns(*[list(map(attrgetter(field), nodes)) for field in _NODE_FIELDS])
     if not nodes or written.shares.count(None) < len(nodes):
         return None  # (a node sharing weights may be refused: its edges are then read again)
-    extras = {key: bytes(raw) for key, raw in top.items() if key not in ("nodes", "edges")}
+    header = {key: bytes(getattr(top, key)) for key in _HEADER}  # b"" where not given
     texts = list(map(bytes, written.params))  # each node's params' text, b"" where none
     uses = Counter(texts)
     parsed = {text: _value(text, _PARAMS_DEPTH) for text in uses if text}
-    document = {key: _value(text, 1) for key, text in extras.items()}
+    document = {key: _value(text, 1) for key, text in header.items() if text}
     if any(value is json_text.CAREFUL for value in (*document.values(), *parsed.values())):
         return None
     written.params = list(map(parsed.get, texts))
@@ -110,10 +120,10 @@ def read(data: bytes, examine: Examine, start: int = 0) -> QuickRead | None:
     outputs = list(map(attrgetter("output"), edges))
     named = list(chain.from_iterable(map(attrgetter("source", "target"), edges)))
     nulls = [c.count(None) for c in (written.names, written.pos, ports, outputs)]
-    keys = len(top) + 5 * len(nodes) + 4 * len(edges) - texts.count(b"") - sum(nulls)
+    keys = 2 + len(document) + 5 * len(nodes) + 4 * len(edges) - texts.count(b"") - sum(nulls)
     in_values = sum(uses[text] * text.count(b":") for text in parsed)
-    in_values += sum(text.count(b":") for text in extras.values())
-    in_strings = [top, written.ids, filter(None, written.names), named]
+    in_values += sum(text.count(b":") for text in header.values())
+    in_strings = [written.ids, filter(None, written.names), named]
     if data.count(b":") != keys + in_values + sum("".join(s).count(":") for s in in_strings):
         return None  # a key given twice, or one given as null
     read = plain_columns.checked_nodes(written, texts, examine)
@@ -126,7 +136,7 @@ def read(data: bytes, examine: Examine, start: int = 0) -> QuickRead | None:
     if read_edges is None:
         return None
     document["nodes"], document["edges"] = nodes, edges
-    return QuickRead({key: document[key] for key in top}, columns, places, read_edges)
+    return QuickRead(document, columns, places, read_edges)
 
 
 def _value(text: bytes, depth: int) -> Any:
