@@ -144,17 +144,24 @@ def forget() -> None:
     _SHARED.clear()
 
 
+_SQUARE_UNIT = unit_fields(2)  # (unit_fields keeps one object per count)
+
+
 def replay(unit_out: Fields | None, real: Fields | None) -> Fields | None:
     """The real output fields of a layer whose output on unit fields was `unit_out`."""
     if unit_out is None or real is None:
         return None
+    f, u = real[0], unit_out[0]
+    if len(real) == 2 and real[1] is f and unit_out[1] is u:  # square layer, square input
+        if unit_out is _SQUARE_UNIT:  # pointwise: the input's fields, unchanged
+            return real
+        first = _shifted(f, u)
+        return (first, first)  # one Field serves both axes
     if unit_out is unit_fields(len(unit_out)):
         return real  # a pointwise layer: the input's fields, unchanged
-    first = _shifted(real[0], unit_out[0])
+    first = _shifted(f, u)
     if len(real) == 1:
         return (first,)
-    if len(real) == 2 and real[1] is real[0] and unit_out[1] is unit_out[0]:
-        return (first, first)  # a square layer on a square input: one Field serves both axes
     return shared((first, *[_shifted(f, u) for f, u in zip(real[1:], unit_out[1:])]))
 
 
