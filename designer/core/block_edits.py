@@ -123,14 +123,14 @@ class SetBlockDefaults(DesignEdit):
         design.blocks[self.block_id].defaults = self._old
 
 
-def needed_blocks(design: ScopedDesign, library: Library, block_id: str) -> list[BlockDef]:
-    """The blocks of `library` that an instance of `block_id` needs and the design lacks:
-    the block and those it holds, directly or not, each after those it holds. GraphError
-    where the design has a block of one of those names that is not the library's."""
-    wanted = {block_id}
-    for held in reversed(library.order()):  # each block before those it holds
-        if held in wanted:
-            wanted.update(m.type for m in library[held].nodes if m.type in library)
+def needed_blocks(
+    design: ScopedDesign, library: Library, block_ids: Iterable[str]
+) -> list[BlockDef]:
+    """The blocks of `library` that instances of `block_ids` need and the design lacks:
+    those blocks and the blocks they hold, directly or not, each after those it holds.
+    GraphError where the design has a block of one of those names that is not the
+    library's."""
+    wanted = held_blocks(library, block_ids)
     shared = sorted(wanted & set(design.blocks))
     if shared:  # both read through scopes, so that they are written alike
         theirs = ScopedDesign.from_members("library", (), (), library).library()
@@ -138,10 +138,19 @@ def needed_blocks(design: ScopedDesign, library: Library, block_id: str) -> list
         for name in shared:
             if _inside(ours[name]) != _inside(theirs[name]):
                 raise GraphError(
-                    f"the design's block {name} is not the block library's, which "
-                    f"{block_id} holds: rename yours to bring {block_id} in"
+                    f"the design's block {name} differs from the one being brought in: "
+                    f"rename yours to bring in {', '.join(sorted(set(block_ids)))}"
                 )
     return [library[b] for b in library.order() if b in wanted and b not in design.blocks]
+
+
+def held_blocks(library: Library, block_ids: Iterable[str]) -> set[str]:
+    """`block_ids` and every block of `library` they hold, directly or not."""
+    wanted = set(block_ids)
+    for held in reversed(library.order()):  # each block before those it holds
+        if held in wanted:
+            wanted.update(m.type for m in library[held].nodes if m.type in library)
+    return wanted
 
 
 def _inside(block: BlockDef) -> tuple:

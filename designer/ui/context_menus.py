@@ -7,7 +7,6 @@ The menus open with `popup` (they do not block), and the last one stays in `last
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QPoint, QPointF, Qt
@@ -22,7 +21,6 @@ from designer.ui.canvas.edge_item import EdgeItem
 from designer.ui.canvas.node_item import NodeItem
 from designer.ui.canvas.ports import PortItem
 from designer.ui.dialogs import QuickInsert
-from designer.ui.document import describe
 
 if TYPE_CHECKING:
     from designer.ui.main_window import MainWindow
@@ -187,35 +185,8 @@ class CanvasMenus(QObject):
         return menu
 
     def paste_at(self, at: QPointF) -> list[str]:
-        """The clipboard's layers with the top left of the fragment at `at`, one step."""
-        data = QGuiApplication.clipboard().mimeData()
-        try:
-            if data is None:
-                raise ValueError("the clipboard is empty")
-            if data.hasFormat(clipboard.FRAGMENT_MIME):
-                text = bytes(data.data(clipboard.FRAGMENT_MIME)).decode("utf-8")
-            else:
-                text = data.text()
-            pasted = clipboard.paste_edit(text, self.document.new_node_id)
-        except Exception as error:  # noqa: BLE001 (a decoding error, the loader's, anything: said)
-            self.window.say(f"Cannot paste: {describe(error)}")
-            return []
-        if pasted is None:
-            self.window.say("The clipboard holds no layers", 4000)
-            return []
-        edit, node_ids = pasted
-        adds = [p for p in edit.parts if isinstance(p, AddNode) and p.record.pos is not None]
-        if adds:
-            left = min(p.record.pos[0] for p in adds)
-            top = min(p.record.pos[1] for p in adds)
-            dx, dy = at.x() - left, at.y() - top
-            for part in adds:
-                x, y = part.record.pos
-                part.record = replace(part.record, pos=(round(x + dx, 2), round(y + dy, 2)))
-        if self.window._push(edit):
-            self.document.select(node_ids)
-            return node_ids
-        return []
+        """The clipboard's nodes with the top left of the fragment at `at`, one step."""
+        return self.window.paste(at)
 
     def add_at(self, at: QPointF, type_name: str | None = None) -> str | None:
         """A layer, not connected, centred at `at` (the quick insert box asks which)."""

@@ -312,20 +312,31 @@ class Document(QObject):
         if library is None or type_name in self.arch.catalog:
             yield
             return
-        taken = self.design is None
+        with self.bringing_blocks(library, [type_name], f"Add {type_name}"):
+            yield
+
+    @contextmanager
+    def bringing_blocks(self, library: Library, block_ids: list[str], label: str) -> Iterator[None]:
+        """The blocks of `library` that instances of `block_ids` need and the design
+        lacks, brought in, and what the caller adds then (the instances), as one undo step
+        named `label`. GraphError (nothing changed) where the design has a block of one of
+        those names that differs."""
+        taken = self.design is None and bool(block_ids)
         if taken:
             self._take_blocks()
-        assert self.design is not None
         try:
-            needed = needed_blocks(self.design, library, type_name)
+            needed = needed_blocks(self.design, library, block_ids) if self.design else []
         except GraphError:
             if taken:
                 self._drop_blocks()
             raise
-        self.undo_stack.beginMacro(f"Add {type_name}")
+        if not needed:
+            yield
+            return
+        self.undo_stack.beginMacro(label)
         try:
             if not self.push(AddBlocks(needed)):  # why: said by `problem`
-                raise GraphError(f"the block library's {type_name} could not be added")
+                raise GraphError(f"{', '.join(b.id for b in needed)} could not be added")
             yield
         finally:
             self.undo_stack.endMacro()
@@ -397,6 +408,10 @@ class Document(QObject):
             return None
         top = self.design.top
         return BlockDesign(self._library, tuple(members(top)), tuple(top.edges()), self._flat)
+
+    def library(self) -> Library | None:
+        """The design's blocks as last analysed (None for a plain design)."""
+        return self._library
 
     def block_ids(self) -> list[str]:
         return [] if self.design is None else list(self.design.blocks)

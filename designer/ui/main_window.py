@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QByteArray, QPointF, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import RUN_DTYPES, Settings
+from designer.core.blocks import Library
 from designer.core.edits import AddNode, Compound, Place
 from designer.core.graph import GraphError, NodeRecord
 from designer.core.layout import layered_positions
@@ -171,7 +172,7 @@ class MainWindow(QMainWindow):
         self.direction_actions[False].setChecked(True)
         self.cut_action = self._action("Cu&t", self.cut, keys.Cut, "cut")
         self.copy_action = self._action("&Copy", self.copy, keys.Copy, "copy")
-        self.paste_action = self._action("&Paste", self.paste, keys.Paste, "paste")
+        self.paste_action = self._action("&Paste", lambda: self.paste(), keys.Paste, "paste")
         self.delete_action = self._action("&Delete", self.delete_selection, keys.Delete, "delete")
         self.select_all_action = self._action(
             "Select &All", self.select_all, keys.SelectAll, "select_all"
@@ -634,45 +635,45 @@ class MainWindow(QMainWindow):
         if not selected:
             return False
         try:
-            text = clipboard.fragment(self.document.arch, selected)
+            text = clipboard.fragment(self.document.arch, selected, self.document.library())
         except ValueError as error:
-            self.say(f"Not copied: {describe(error)} (copies hold plain layers)", 6000)
+            self.say(f"Not copied: {describe(error)}", 6000)
             return False
-        data = QMimeData()
-        data.setData(clipboard.FRAGMENT_MIME, text.encode("utf-8"))
-        data.setText(text)
-        QGuiApplication.clipboard().setMimeData(data)
+        clipboard.put_on_clipboard(text)
         return True
 
     def cut(self) -> None:
         if self.copy():
             self.delete_selection()
 
-    def paste(self) -> None:
-        data = QGuiApplication.clipboard().mimeData()
-        if data is None:
-            self.say("The clipboard is empty", 4000)
-            return
+    def paste(self, at: QPointF | None = None) -> list[str]:
+        """The clipboard's nodes (with the blocks their instances need), as one step: with
+        their top left at `at`, or else just below and right of where they were, clear of
+        the nodes there. The ids pasted, which are selected."""
+        document = self.document
         try:
-            if data.hasFormat(clipboard.FRAGMENT_MIME):
-                text = bytes(data.data(clipboard.FRAGMENT_MIME)).decode("utf-8")
-            else:
-                text = data.text()
             pasted = clipboard.paste_edit(
-                text,
-                self.document.new_node_id,
-                editing.boxes(self.document.arch),
+                clipboard.clipboard_text(),
+                document.new_node_id,
+                editing.boxes(document.arch),
                 self.scene.horizontal,
+                None if at is None else (at.x(), at.y()),
             )
         except Exception as error:  # noqa: BLE001 (the loader's, a decoding error, anything: said)
             self.say(f"Cannot paste: {describe(error)}")
-            return
+            return []
         if pasted is None:
             self.say("The clipboard holds no layers", 4000)
-            return
-        edit, node_ids = pasted
-        if self._push(edit):
-            self.document.select(node_ids)
+            return []
+        try:
+            with document.bringing_blocks(pasted.library or Library(), pasted.block_ids, "Paste"):
+                if not self._push(pasted.edit):
+                    return []
+        except GraphError as error:  # a block of the fragment clashes with one of the design's
+            self.say(f"Not pasted: {describe(error)}")
+            return []
+        document.select(pasted.node_ids)
+        return pasted.node_ids
 
     def arrange(self) -> None:
         positions = layered_positions(self.document.arch.graph)

@@ -369,7 +369,7 @@ def test_a_library_block_that_clashes_with_one_of_the_design_is_refused(window, 
     document = window.document
     start, steps = document.snapshot(), document.undo_stack.count()
     window.insert_after_selection("Stage")
-    assert "the design's block Bottleneck is not the block library's" in (
+    assert "the design's block Bottleneck differs from the one being brought in" in (
         window.statusBar().currentMessage()
     )
     assert document.snapshot() == start and document.block_ids() == ["Bottleneck"]
