@@ -16,6 +16,7 @@ the result of its copy in that instance.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -33,9 +34,9 @@ from designer.core.blocks import (
     join,
     layer_param_problems,
 )
-from designer.core.expr import holds_expr
+from designer.core.expr import ExprError, expressions, holds_expr, is_expr
 from designer.core.graph import Architecture, Catalog, EdgeRecord, NodeRecord
-from designer.core.params import Kind, Param
+from designer.core.params import Kind, Param, ParamError
 from designer.core.spec import LayerError, LayerOutput, LayerSpec
 
 REPEAT = "repeat"
@@ -103,8 +104,11 @@ PORT_SPECS = {
 }
 
 
-def _param_for(name: str, default: Any) -> Param:
-    """A block param as the inspector edits it, its kind that of its default."""
+def _param_for(name: str, default: Any, passed_to: list[Param]) -> Param:
+    """A block param as the inspector edits it: of its default's kind where that is a
+    number, a bool or a list of ints; else with the rules of the layers' params it is
+    passed to whole (`passed_to`: a string given as an Upsample's mode offers every mode)
+    where they agree and admit the default; else its default alone."""
     if isinstance(default, bool):
         kind = Kind.BOOL
     elif isinstance(default, int):
@@ -114,8 +118,41 @@ def _param_for(name: str, default: Any) -> Param:
     elif isinstance(default, (list, tuple)) and all(type(v) is int for v in default):
         kind = Kind.INT_TUPLE
     else:
+        rules = {
+            replace(
+                p, name=name, default=None, required=False, inferred=False, from_input=None, help=""
+            )
+            for p in passed_to
+        }
+        if len(rules) == 1:
+            (rule,) = rules
+            try:
+                rule.check(default)
+            except ParamError:
+                pass
+            else:
+                layers = ", ".join(sorted({p.name for p in passed_to}))
+                help_text = f"a param of the block (default {default!r}), passed on as {layers}"
+                return replace(rule, default=default, help=help_text)
         return Param(name, Kind.CHOICE, default=default, choices=(default,))
     return Param(name, kind, default=default, help=f"a param of the block (default {default})")
+
+
+def _passed_whole(arch: Architecture, name: str, layers: Catalog) -> list[Param]:
+    """The params of the layers in `arch` whose value is the block param `name` itself."""
+    found = []
+    for record in arch.nodes():
+        spec = layers.get(record.type)
+        for key, value in record.params.items():
+            if spec is None or key not in spec.by_name or not is_expr(value):
+                continue
+            try:
+                (expr,) = expressions(value)
+            except ExprError:
+                continue
+            if isinstance(expr.tree, ast.Name) and expr.tree.id == name:
+                found.append(spec.by_name[key])
+    return found
 
 
 @dataclass
@@ -218,7 +255,10 @@ class ScopedDesign:
         block = self.blocks[block_id]
         inputs = port_names(block.arch, BLOCK_INPUT)
         outputs = port_names(block.arch, BLOCK_OUTPUT)
-        params = tuple(_param_for(name, value) for name, value in block.defaults.items())
+        params = tuple(
+            _param_for(name, value, _passed_whole(block.arch, name, self.catalog.layers))
+            for name, value in block.defaults.items()
+        )
         repeatable = (len(inputs), len(outputs)) == (1, 1)
         return ScopeSpec(
             name=block_id,

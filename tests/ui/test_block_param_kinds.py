@@ -1,0 +1,109 @@
+"""A block param whose default is not a number, a bool or a list of ints (a string, a
+padding word, null) takes, in an instance's inspector, the rules of the layer param it is
+passed to whole: a mode passed to an Upsample offers every mode, a padding word the
+padding editor. Where it is passed to no layer param whole, or to params that disagree,
+the inspector offers its default alone."""
+
+from __future__ import annotations
+
+import json
+from itertools import pairwise
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QComboBox, QWidget
+
+from designer.core import registry
+from designer.core.block_editing import ScopedDesign
+from designer.core.params import Kind
+from designer.io.project import load
+from tests.ui.test_blocks_window import click, showing
+
+
+def upsampling_file(tmp_path: Path, uses: list[dict]) -> Path:
+    """input → up (an instance of Up, mode "nearest", pad "same", tag "x"), where Up's
+    layers are `uses` between its ports, chained."""
+    inside = [{"id": "x", "type": "BlockInput"}, *uses, {"id": "y", "type": "BlockOutput"}]
+    design = {
+        "format": "nn-designer-project",
+        "version": 2,
+        "name": "upsampling",
+        "nodes": [
+            {"id": "input", "type": "Input", "params": {"shape": [4, 8, 8]}, "pos": [0, 0]},
+            {"id": "up", "type": "Up", "pos": [0, 140]},
+        ],
+        "edges": [{"source": "input", "target": "up"}],
+        "blocks": [
+            {
+                "id": "Up",
+                "params": {"mode": "nearest", "pad": "same", "tag": "x"},
+                "nodes": inside,
+                "edges": [{"source": a["id"], "target": b["id"]} for a, b in pairwise(inside)],
+            }
+        ],
+    }
+    path = tmp_path / "up.nnd"
+    path.write_text(json.dumps(design), encoding="utf-8")
+    return path
+
+
+UP = {"id": "scale", "type": "Upsample", "params": {"scale_factor": 2, "mode": {"expr": "mode"}}}
+CONV = {
+    "id": "conv",
+    "type": "Conv2d",
+    "params": {"out_channels": 4, "kernel_size": 3, "padding": {"expr": "pad"}},
+}
+
+
+def block_params(path: Path) -> dict:
+    project = load(path)
+    blocks = project.blocks
+    design = ScopedDesign.from_members("d", blocks.nodes, blocks.edges, blocks.library)
+    return design.block_spec("Up").by_name
+
+
+def test_a_string_param_takes_the_rules_of_the_layer_param_it_is_passed_to(tmp_path) -> None:
+    params = block_params(upsampling_file(tmp_path, [UP, CONV]))
+    mode = params["mode"]
+    assert mode.kind is Kind.CHOICE
+    assert mode.choices == registry.LAYERS["Upsample"].by_name["mode"].choices
+    assert mode.default == "nearest" and "passed on as mode" in mode.help
+    assert params["pad"].kind is Kind.PADDING and params["pad"].default == "same"
+    assert params["tag"].choices == ("x",)  # passed to nothing: its default alone
+
+
+def test_params_that_disagree_leave_the_default_alone(tmp_path) -> None:
+    line = {
+        "id": "line",
+        "type": "Conv1d",
+        "params": {**CONV["params"], "padding": {"expr": "pad"}},
+    }
+    params = block_params(upsampling_file(tmp_path, [UP, CONV, line]))
+    assert params["pad"].choices == ("same",)  # a Conv2d's padding and a Conv1d's
+
+
+def test_the_inspector_offers_every_mode_and_the_choice_reaches_the_layers(qtbot, window, tmp_path):
+    assert window.open_path(upsampling_file(tmp_path, [UP, CONV]))
+    document = window.document
+    click(window, "up")
+    qtbot.waitUntil(lambda: showing(window, "param_mode"))
+    combo = window.inspector.findChild(QWidget, "param_mode").findChild(QComboBox)
+    modes = [combo.itemText(i) for i in range(combo.count())]
+    assert "bilinear" in modes and "nearest" in modes
+    combo.setCurrentIndex(modes.index("bilinear"))
+    combo.activated.emit(modes.index("bilinear"))  # as a click on the item does
+    qtbot.waitUntil(lambda: document.arch.params_of("up").get("mode") == "bilinear")
+    assert document.undo_stack.count() == 1
+    flat = {n: document.engine.arch.params_of(n) for n in document.engine.arch.file_order()}
+    assert flat["up.scale"]["mode"] == "bilinear"
+
+    words = window.inspector.findChild(QWidget, "param_pad").findChild(QComboBox, "mode")
+    words.setCurrentText("valid")
+    words.activated.emit(words.currentIndex())
+    assert document.arch.params_of("up")["pad"] == "valid"
+    assert document.results["up"].shape == (4, 14, 14)  # 16×16, unpadded 3×3
+    window.activateWindow()  # as a click on it does: its shortcuts reach it
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert document.results["up"].shape == (4, 16, 16)
