@@ -125,6 +125,17 @@ def test_report_of_an_instance_with_an_error_inside(mismatched: Path, capsys) ->
     assert rows["layer2"]["error"].endswith("more)")
 
 
+def test_an_instance_fed_by_nothing_says_so_as_a_layer_does(tmp_path: Path, capsys) -> None:
+    doc = json.loads(RESNET50.read_text(encoding="utf-8"))
+    doc["edges"] = [e for e in doc["edges"] if e["target"] != "layer2"]
+    path = tmp_path / "unfed.nnd"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["report", str(path), "--format", "json"]) == 2
+    rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)["nodes"]}
+    assert rows["layer2"]["error"] == "input port 0 is not connected"
+    assert rows["maxpool"]["error"] == "" and rows["layer1"]["params"] == 215_808
+
+
 def test_a_file_with_blocks_that_cannot_be_read_is_said_in_one_line(tmp_path: Path, capsys) -> None:
     doc = json.loads(RESNET50.read_text(encoding="utf-8"))
     doc["blocks"][2]["nodes"][2]["repeat"] = {"expr": "depth ** 2"}

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from designer.core.analysis import NodeResult, Sums
-from designer.core.block_flatten import Flat, InstanceInfo, flatten
+from designer.core.block_flatten import Flat, InstanceInfo, flatten, instance_errors
 from designer.core.blocks import (
     BLOCK_INPUT,
     BLOCK_OUTPUT,
@@ -370,13 +370,13 @@ def scope_results(
 
 def instance_result(info: InstanceInfo, results: Mapping[str, NodeResult]) -> NodeResult:
     """An instance as one node, as the report writes its row: its layers' totals, its
-    output tensors, the tensors that feed it, the first error inside (by its path, with a
+    output tensors, the tensors that feed it, its first error (`instance_errors`, with a
     count of the others) and every warning inside."""
     inner = [results[member] for member in info.members]
     sums = Sums.over(inner)
     outputs = [None if e is None else results[e[0]].slot(e[1]) for e in info.outputs]
     feeding = [None if e is None else results[e[0]].slot(e[1]) for e in info.inputs]
-    errors = [f"{m}: {r.error}" for m, r in zip(info.members, inner) if r.error]
+    errors = instance_errors(info, results)
     more = f" (and {len(errors) - 1:,} more)" if len(errors) > 1 else ""
     waiting = next((r.blocked_by for r in inner if r.output is None and r.blocked_by), None)
     present = bool(outputs) and all(t is not None for t in outputs)

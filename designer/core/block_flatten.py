@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from designer.core.analysis import Sums, Totals
+from designer.core.analysis import NodeResult, Sums, Totals
 from designer.core.blocks import (
     BLOCK_INPUT,
     BLOCK_OUTPUT,
@@ -156,16 +156,23 @@ def instance_totals(engine: Engine, flat: Flat) -> dict[str, InstanceTotals]:
     rows = {}
     for path, info in flat.instances.items():
         inner = [results[member] for member in info.members]
-        errors = tuple(
-            f"{member}: {result.error}"
-            for member, result in zip(info.members, inner)
-            if result.error
-        )
+        errors = tuple(instance_errors(info, results))
         outputs = tuple(
             None if exit is None else results[exit[0]].slot(exit[1]) for exit in info.outputs
         )
         rows[path] = InstanceTotals(Sums.over(inner).totals(settings), outputs, errors)
     return rows
+
+
+def instance_errors(info: InstanceInfo, results: Mapping[str, NodeResult]) -> list[str]:
+    """The errors of an instance's row: an input port fed by nothing, said as a layer says
+    it (the errors inside all follow from it); else each error inside, by its path."""
+    unfed = next((port for port, exit in enumerate(info.inputs) if exit is None), None)
+    if unfed is not None:
+        return [f"input port {unfed} is not connected"]
+    return [
+        f"{member}: {results[member].error}" for member in info.members if results[member].error
+    ]
 
 
 class _TooLarge(Exception):
