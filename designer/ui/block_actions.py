@@ -14,13 +14,14 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QInputDialog, QLabel, QToolButton, QWidget
 
 from designer.core.block_edits import SetBlockDefaults
 from designer.core.graph import GraphError
 from designer.ui.document import Document, describe
 from designer.ui.style import elide
+from designer.ui.window_parts import window_action
 
 if TYPE_CHECKING:
     from designer.ui.main_window import MainWindow
@@ -96,12 +97,7 @@ class BlockActions(QObject):
         window.canvas.node_opened.connect(self.open_instance)
 
     def _action(self, text: str, slot, key: str, name: str) -> QAction:
-        action = QAction(text, self.window)
-        action.setObjectName(name)
-        action.setShortcut(QKeySequence(key))
-        action.triggered.connect(lambda checked=False: slot())
-        self.window.addAction(action)
-        return action
+        return window_action(self.window, text, slot, name, key)
 
     @property
     def document(self) -> Document:

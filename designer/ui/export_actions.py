@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QBuffer, QIODevice, QObject, QRectF, QSize, Qt
-from PySide6.QtGui import QAction, QImage, QImageWriter, QKeySequence, QPainter
+from PySide6.QtGui import QAction, QImage, QImageWriter, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox
 
@@ -61,15 +61,9 @@ class ExportActions(QObject):
         }
 
     def _action(
-        self, text: str, slot: Callable[..., object], name: str, shortcut: str | None = None
+        self, text: str, slot: Callable[[], object], name: str, shortcut: str | None = None
     ) -> QAction:
-        action = QAction(text, self.window)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        action.setObjectName(name)
-        self.window.addAction(action)
-        return action
+        return window_parts.window_action(self.window, text, slot, name, shortcut)
 
     @property
     def document(self) -> Document:

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QSpinBox,
     QUndoView,
@@ -32,7 +31,7 @@ from designer.core.graph import GraphError, NodeRecord
 from designer.core.layout import layered_positions
 from designer.core.params import ParamError
 from designer.io.project import ProjectError
-from designer.ui import autosave, clipboard, editing, style, window_parts
+from designer.ui import autosave, clipboard, editing, menu_bar, style, window_parts
 from designer.ui import document as document_module
 from designer.ui import help as help_pages
 from designer.ui.block_actions import BlockActions
@@ -43,7 +42,7 @@ from designer.ui.canvas.view import CanvasView
 from designer.ui.context_menus import CanvasMenus
 from designer.ui.dialogs import DesignProperties, QuickInsert
 from designer.ui.document import Document, describe
-from designer.ui.examples import examples, is_example, shipped_blocks
+from designer.ui.examples import is_example, shipped_blocks
 from designer.ui.export_actions import ExportActions
 from designer.ui.find import FindBar
 from designer.ui.panels.inspector import Inspector
@@ -52,7 +51,6 @@ from designer.ui.panels.summary import SummaryView
 from designer.ui.style import elide
 from designer.ui.wording import totals_text
 
-RECENT_LIMIT = 8
 OVERLAY_TEXT = {None: "None", "params": "Params", "macs": "MACs", "memory": "Memory"}
 AS_DESIGNED = "as designed"  # the dtype choice that keeps each tensor's own dtype
 AUTOSAVE_MS = 60_000
@@ -97,7 +95,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.totals_label, 1)
         self._settings_widgets()
         self._actions()
-        self._menus()
+        menu_bar.fill_menu_bar(self)
         self._connect()
         self._follow(self.document)
         self.timer = QTimer(self)
@@ -131,14 +129,8 @@ class MainWindow(QMainWindow):
         self.batch.valueChanged.connect(self._settings_changed)
         self.dtype.currentTextChanged.connect(self._settings_changed)
 
-    def _action(self, text: str, slot, shortcut=None, name: str | None = None) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.triggered.connect(slot)
-        action.setObjectName(name or text.lower().replace("…", "").replace(" ", "_"))
-        self.addAction(action)
-        return action
+    def _action(self, text: str, slot, shortcut=None, name: str = "") -> QAction:
+        return window_parts.window_action(self, text, slot, name, shortcut)
 
     def _actions(self) -> None:
         keys = QKeySequence.StandardKey
@@ -172,7 +164,7 @@ class MainWindow(QMainWindow):
         self.direction_actions[False].setChecked(True)
         self.cut_action = self._action("Cu&t", self.cut, keys.Cut, "cut")
         self.copy_action = self._action("&Copy", self.copy, keys.Copy, "copy")
-        self.paste_action = self._action("&Paste", lambda: self.paste(), keys.Paste, "paste")
+        self.paste_action = self._action("&Paste", self.paste, keys.Paste, "paste")
         self.delete_action = self._action("&Delete", self.delete_selection, keys.Delete, "delete")
         self.select_all_action = self._action(
             "Select &All", self.select_all, keys.SelectAll, "select_all"
@@ -211,86 +203,6 @@ class MainWindow(QMainWindow):
             "What the &Numbers Mean", self.show_numbers, None, "numbers"
         )
         self.about_action = self._action("&About designer", self.show_about, None, "about")
-
-    def _menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.new_action, self.open_action])
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.examples_menu = file_menu.addMenu("&Examples")
-        self.examples_menu.setToolTipsVisible(True)
-        worked = QMenu("&Worked Cases", self.examples_menu)
-        worked.setObjectName("worked_cases")
-        worked.setToolTipsVisible(True)
-        library = QMenu("&Blocks", self.examples_menu)
-        library.setObjectName("block_library")
-        library.setToolTipsVisible(True)
-        for example in examples():
-            menu = worked if example.worked_case else self.examples_menu
-            menu = library if example.block_library else menu
-            action = menu.addAction(example.title)
-            action.setObjectName(f"example_{example.path.stem}")
-            action.setToolTip(example.description or example.title)
-            action.setStatusTip(example.description)
-            path = example.path
-            action.triggered.connect(lambda checked=False, path=path: self.open_path(path))
-        self.examples_menu.addSeparator()
-        self.examples_menu.addMenu(library)  # after the networks
-        self.examples_menu.addMenu(worked)
-        file_menu.addSeparator()
-        file_menu.addActions([self.save_action, self.save_as_action, self.properties_action])
-        file_menu.addSeparator()
-        exports = self.exports
-        file_menu.addAction(exports.import_action)
-        export_menu = file_menu.addMenu("E&xport")
-        export_menu.addAction(exports.export_code_action)
-        export_menu.addActions(list(exports.report_actions.values()))
-        export_menu.addActions(list(exports.picture_actions.values()))
-        file_menu.addAction(exports.verify_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = bar.addMenu("&Edit")
-        edit_menu.addActions([self.undo_action, self.redo_action])
-        edit_menu.addSeparator()
-        edit_menu.addActions(
-            [
-                self.cut_action,
-                self.copy_action,
-                self.paste_action,
-                self.delete_action,
-                self.select_all_action,
-            ]
-        )
-        edit_menu.addSeparator()
-        edit_menu.addActions([self.find_action, self.find_next_action, self.find_previous_action])
-        edit_menu.addSeparator()
-        edit_menu.addActions([self.insert_action, self.history_action])
-        edit_menu.addSeparator()
-        blocks = self.block_actions
-        edit_menu.addActions(
-            [
-                blocks.group_action,
-                blocks.ungroup_action,
-                blocks.open_action,
-                blocks.up_action,
-                blocks.params_action,
-            ]
-        )
-        view_menu = bar.addMenu("&View")
-        view_menu.addActions(
-            [self.zoom_in_action, self.zoom_out_action, self.fit_action, self.arrange_action]
-        )
-        overlay_menu = view_menu.addMenu("&Statistic Overlay")
-        overlay_menu.addActions(list(self.overlay_actions.values()))
-        direction_menu = view_menu.addMenu("Layout &Direction")
-        direction_menu.addActions(list(self.direction_actions.values()))
-        view_menu.addSeparator()  # every panel, so that a closed one can be opened again
-        view_menu.addActions([dock.toggleViewAction() for dock in self.docks])
-        help_menu = bar.addMenu("&Help")
-        help_menu.addActions([self.shortcuts_action, self.numbers_action])
-        help_menu.addSeparator()
-        help_menu.addAction(self.about_action)
-        self._refresh_recent()
 
     def _connect(self) -> None:
         self.palette.activated_type.connect(self.insert_after_selection)
@@ -413,7 +325,7 @@ class MainWindow(QMainWindow):
             return False
         with _collector_paused():
             self._replace(opened)
-        self._remember(path)
+        self.recent_menu.remember(path)
         return True
 
     def _replace(self, document: Document) -> None:
@@ -445,7 +357,7 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "Cannot save", f"{path}\n\n{error.strerror or error}")
             return False
         self.autosaver.discard()
-        self._remember(path)
+        self.recent_menu.remember(path)
         self.statusBar().showMessage(f"Saved {path}", 4000)
         return True
 
@@ -524,26 +436,6 @@ class MainWindow(QMainWindow):
             if self.autosave_now():  # this session holds the work now: the old copy goes
                 self.autosaver.adopt(recovery)
             return  # the others wait for the next start: one design per window
-
-    def _remember(self, path: Path) -> None:
-        settings = QSettings()
-        recent = [str(path)] + [p for p in (settings.value("recent", []) or []) if p != str(path)]
-        settings.setValue("recent", recent[:RECENT_LIMIT])
-        self._refresh_recent()
-
-    def _refresh_recent(self) -> None:
-        self.recent_menu.clear()
-        self.recent_menu.setToolTipsVisible(True)
-        recent = [str(text) for text in QSettings().value("recent", []) or []]
-        names = [Path(text).name for text in recent]
-        for text, name in zip(recent, names):
-            if names.count(name) > 1:  # two files of one name: their folders tell them apart
-                name = f"{name} — {Path(text).parent.name or Path(text).parent}"
-            action = self.recent_menu.addAction(elide(name, 80))
-            action.setToolTip(elide(text, 300))
-            action.setStatusTip(elide(text, 300))
-            action.triggered.connect(lambda checked=False, text=text: self.open_path(Path(text)))
-        self.recent_menu.setEnabled(not self.recent_menu.isEmpty())
 
     def _restore_layout(self) -> None:
         settings = QSettings()

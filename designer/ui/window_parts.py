@@ -1,20 +1,40 @@
-"""Pieces of the main window that are not widgets of their own: design undo from any
-field, the design's name as an undoable edit, and what exports are called by default."""
+"""Pieces of the main window that are not widgets of their own: its actions, design undo
+from any field, the design's name as an undoable edit, and what exports are called by
+default."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject
-from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QWidget
 
 from designer.core.edits import Edit
 from designer.core.graph import Architecture
 
 UNTITLED = "Untitled"
+
+
+def window_action(
+    window: QWidget,
+    text: str,
+    slot: Callable[[], object],
+    name: str,
+    shortcut: str | QKeySequence.StandardKey | None = None,
+) -> QAction:
+    """An action of the window (its shortcut works wherever the focus is in it), named
+    for tests and menus. The slot is called with no arguments: never with `checked`."""
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.triggered.connect(lambda checked=False: slot())
+    action.setObjectName(name)
+    window.addAction(action)
+    return action
 
 
 class DesignUndoKeys(QObject):
