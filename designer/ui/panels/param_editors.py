@@ -17,8 +17,10 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
     QComboBox,
+    QGridLayout,
     QHBoxLayout,
     QLineEdit,
+    QSizePolicy,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -30,6 +32,7 @@ from designer.core.params import PADDING_WORDS, Kind, Param, show_value
 from designer.core.spec import spatial_axes
 
 INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
+SPIN_MINIMUM_WIDTH = 64  # pixels: room for a few digits and the arrows
 
 
 def tooltip(param: Param) -> str:
@@ -143,6 +146,9 @@ def _spin_box(param: Param) -> QSpinBox:
     box = SpinBox(low, high)
     box.setRange(-INT_LIMIT, INT_LIMIT)  # typed values beyond the declared range reach the layer
     box.setKeyboardTracking(False)  # commit on Enter, focus out or a step, not per digit
+    # narrower than its range's widest number, so three axes fit the inspector's width
+    box.setMinimumWidth(SPIN_MINIMUM_WIDTH)
+    box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
     return box
 
 
@@ -259,7 +265,12 @@ class IntTupleEditor(ParamEditor):
         for spin, axis in zip(self.spins, axes):
             spin.setToolTip(f"{param.name} along {axis}")
         boxes = QWidget()
-        _row(boxes, *self.spins)
+        grid = QGridLayout(boxes)
+        grid.setContentsMargins(0, 0, 0, 0)
+        # more than four (a 3-D pad's six sides): a row per axis, its two sides side by side
+        columns = len(self.spins) if len(self.spins) <= 4 else 2
+        for index, spin in enumerate(self.spins):
+            grid.addWidget(spin, index // columns, index % columns)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
