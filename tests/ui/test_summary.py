@@ -321,3 +321,30 @@ def test_param_edit_in_a_big_design_updates_rows_not_the_model(qtbot) -> None:
 def test_runs_group_consecutive_rows() -> None:
     assert runs([5, 1, 2, 3, 7, 6, 9]) == [(1, 3), (5, 7), (9, 9)]
     assert runs([]) == []
+
+
+def test_columns_widen_for_figures_that_grow_as_a_design_is_built(qtbot, window) -> None:
+    """A design built node by node from New: each column keeps room for what it shows (the
+    columns were sized for the first row alone, so a Conv2d's MACs came out as '21,290…')."""
+    window.new()
+    for kind in ("Input", "Conv2d", "ReLU"):
+        window.palette.activated_type.emit(kind)  # each added below the one selected
+    view = window.summary
+    model = view.model()
+    conv = model.row_of("conv2d_1")
+    document = window.document
+    params = {**document.arch.params_of("conv2d_1"), "out_channels": 512}
+    assert document.push(SetParams("conv2d_1", params))
+    metrics = view.fontMetrics()
+    columns = [HEADERS.index(key) for key in ("id", "macs", "flops", "params", "output_shape")]
+
+    def cut() -> dict[str, int]:
+        """The cells of the conv's row wider than their columns (a moment after the edit)."""
+        texts = {column: model.index(conv, column).data() for column in columns}
+        return {
+            text: view.columnWidth(column)
+            for column, text in texts.items()
+            if view.columnWidth(column) < metrics.horizontalAdvance(text)
+        }
+
+    qtbot.waitUntil(lambda: not cut(), timeout=2000)

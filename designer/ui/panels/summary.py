@@ -9,13 +9,28 @@ stays a QTableView (contract section 4 names one), so the open rows are table ro
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPoint, Qt, Signal
+from collections.abc import Iterable
+from itertools import islice
+
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPoint,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QAbstractItemView, QTableView, QWidget
 
 from designer.ui.document import Document
 from designer.ui.panels.summary_cells import BranchPainter, CellPainter, branch_rect
 from designer.ui.panels.summary_model import SummaryModel, runs
+
+WIDEN_ROWS = 20  # rows read to widen the columns after a change
+WIDEN_DELAY_MS = 150  # after the change is on screen
+WIDEST = 320  # pixels: a column widened for a long error stays readable beside the others
 
 
 class SummaryView(QTableView):
@@ -50,6 +65,14 @@ class SummaryView(QTableView):
         self.summary.modelReset.connect(self._show_selection)  # a reset clears the selection
         self._sized_empty = True  # the columns were last sized with no rows to read
         self.summary.modelReset.connect(self._size_first_rows)
+        self._to_widen: set[int] = set()  # rows whose cells may need wider columns
+        self._widen_timer = QTimer(self)
+        self._widen_timer.setSingleShot(True)
+        self._widen_timer.setInterval(WIDEN_DELAY_MS)
+        self._widen_timer.timeout.connect(self._widen_now)
+        self.summary.dataChanged.connect(
+            lambda top, bottom, roles=(): self._widen(range(top.row(), bottom.row() + 1))
+        )
         self.set_document(document)
 
     def set_document(self, document: Document | None) -> None:
@@ -70,6 +93,27 @@ class SummaryView(QTableView):
         rows that come."""
         if self._sized_empty and self.summary.rowCount():
             self._size_columns()
+
+    def _widen(self, rows: Iterable[int]) -> None:
+        """Columns widened, never narrowed, where these rows (changed, or selected: a node
+        just added or pasted is) need more room, so a figure that grew is not cut. Done a
+        moment later, once for the changes of that moment, so an edit is on screen first:
+        the first WIDEN_ROWS rows are read (sizing a cell costs about 15 µs)."""
+        room = WIDEN_ROWS - len(self._to_widen)
+        if room > 0:
+            self._to_widen.update(islice(rows, room))
+            self._widen_timer.start()
+
+    def _widen_now(self) -> None:
+        model = self.summary
+        read = [row for row in self._to_widen if row < model.rowCount()]
+        self._to_widen.clear()
+        if not read:
+            return
+        for column in range(model.columnCount()):
+            needed = max(self.sizeHintForIndex(model.index(row, column)).width() for row in read)
+            if self.columnWidth(column) < min(needed, WIDEST):  # no column grows past WIDEST
+                self.setColumnWidth(column, min(needed, WIDEST))
 
     def _show_branches(self) -> None:
         """The id column draws the tree only where the design has blocks."""
@@ -185,3 +229,4 @@ class SummaryView(QTableView):
             self._following = False
         if rows:
             self.scrollTo(self.summary.index(min(rows), 0))
+            self._widen(rows)
