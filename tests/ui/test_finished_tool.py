@@ -177,10 +177,9 @@ def test_deleting_a_branch_of_a_merge_leaves_the_merge_short(window) -> None:
 # 5: skip connections, labels, left to right -------------------------------------------------
 
 
-def test_skip_connections_run_beside_the_nodes_they_pass(qtbot, window) -> None:
-    window.open_path(EXAMPLES / "resnet18.nnd")
-    scene = window.scene
-    QApplication.processEvents()
+def edges_under_nodes(scene) -> list[str]:
+    """Each edge that runs under a node other than its two ends, and where."""
+    found = []
     for edge, item in scene.edges.items():
         path = item.path()
         others = [
@@ -190,10 +189,33 @@ def test_skip_connections_run_beside_the_nodes_they_pass(qtbot, window) -> None:
         ]
         for step in range(1, 100):
             point = path.pointAtPercent(step / 100)
-            hit = [box for box in others if box.contains(point)]
-            assert not hit, f"{edge.source} → {edge.target} runs under a node at {point}"
+            if any(box.contains(point) for box in others):
+                found.append(f"{edge.source} → {edge.target} at {point}")
+                break
+    return found
+
+
+def test_skip_connections_run_beside_the_nodes_they_pass(qtbot, window) -> None:
+    window.open_path(EXAMPLES / "resnet18.nnd")
+    scene = window.scene
+    QApplication.processEvents()
+    assert edges_under_nodes(scene) == []
     skips = sum(item.bypass is not None for item in scene.edges.values())
     assert skips >= 3  # the identity connections of layer1 and the others bend out
+
+
+def test_a_node_added_where_a_skip_connection_runs_sends_it_round(qtbot, window) -> None:
+    """A paste, or a layer dropped, onto the path of a skip connection: the edge goes round
+    the new node (it ran on under it, hidden, as it was placed before the node came)."""
+    window.open_path(EXAMPLES / "resnet18.nnd")
+    scene = window.scene
+    QApplication.processEvents()
+    skip = next(item for item in scene.edges.values() if item.bypass is not None)
+    middle = skip.path().pointAtPercent(0.5)
+    at = (middle.x() - style.NODE_WIDTH / 2, middle.y() - style.NODE_HEIGHT / 2)
+    assert window.document.push(AddNode(NodeRecord("dropped", "ReLU", {}, pos=at)))
+    QApplication.processEvents()  # the scene settles the edges once the event is done
+    assert edges_under_nodes(scene) == []
 
 
 def _label_boxes(window) -> list[QRectF]:

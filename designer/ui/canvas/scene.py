@@ -437,6 +437,10 @@ class DesignScene(QGraphicsScene):
                 for edge in self._edges_at(node_id):
                     self.edges[edge].update_path()
                     sources.add(edge.source)
+        if len(nodes) <= _FEW:  # an edge that ran where one of them now lies goes round it
+            for item in self._edges_under(nodes):
+                item.update_path()
+                sources.add(item.source.node_id)
         for node_id in sources:
             self._label_slots(node_id)
 
@@ -468,6 +472,18 @@ class DesignScene(QGraphicsScene):
                 item.update_path()
         for node_id in self._edges_from:
             self._label_slots(node_id)
+
+    def _edges_under(self, node_ids: set[str]) -> set[EdgeItem]:
+        """The edge items of other nodes that run under these nodes (Qt's index, by shape)."""
+        found = set()
+        for node_id in node_ids:
+            node = self.nodes.get(node_id)
+            if node is None:
+                continue
+            for item in self.items(node.sceneBoundingRect()):
+                if isinstance(item, EdgeItem) and node not in (item.source, item.target):
+                    found.add(item)
+        return found
 
     def _edges_at(self, node_id: str) -> list[EdgeRecord]:
         """The edge items' records leaving or entering a node."""
