@@ -301,7 +301,7 @@ class MainWindow(QMainWindow):
 
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Open design", "", "Designs (*.nnd);;All files (*)"
+            self, "Open design", str(self.recent_menu.folder()), "Designs (*.nnd);;All files (*)"
         )
         if path:
             self.open_path(Path(path))
@@ -340,10 +340,16 @@ class MainWindow(QMainWindow):
         return self._save_to(self.document.path)
 
     def save_as(self) -> bool:
-        start = ""
+        """Ask where: the file's own folder and name, or for a new design (or a shipped
+        example) the folder last used and the design's name."""
         current = self.document.path
-        if current is not None and is_example(current):  # a new name, never the example's
-            start = str(Path.home() / current.name)
+        if current is not None and not is_example(current):
+            start = str(current)
+        else:
+            stem = current.stem if current is not None else "untitled"
+            if window_parts.named(self.document.top):
+                stem = window_parts.export_stem(self.document.top, current)
+            start = str(self.recent_menu.folder() / f"{stem}.nnd")
         path, _ = QFileDialog.getSaveFileName(self, "Save design", start, "Designs (*.nnd)")
         if not path:
             return False

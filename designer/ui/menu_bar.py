@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMenu, QWidget
 
-from designer.ui.examples import examples
+from designer.ui.examples import examples, is_example
 from designer.ui.style import elide
 
 if TYPE_CHECKING:
@@ -111,6 +111,15 @@ class RecentMenu(QMenu):
         self._open_path = open_path
         self.setToolTipsVisible(True)
         self.refresh()
+
+    def folder(self) -> Path:
+        """Where Open and Save As start: the folder of the newest file opened or saved
+        that still exists (a shipped example's aside), else the home folder."""
+        for text in QSettings().value("recent", []) or []:
+            folder = Path(str(text)).parent
+            if not is_example(Path(str(text))) and folder.is_dir():
+                return folder
+        return Path.home()
 
     def remember(self, path: Path) -> None:
         settings = QSettings()
