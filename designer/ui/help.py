@@ -118,6 +118,8 @@ TOTALS_TIP = (
 # Gestures that are not actions, for the shortcuts page.
 GESTURES = (
     ("Canvas", "Tab", "Quick insert a layer after the selection"),
+    ("Canvas", "Arrow keys", "Move the selected nodes a step (Shift: five steps)"),
+    ("Canvas", "Esc", "Clear the selection"),
     ("Canvas", "Wheel", "Scroll"),
     ("Canvas", "Ctrl+Wheel", "Zoom"),
     ("Canvas", "Middle button drag", "Pan"),

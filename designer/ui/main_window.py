@@ -166,6 +166,9 @@ class MainWindow(QMainWindow):
         self.copy_action = self._action("&Copy", self.copy, keys.Copy, "copy")
         self.paste_action = self._action("&Paste", self.paste, keys.Paste, "paste")
         self.delete_action = self._action("&Delete", self.delete_selection, keys.Delete, "delete")
+        self.delete_action.setShortcuts(
+            [*QKeySequence.keyBindings(keys.Delete), QKeySequence("Backspace")]
+        )
         self.select_all_action = self._action(
             "Select &All", self.select_all, keys.SelectAll, "select_all"
         )

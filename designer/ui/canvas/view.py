@@ -1,4 +1,5 @@
-"""The canvas view: drops from the palette, wiring by dragging port to port, zoom and pan.
+"""The canvas view: drops from the palette, wiring by dragging port to port, zoom and pan,
+and the keys: arrows nudge the selected nodes, Escape clears the selection, Tab inserts.
 
 Each gesture ends in one Document edit; a refused edit (a cycle, a taken port) leaves the
 design as it was and says why through `message`.
@@ -24,6 +25,13 @@ from designer.ui.examples import shipped_blocks
 LAYER_MIME = "application/x-nn-designer-layer"
 MIN_ZOOM, MAX_ZOOM = 0.1, 4.0
 READABLE_ZOOM = 0.6
+NUDGE = 10.0  # pixels an arrow key moves the selected nodes; with Shift, five times as far
+ARROWS = {
+    Qt.Key.Key_Left: (-1, 0),
+    Qt.Key.Key_Right: (1, 0),
+    Qt.Key.Key_Up: (0, -1),
+    Qt.Key.Key_Down: (0, 1),
+}
 
 
 class CanvasView(QGraphicsView):
@@ -260,10 +268,32 @@ class CanvasView(QGraphicsView):
             self.centerOn(item)
 
     def keyPressEvent(self, event) -> None:
-        if event.key() == Qt.Key.Key_Tab:
+        key = event.key()
+        if key == Qt.Key.Key_Tab:
             self.quick_insert_requested.emit()
             return
-        super().keyPressEvent(event)
+        if key in ARROWS and self._nudge(*ARROWS[key], event.modifiers()):
+            return
+        if key == Qt.Key.Key_Escape and self.design_scene.selectedItems():
+            self.design_scene.clearSelection()
+            return
+        super().keyPressEvent(event)  # arrows with nothing selected scroll the view
+
+    def _nudge(self, right: int, down: int, modifiers: Qt.KeyboardModifier) -> bool:
+        """The selected nodes moved a step by an arrow key (one undo step); False where
+        none is selected, so the key scrolls the view instead."""
+        document = self.design_scene.document
+        placed = {n: document.arch.node(n).pos for n in document.selected()}
+        placed = {n: pos for n, pos in placed.items() if pos is not None}
+        if not placed:
+            return False
+        step = NUDGE * (5 if modifiers & Qt.KeyboardModifier.ShiftModifier else 1)
+        moves = [Move(n, (x + right * step, y + down * step)) for n, (x, y) in placed.items()]
+        try:
+            document.push(Compound(moves, "Nudge"))
+        except (GraphError, ParamError) as error:
+            self.message.emit(f"Not moved: {error}")
+        return True
 
     def focusNextPrevChild(self, next: bool) -> bool:
         return False  # Tab opens quick insert instead of moving the focus
