@@ -14,9 +14,11 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox, QWidget
 
 from designer.core.edits import Connect, Move, SetParams
+from designer.ui.canvas.view import ARROWS
 from designer.ui.panels.palette import mime_for
 from designer.ui.panels.param_editors import ParamEditor
 from tests.conftest import EXAMPLES
@@ -153,6 +155,18 @@ class Monkey:
             x = self.random.choice([0.0, 120.5, -3e9, 1e20, 500.0])
             self.window._push(Move(node_id, (x, self.random.uniform(-1000, 1000))))
 
+    def nudge(self) -> None:
+        """An arrow key (Shift at times) on the canvas, or Escape, Backspace."""
+        self.select()
+        key = self.random.choice([*ARROWS, Qt.Key.Key_Escape, Qt.Key.Key_Backspace])
+        shift = self.random.random() < 0.3
+        keys = Qt.KeyboardModifier.ShiftModifier if shift else Qt.KeyboardModifier.NoModifier
+        QTest.keyClick(self.window.canvas.viewport(), key, keys)
+
+    def paste_here(self) -> None:
+        at = QPointF(self.random.uniform(-500, 1500), self.random.uniform(-500, 3000))
+        self.window.context_menus.paste_at(at)
+
     def select(self) -> None:
         self.document.select(self.some_nodes())
 
@@ -219,6 +233,7 @@ class Monkey:
         (edit_in_inspector, 4), (rename, 2), (move, 2), (select, 3), (delete, 3), (cut, 1),
         (copy, 2), (paste, 2), (undo, 6), (redo, 3), (arrange, 1), (settings, 2),
         (overlay, 1), (select_all, 1), (group, 2), (ungroup, 1), (open_block, 2), (up, 2),
+        (nudge, 2), (paste_here, 1),
     )  # fmt: skip
 
     def step(self, number: int) -> None:
