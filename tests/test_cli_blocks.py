@@ -136,6 +136,35 @@ def test_an_instance_fed_by_nothing_says_so_as_a_layer_does(tmp_path: Path, caps
     assert rows["maxpool"]["error"] == "" and rows["layer1"]["params"] == 215_808
 
 
+def test_an_unfed_port_that_nothing_inside_reads_is_no_error(tmp_path: Path, capsys) -> None:
+    two = {
+        "id": "Two",
+        "nodes": [
+            {"id": "x0", "type": "BlockInput", "params": {"index": 0}},
+            {"id": "x1", "type": "BlockInput", "params": {"index": 1}},
+            {"id": "a", "type": "ReLU"},
+            {"id": "y", "type": "BlockOutput"},
+        ],
+        "edges": [{"source": "x0", "target": "a"}, {"source": "a", "target": "y"}],
+    }
+    doc = {
+        "format": "nn-designer-project",
+        "version": 2,
+        "name": "two ports",
+        "nodes": [
+            {"id": "input", "type": "Input", "params": {"shape": [3, 8, 8]}},
+            {"id": "t", "type": "Two"},
+        ],
+        "edges": [{"source": "input", "target": "t", "port": 0}],
+        "blocks": [two],
+    }
+    path = tmp_path / "two.nnd"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["report", str(path), "--format", "json"]) == 0
+    rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)["nodes"]}
+    assert rows["t"]["error"] == "" and rows["t"]["output_shape"] == [3, 8, 8]
+
+
 def test_a_file_with_blocks_that_cannot_be_read_is_said_in_one_line(tmp_path: Path, capsys) -> None:
     doc = json.loads(RESNET50.read_text(encoding="utf-8"))
     doc["blocks"][2]["nodes"][2]["repeat"] = {"expr": "depth ** 2"}

@@ -36,7 +36,7 @@ from designer.core.blocks import (
 )
 from designer.core.expr import ExprError, expressions, holds_expr, is_expr
 from designer.core.graph import Architecture, Catalog, EdgeRecord, NodeRecord
-from designer.core.params import Kind, Param, ParamError
+from designer.core.params import Kind, Param, ParamError, did_you_mean
 from designer.core.spec import LayerError, LayerOutput, LayerSpec
 
 REPEAT = "repeat"
@@ -72,6 +72,29 @@ class ScopeSpec(LayerSpec):
             return ("output",)
 
 
+@dataclass(frozen=True)
+class InstanceSpec(ScopeSpec):
+    """A block as the type of its instances. Its params' rules guide the inspector only: a
+    value one refuses is kept as written, for flattening checks it where the block's
+    layers read it, by path, as a file's reader does; so the window never refuses what
+    the reader opens (an edit inside the block can change what a param is passed to)."""
+
+    def validate(self, params: dict[str, Any]) -> dict[str, Any]:
+        for name in params:
+            if name not in self.by_name:
+                hint = did_you_mean(name, self.by_name)
+                raise ParamError(name, f"{self.name} has no parameter {name!r}{hint}")
+        canonical = {}
+        for name, value in params.items():
+            try:
+                canonical[name] = value if holds_expr(value) else self.by_name[name].check(value)
+            except ParamError:
+                if name == REPEAT:
+                    raise
+                canonical[name] = value
+        return self.explicit(canonical)
+
+
 def _in_scope(spec: LayerSpec, repeatable: bool) -> ScopeSpec:
     """`spec` as a ScopeSpec, with a `repeat` param where its nodes may be repeated."""
     values = {f.name: getattr(spec, f.name) for f in fields(LayerSpec) if f.init}
@@ -104,11 +127,12 @@ PORT_SPECS = {
 }
 
 
-def _param_for(name: str, default: Any, passed_to: list[Param]) -> Param:
+def _param_for(name: str, default: Any, block: Architecture, layers: Catalog) -> Param:
     """A block param as the inspector edits it: of its default's kind where that is a
-    number, a bool or a list of ints; else with the rules of the layers' params it is
-    passed to whole (`passed_to`: a string given as an Upsample's mode offers every mode)
-    where they agree and admit the default; else its default alone."""
+    number, a bool or a list of ints; else with the rules of the layer params of `block`
+    it is passed to whole (a string given as an Upsample's mode offers every mode) where
+    they agree and admit the default; else any string for a string, any numbers for a
+    list of numbers, and its default alone for anything else (null)."""
     if isinstance(default, bool):
         kind = Kind.BOOL
     elif isinstance(default, int):
@@ -118,12 +142,9 @@ def _param_for(name: str, default: Any, passed_to: list[Param]) -> Param:
     elif isinstance(default, (list, tuple)) and all(type(v) is int for v in default):
         kind = Kind.INT_TUPLE
     else:
-        rules = {
-            replace(
-                p, name=name, default=None, required=False, inferred=False, from_input=None, help=""
-            )
-            for p in passed_to
-        }
+        passed = _passed_whole(block, name, layers)
+        unset = {"default": None, "required": False, "inferred": False, "from_input": None}
+        rules = {replace(param, name=name, help="", **unset) for _, param in passed}
         if len(rules) == 1:
             (rule,) = rules
             try:
@@ -131,17 +152,27 @@ def _param_for(name: str, default: Any, passed_to: list[Param]) -> Param:
             except ParamError:
                 pass
             else:
-                layers = ", ".join(sorted({p.name for p in passed_to}))
-                help_text = f"a param of the block (default {default!r}), passed on as {layers}"
+                where = ", ".join(sorted({f"{kind}.{param.name}" for kind, param in passed}))
+                help_text = f"a param of the block (default {default!r}), passed on as {where}"
                 return replace(rule, default=default, help=help_text)
-        return Param(name, Kind.CHOICE, default=default, choices=(default,))
-    return Param(name, kind, default=default, help=f"a param of the block (default {default})")
+        if isinstance(default, str):
+            kind = Kind.TEXT
+        elif isinstance(default, (list, tuple)) and all(_is_number(v) for v in default):
+            kind = Kind.FLOAT_TUPLE
+        else:  # null, or a value of no kind the inspector edits
+            return Param(name, Kind.CHOICE, default=default, choices=(default,))
+    return Param(name, kind, default=default, help=f"a param of the block (default {default!r})")
 
 
-def _passed_whole(arch: Architecture, name: str, layers: Catalog) -> list[Param]:
-    """The params of the layers in `arch` whose value is the block param `name` itself."""
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _passed_whole(block: Architecture, name: str, layers: Catalog) -> list[tuple[str, Param]]:
+    """The layer params in `block` whose value is the block param `name` itself, each
+    with its layer type."""
     found = []
-    for record in arch.nodes():
+    for record in block.nodes():
         spec = layers.get(record.type)
         for key, value in record.params.items():
             if spec is None or key not in spec.by_name or not is_expr(value):
@@ -151,7 +182,7 @@ def _passed_whole(arch: Architecture, name: str, layers: Catalog) -> list[Param]
             except ExprError:
                 continue
             if isinstance(expr.tree, ast.Name) and expr.tree.id == name:
-                found.append(spec.by_name[key])
+                found.append((record.type, spec.by_name[key]))
     return found
 
 
@@ -255,12 +286,12 @@ class ScopedDesign:
         block = self.blocks[block_id]
         inputs = port_names(block.arch, BLOCK_INPUT)
         outputs = port_names(block.arch, BLOCK_OUTPUT)
+        layers = self.catalog.layers
         params = tuple(
-            _param_for(name, value, _passed_whole(block.arch, name, self.catalog.layers))
-            for name, value in block.defaults.items()
+            _param_for(name, value, block.arch, layers) for name, value in block.defaults.items()
         )
         repeatable = (len(inputs), len(outputs)) == (1, 1)
-        return ScopeSpec(
+        return InstanceSpec(
             name=block_id,
             category=BLOCKS_CATEGORY,
             params=(*params, _REPEAT_PARAM) if repeatable else params,

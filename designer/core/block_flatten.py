@@ -22,6 +22,7 @@ instance. Errors carry the path, which names the instance and the inner node.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -165,14 +166,20 @@ def instance_totals(engine: Engine, flat: Flat) -> dict[str, InstanceTotals]:
 
 
 def instance_errors(info: InstanceInfo, results: Mapping[str, NodeResult]) -> list[str]:
-    """The errors of an instance's row: an input port fed by nothing, said as a layer says
-    it (the errors inside all follow from it); else each error inside, by its path."""
-    unfed = next((port for port, exit in enumerate(info.inputs) if exit is None), None)
-    if unfed is not None:
-        return [f"input port {unfed} is not connected"]
-    return [
+    """The errors of an instance's row, each by its path inside. Where an input port of
+    the instance is fed by nothing and something inside fails, that comes first, said as
+    a layer says it, in place of the inner layers' own "not connected" that follow."""
+    errors = [
         f"{member}: {results[member].error}" for member in info.members if results[member].error
     ]
+    unfed = next((port for port, exit in enumerate(info.inputs) if exit is None), None)
+    if unfed is None or not errors:
+        return errors
+    others = [error for error in errors if not _NOT_CONNECTED.search(error)]
+    return [f"input port {unfed} is not connected", *others]
+
+
+_NOT_CONNECTED = re.compile(r": input port \d+ is not connected$")
 
 
 class _TooLarge(Exception):

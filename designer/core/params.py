@@ -34,6 +34,7 @@ class Kind(Enum):
     FLOAT_TUPLE = "number or list of numbers"
     PADDING = "int, list of ints, 'same' or 'valid'"
     SHAPE = "list of positive ints"
+    TEXT = "text"  # a block's own param whose default is a string
 
 
 PADDING_WORDS = ("same", "valid")
@@ -101,6 +102,8 @@ class Param:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind is Kind.SHAPE:
             return "a non-empty list of positive ints"
+        if self.kind is Kind.TEXT:
+            return "a string"
         scalar = self._scalar_words()
         if self.kind in (Kind.INT, Kind.FLOAT):
             return scalar
@@ -176,6 +179,10 @@ def _check_bool(param: Param, value: Any) -> Any:
     return value if isinstance(value, bool) else _INVALID
 
 
+def _check_text(param: Param, value: Any) -> Any:
+    return value if isinstance(value, str) else _INVALID
+
+
 def _check_choice(param: Param, value: Any) -> Any:
     return value if isinstance(value, str) and value in param.choices else _INVALID
 
@@ -232,6 +239,7 @@ _CHECKERS = {
     Kind.FLOAT_TUPLE: _check_float_tuple,
     Kind.PADDING: _check_padding,
     Kind.SHAPE: _check_shape,
+    Kind.TEXT: _check_text,
 }
 
 

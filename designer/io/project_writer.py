@@ -27,23 +27,46 @@ def dumps(
     """The file text: a fixed key order, one node or edge per line. A design with `blocks`
     is written as its file holds it, its blocks and top level, never flattened; one whose
     blocks and repeats are all gone, as a plain design (as it was before it had any)."""
-    header = {"format": FORMAT, "version": VERSION, "name": arch.name}
-    lines = ["{"]
-    lines += [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in header.items()]
     if blocks is not None and not len(blocks.library):
         blocks = None if all(isinstance(m, NodeRecord) for m in blocks.nodes) else blocks
-    if blocks is None:
-        nodes = [_node_json(record) for record in arch.nodes()]
-        edges = [_edge_json(arch, edge) for edge in arch.edges()]
-    else:
-        nodes = [_member_json(member) for member in blocks.nodes]
-        edges = _member_edges_json(blocks.nodes, blocks.edges, blocks.library)
+    if blocks is not None:
+        return dumps_members(arch.name, blocks.nodes, blocks.edges, blocks.library, extras)
+    nodes = [_node_json(record) for record in arch.nodes()]
+    edges = [_edge_json(arch, edge) for edge in arch.edges()]
+    return _document(arch.name, nodes, edges, extras, None)
+
+
+def dumps_members(
+    name: str,
+    nodes: Sequence[Member],
+    edges: Sequence[EdgeRecord],
+    library: Library,
+    extras: dict[str, Any] | None = None,
+) -> str:
+    """A design as a file with blocks holds it, from its top level's members (layers,
+    instances and repeated layers) and edges, and its blocks, none of it flattened."""
+    written = [_member_json(member) for member in nodes]
+    return _document(
+        name, written, _member_edges_json(nodes, edges, library), extras, library or None
+    )
+
+
+def _document(
+    name: str,
+    nodes: list[dict[str, Any]],
+    edges: list[dict[str, Any]],
+    extras: dict[str, Any] | None,
+    library: Library | None,
+) -> str:
+    header = {"format": FORMAT, "version": VERSION, "name": name}
+    lines = ["{"]
+    lines += [f"  {json.dumps(k)}: {json.dumps(v, ensure_ascii=False)}," for k, v in header.items()]
     tail = [
         (key, [f"  {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}"])
         for key, value in (extras or {}).items()
     ]
-    if blocks is not None and len(blocks.library):  # a design of repeats alone has none
-        tail.append(("blocks", _blocks_lines(blocks.library)))
+    if library is not None:  # a design of repeats alone has none
+        tail.append(("blocks", _blocks_lines(library)))
     tail.sort(key=itemgetter(0))
     lines += _list_lines("nodes", nodes, last=False)
     lines += _list_lines("edges", edges, last=not tail)

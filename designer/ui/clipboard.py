@@ -2,12 +2,13 @@
 
 A fragment travels as project-file JSON under its own MIME type (and as plain text), so a
 paste into another window or another session works, and pasting never runs code. Block
-instances and repeated layers travel as a file with blocks holds them, with the
-definitions of the blocks they use (and of those these hold).
+instances and repeated layers travel as they are written in a file with blocks, together
+with the definitions of the blocks they use (and of the blocks those hold).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,13 +18,13 @@ from PySide6.QtGui import QGuiApplication
 from designer.core import registry
 from designer.core.block_editing import as_record, members
 from designer.core.block_edits import held_blocks
-from designer.core.block_flatten import flatten
 from designer.core.blocks import Library
 from designer.core.edits import AddNode, Compound, Connect
 from designer.core.expr import holds_expr
 from designer.core.graph import Architecture, NodeRecord
-from designer.io.project import ProjectError, dumps, loads
-from designer.io.project_format import BlockDesign
+from designer.io.project import ProjectError, loads
+from designer.io.project_format import FORMAT
+from designer.io.project_writer import dumps_members
 from designer.ui.editing import Box, clear_offset, node_box
 
 FRAGMENT_MIME = "application/x-nn-designer-fragment"
@@ -47,12 +48,11 @@ def fragment(arch: Architecture, node_ids: list[str], library: Library | None = 
         [e for e in arch.edges() if e.source in chosen and e.target in chosen],
         arch.catalog,
     )
-    nodes = tuple(members(part))  # repeated layers and instances as Instances
+    nodes = members(part)  # repeated layers and instances as Instances
     used = held_blocks(library, {node.type for node in nodes}) if library else set()
     catalog = library.catalog if library else registry.LAYERS
     blocks = Library([b for b in library or () if b.id in used], catalog)
-    edges = tuple(part.edges())
-    return dumps(part, blocks=BlockDesign(blocks, nodes, edges, flatten(nodes, edges, blocks)))
+    return dumps_members(arch.name, nodes, part.edges(), blocks)
 
 
 def clipboard_text() -> str:
@@ -66,6 +66,7 @@ def clipboard_text() -> str:
 
 
 def put_on_clipboard(text: str) -> None:
+    """A fragment onto the clipboard, as a fragment and as plain text."""
     data = QMimeData()
     data.setData(FRAGMENT_MIME, text.encode("utf-8"))
     data.setText(text)
@@ -78,7 +79,8 @@ NewId = Callable[[str, set[str]], str]  # (layer type, ids already handed out) â
 @dataclass
 class Pasted:
     """A fragment as one edit: its nodes added with fresh ids (`node_ids`) and the edges
-    among them; `library`, the blocks its instances need (None for plain layers)."""
+    among them; `library`, the blocks its instances need, where it was written with
+    blocks or repeats (empty for repeats alone; None for plain layers)."""
 
     edit: Compound
     node_ids: list[str]
@@ -102,10 +104,13 @@ def paste_edit(
 ) -> Pasted | None:
     """The fragment with fresh ids, its top left at `at`, or else offset so it is seen
     (and, given the boxes of the nodes there, `occupied`, clear of them all); None when
-    the text is not a fragment."""
+    the text is not a fragment, ValueError (the first problem) when it is one that cannot
+    be read."""
     try:
         project = loads(text)
-    except ProjectError:
+    except ProjectError as error:
+        if _is_fragment(text):  # ours, and unreadable: why, rather than "no layers"
+            raise ValueError(error.problems[0]) from None
         return None
     blocks = project.blocks
     nodes = [as_record(m) for m in blocks.nodes] if blocks else project.arch.nodes()
@@ -120,8 +125,17 @@ def paste_edit(
         parts.append(AddNode(NodeRecord(fresh, node.type, node.params, node.name, pos)))
     for edge in edges:
         parts.append(Connect(renamed[edge.source], renamed[edge.target], edge.port, edge.output))
-    library = blocks.library if blocks is not None and len(blocks.library) else None
+    library = blocks.library if blocks is not None else None
     return Pasted(Compound(parts, "Paste"), list(renamed.values()), library)
+
+
+def _is_fragment(text: str) -> bool:
+    """Whether the text is a project file's (a fragment's) JSON, readable or not."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
 
 
 def _offset(

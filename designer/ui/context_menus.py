@@ -174,7 +174,7 @@ class CanvasMenus(QObject):
     def canvas_menu(self, at: QPointF) -> QMenu:
         window = self.window
         menu = self._menu("canvas_menu")
-        paste = self._add(menu, "Paste Here", lambda: self.paste_at(at), "paste_here")
+        paste = self._add(menu, "Paste Here", lambda: window.paste(at), "paste_here")
         data = QGuiApplication.clipboard().mimeData()
         paste.setEnabled(
             data is not None and (data.hasFormat(clipboard.FRAGMENT_MIME) or data.hasText())
@@ -183,10 +183,6 @@ class CanvasMenus(QObject):
         menu.addSeparator()
         menu.addActions([window.arrange_action, window.fit_action, window.select_all_action])
         return menu
-
-    def paste_at(self, at: QPointF) -> list[str]:
-        """The clipboard's nodes with the top left of the fragment at `at`, one step."""
-        return self.window.paste(at)
 
     def add_at(self, at: QPointF, type_name: str | None = None) -> str | None:
         """A layer, not connected, centred at `at` (the quick insert box asks which)."""

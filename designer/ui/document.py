@@ -116,6 +116,7 @@ class Document(QObject):
             self._shown.update(self._scope_results())
         self.undo_stack = QUndoStack(self)
         self._selection: list[str] = []
+        self._bringing: tuple[AddBlocks, str] | None = None  # see `bringing_blocks`
         self.arch.subscribe(self.graph_changed.emit)
 
     @classmethod
@@ -134,6 +135,11 @@ class Document(QObject):
         if taken:
             self._take_blocks()
         step = self._step(edit)
+        if self._bringing is not None:  # blocks being brought in come with it, one step
+            bring, label = self._bringing
+            self._bringing = None
+            bring.revert(self.design)
+            step = Steps([bring, step], label)
         target = self._target()
         try:
             step.apply(target)
@@ -318,28 +324,29 @@ class Document(QObject):
     @contextmanager
     def bringing_blocks(self, library: Library, block_ids: list[str], label: str) -> Iterator[None]:
         """The blocks of `library` that instances of `block_ids` need and the design
-        lacks, brought in, and what the caller adds then (the instances), as one undo step
-        named `label`. GraphError (nothing changed) where the design has a block of one of
-        those names that differs."""
-        taken = self.design is None and bool(block_ids)
+        lacks, known while the caller builds its edit and pushes it; that push then adds
+        them and the edit as one undo step named `label`, all or nothing: where it fails,
+        or the caller pushes nothing, the design is as it was. The design takes blocks
+        (and repeats) for it. GraphError (nothing changed) where the design has a block
+        of one of those names that differs."""
+        taken = self.design is None
         if taken:
             self._take_blocks()
+        assert self.design is not None
+        start = self.undo_stack.index()
         try:
-            needed = needed_blocks(self.design, library, block_ids) if self.design else []
-        except GraphError:
-            if taken:
-                self._drop_blocks()
-            raise
-        if not needed:
-            yield
-            return
-        self.undo_stack.beginMacro(label)
-        try:
-            if not self.push(AddBlocks(needed)):  # why: said by `problem`
-                raise GraphError(f"{', '.join(b.id for b in needed)} could not be added")
+            needed = needed_blocks(self.design, library, block_ids)
+            bring = AddBlocks(needed) if needed else None
+            if bring is not None:
+                bring.apply(self.design)  # for the caller's edit to read their types
+                self._bringing = (bring, label)
             yield
         finally:
-            self.undo_stack.endMacro()
+            if self._bringing is not None:  # the caller pushed nothing: they go again
+                self._bringing[0].revert(self.design)
+                self._bringing = None
+            if taken and self.undo_stack.index() == start:
+                self._drop_blocks()
 
     def block_defaults(self) -> dict[str, Any]:
         """The open block's params and their defaults (none at the top level)."""

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
 )
 
 from designer.core.analysis import RUN_DTYPES, Settings
-from designer.core.blocks import Library
 from designer.core.edits import AddNode, Compound, Place
 from designer.core.graph import GraphError, NodeRecord
 from designer.core.layout import layered_positions
@@ -567,11 +566,15 @@ class MainWindow(QMainWindow):
             self.say("The clipboard holds no layers", 4000)
             return []
         try:
-            with document.bringing_blocks(pasted.library or Library(), pasted.block_ids, "Paste"):
-                if not self._push(pasted.edit):
-                    return []
+            if pasted.library is None:
+                pushed = self._push(pasted.edit)
+            else:  # with the blocks it needs and the design lacks: one step
+                with document.bringing_blocks(pasted.library, pasted.block_ids, "Paste"):
+                    pushed = self._push(pasted.edit)
         except GraphError as error:  # a block of the fragment clashes with one of the design's
             self.say(f"Not pasted: {describe(error)}")
+            return []
+        if not pushed:
             return []
         document.select(pasted.node_ids)
         return pasted.node_ids

@@ -2,7 +2,9 @@
 padding word, null) takes, in an instance's inspector, the rules of the layer param it is
 passed to whole: a mode passed to an Upsample offers every mode, a padding word the
 padding editor. Where it is passed to no layer param whole, or to params that disagree,
-the inspector offers its default alone."""
+a string is any text and a list of numbers any numbers (null: its default alone). These
+rules guide the inspector only: flattening checks the values, so a file the reader opens
+always opens in the window, whatever was edited inside the block since."""
 
 from __future__ import annotations
 
@@ -12,13 +14,15 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QApplication, QComboBox, QWidget
+from PySide6.QtWidgets import QApplication, QComboBox, QLineEdit, QWidget
 
 from designer.core import registry
 from designer.core.block_editing import ScopedDesign
+from designer.core.edits import SetParams
 from designer.core.params import Kind
 from designer.io.project import load
 from tests.ui.test_blocks_window import click, showing
+from tests.ui.test_inspector import type_into
 
 
 def upsampling_file(tmp_path: Path, uses: list[dict]) -> Path:
@@ -68,9 +72,9 @@ def test_a_string_param_takes_the_rules_of_the_layer_param_it_is_passed_to(tmp_p
     mode = params["mode"]
     assert mode.kind is Kind.CHOICE
     assert mode.choices == registry.LAYERS["Upsample"].by_name["mode"].choices
-    assert mode.default == "nearest" and "passed on as mode" in mode.help
+    assert mode.default == "nearest" and "passed on as Upsample.mode" in mode.help
     assert params["pad"].kind is Kind.PADDING and params["pad"].default == "same"
-    assert params["tag"].choices == ("x",)  # passed to nothing: its default alone
+    assert params["tag"].kind is Kind.TEXT  # passed to nothing whole: any string
 
 
 def test_params_that_disagree_leave_the_default_alone(tmp_path) -> None:
@@ -80,7 +84,7 @@ def test_params_that_disagree_leave_the_default_alone(tmp_path) -> None:
         "params": {**CONV["params"], "padding": {"expr": "pad"}},
     }
     params = block_params(upsampling_file(tmp_path, [UP, CONV, line]))
-    assert params["pad"].choices == ("same",)  # a Conv2d's padding and a Conv1d's
+    assert params["pad"].kind is Kind.TEXT  # a Conv2d's padding and a Conv1d's
 
 
 def test_the_inspector_offers_every_mode_and_the_choice_reaches_the_layers(qtbot, window, tmp_path):
@@ -107,3 +111,47 @@ def test_the_inspector_offers_every_mode_and_the_choice_reaches_the_layers(qtbot
     qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
     QTest.keyClick(window.canvas.viewport(), Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert document.results["up"].shape == (4, 16, 16)
+
+
+def test_an_instance_keeps_a_value_that_an_edit_inside_its_block_no_longer_offers(
+    window, tmp_path
+) -> None:
+    """The instance's mode was one of the Upsample's; the Upsample then took a mode of its
+    own: the value is read by nothing, and the design saves and opens again."""
+    path = upsampling_file(tmp_path, [UP])
+    design = json.loads(path.read_text(encoding="utf-8"))
+    design["nodes"][1]["params"] = {"mode": "bilinear"}
+    path.write_text(json.dumps(design), encoding="utf-8")
+    assert window.open_path(path)
+    document = window.document
+    document.open_block("Up")
+    assert document.push(SetParams.with_param(document.arch, "scale", "mode", "nearest"))
+    document.go_up(0)
+    assert document.arch.params_of("up") == {"mode": "bilinear"}
+    assert document.results["up"].shape == (4, 16, 16)
+    saved = tmp_path / "saved.nnd"
+    document.save(saved)
+    assert window.open_path(saved)
+    assert window.document.arch.params_of("up") == {"mode": "bilinear"}
+
+
+def test_text_numbers_and_null_params_have_editors_that_show_the_instance_s_value(
+    qtbot, window, tmp_path
+) -> None:
+    path = upsampling_file(tmp_path, [UP])
+    design = json.loads(path.read_text(encoding="utf-8"))
+    design["blocks"][0]["params"].update({"scales": [0.5, 1.5], "nothing": None})
+    design["nodes"][1]["params"] = {"tag": "head", "nothing": "something"}
+    path.write_text(json.dumps(design), encoding="utf-8")
+    assert window.open_path(path)
+    document = window.document
+    click(window, "up")
+    qtbot.waitUntil(lambda: showing(window, "param_tag"))
+    tag = window.inspector.findChild(QWidget, "param_tag").findChild(QLineEdit)
+    assert tag.text() == "head"
+    type_into(qtbot, tag, "tail")
+    assert document.arch.params_of("up")["tag"] == "tail"
+    scales = window.inspector.findChild(QWidget, "param_scales").findChild(QLineEdit)
+    assert scales.text() == "0.5, 1.5"
+    nothing = window.inspector.findChild(QWidget, "param_nothing").findChild(QComboBox)
+    assert nothing.currentText() == "something"  # none of its choices, shown as it is

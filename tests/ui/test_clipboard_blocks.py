@@ -6,6 +6,7 @@ nothing) where a block of the same name differs or where the instance would hold
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt
@@ -165,3 +166,95 @@ def test_every_example_copied_whole_pastes_into_a_new_design_with_its_totals(win
     pasted = window.paste()
     assert len(pasted) == len(window.document.arch) > 0
     assert window.document.totals() == totals
+
+
+def two_blocks_file(tmp_path: Path, name: str, blocks: list[str]) -> Path:
+    """input → an instance of the first of `blocks`; Y holds a ReLU, X an instance of Y."""
+    inside = {"Y": "ReLU", "X": "Y"}
+    design = {
+        "format": "nn-designer-project",
+        "version": 2,
+        "name": name,
+        "nodes": [
+            {"id": "input", "type": "Input", "params": {"shape": [3, 8, 8]}, "pos": [0, 0]},
+            {"id": "it", "type": blocks[0], "pos": [0, 140]},
+        ],
+        "edges": [{"source": "input", "target": "it"}],
+        "blocks": [
+            {
+                "id": block,
+                "nodes": [
+                    {"id": "x", "type": "BlockInput"},
+                    {"id": "a", "type": inside[block]},
+                    {"id": "y", "type": "BlockOutput"},
+                ],
+                "edges": [{"source": "x", "target": "a"}, {"source": "a", "target": "y"}],
+            }
+            for block in reversed(blocks)
+        ],
+    }
+    path = tmp_path / f"{name}.nnd"
+    path.write_text(json.dumps(design), encoding="utf-8")
+    return path
+
+
+def test_a_paste_refused_after_its_blocks_came_in_leaves_nothing_behind(window, tmp_path):
+    """X holds Y; an instance of X pasted inside Y would hold itself: refused, and X, which
+    the paste brought, goes with it (it stayed, with an undo step, before)."""
+    assert window.open_path(two_blocks_file(tmp_path, "source", ["X", "Y"]))
+    window.document.select(["it"])
+    assert window.copy()
+    assert window.open_path(two_blocks_file(tmp_path, "target", ["Y"]))
+    document = window.document
+    start = document.snapshot()
+    document.open_block("Y")
+    assert window.paste() == []
+    assert "hold themselves" in window.statusBar().currentMessage()
+    assert document.block_ids() == ["Y"] and document.undo_stack.count() == 0
+    assert document.snapshot() == start
+
+
+def test_a_repeated_layer_pastes_into_a_new_design(window, tmp_path) -> None:
+    assert window.open_path(repeated_relu(tmp_path))
+    window.document.select(["relu"])
+    assert window.copy()
+    window.new()  # a plain design: it takes repeats for the paste
+    start = window.document.snapshot()
+    (pasted,) = window.paste()
+    assert window.document.arch.params_of(pasted)["repeat"] == 3
+    window.undo_action.trigger()
+    assert window.document.snapshot() == start
+
+
+def repeated_relu(tmp_path: Path) -> Path:
+    design = {
+        "format": "nn-designer-project",
+        "version": 2,
+        "name": "repeats",
+        "nodes": [{"id": "relu", "type": "ReLU", "repeat": 3}],
+        "edges": [],
+    }
+    path = tmp_path / "repeats.nnd"
+    path.write_text(json.dumps(design), encoding="utf-8")
+    return path
+
+
+def test_copy_never_flattens_what_it_copies(window, tmp_path) -> None:
+    """A block used nowhere holds an instance repeated 3,000,000 times: copying it is a
+    fragment of one node (flattening it to write the fragment raised out of the action)."""
+    path = two_blocks_file(tmp_path, "huge", ["X", "Y"])
+    design = json.loads(path.read_text(encoding="utf-8"))
+    design["nodes"][1]["type"] = "Y"  # X is used nowhere
+    design["blocks"][1]["nodes"][1]["repeat"] = 3_000_000
+    path.write_text(json.dumps(design), encoding="utf-8")
+    assert window.open_path(path)
+    document = window.document
+    document.open_block("X")
+    document.select(["a"])
+    window.copy_action.trigger()
+    copied = json.loads(clipboard.clipboard_text())
+    assert [node["repeat"] for node in copied["nodes"]] == [3_000_000]
+    window.new()  # pasted alone, it is a design too large to analyse: said
+    assert window.paste() == []
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Cannot paste: the design flattens to more than"), message

@@ -165,7 +165,7 @@ class Monkey:
 
     def paste_here(self) -> None:
         at = QPointF(self.random.uniform(-500, 1500), self.random.uniform(-500, 3000))
-        self.window.context_menus.paste_at(at)
+        self.window.paste(at)  # as the canvas menu's Paste Here does
 
     def select(self) -> None:
         self.document.select(self.some_nodes())

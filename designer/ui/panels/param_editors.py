@@ -231,20 +231,47 @@ class BoolEditor(ParamEditor):
 
 
 class ChoiceEditor(ParamEditor):
-    """Kind.CHOICE: a combo box of the declared choices."""
+    """Kind.CHOICE: a combo box of the declared choices (and of a value shown that is none
+    of them, which an instance of a block may hold)."""
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(param, parent)
         self.combo = ComboBox()
-        self.combo.addItems(list(param.choices))
+        self._choices = list(param.choices)
+        self.combo.addItems([_choice_text(choice) for choice in self._choices])
         _row(self, self.combo)
         self.combo.activated.connect(self._commit)
 
-    def value(self) -> str:
-        return self.combo.currentText()
+    def value(self) -> Any:
+        return self._choices[self.combo.currentIndex()]
 
-    def _show(self, value: str) -> None:
-        self.combo.setCurrentText(value)
+    def _show(self, value: Any) -> None:
+        if value not in self._choices:
+            self._choices.append(value)
+            self.combo.addItem(_choice_text(value))
+        self.combo.setCurrentIndex(self._choices.index(value))
+
+
+def _choice_text(choice: Any) -> str:
+    return choice if isinstance(choice, str) else show_value(choice)
+
+
+class StringEditor(ParamEditor):
+    """Kind.TEXT: a line edit whose text is the value, committed on Enter or focus out."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None) -> None:
+        super().__init__(param, parent)
+        self.line = QLineEdit()
+        _row(self, self.line)
+        self.line.editingFinished.connect(self._commit)
+
+    def value(self) -> str:
+        return self.line.text()
+
+    def _show(self, value: Any) -> None:
+        text = value if isinstance(value, str) else show_value(value)
+        if self.line.text() != text:
+            self.line.setText(text)
 
 
 class IntTupleEditor(ParamEditor):
@@ -422,7 +449,7 @@ class TextEditor(ParamEditor):
     def format(self, value: Any) -> str:
         if value is None:
             return ""
-        if isinstance(value, tuple):
+        if isinstance(value, (tuple, list)):
             return ", ".join(self.format(v) for v in value)
         return repr(value) if isinstance(value, float) else str(value)
 
@@ -556,6 +583,8 @@ def make_editor(param: Param, expressions: bool = False) -> ParamEditor:
         editor = PaddingEditor(param)
     elif param.kind is Kind.SHAPE:
         editor = ShapeEditor(param)
+    elif param.kind is Kind.TEXT:
+        editor = StringEditor(param)
     else:
         editor = TextEditor(param)
     return NullableEditor(param, editor) if param.nullable else editor
