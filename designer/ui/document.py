@@ -39,7 +39,7 @@ from designer.core.block_edits import (
 )
 from designer.core.block_flatten import Flat
 from designer.core.blocks import Library, join
-from designer.core.edits import Edit
+from designer.core.edits import Compound, Edit, Move, Place
 from designer.core.graph import Architecture, GraphError
 from designer.core.layout import layered_positions
 from designer.core.propagate import Engine
@@ -148,7 +148,7 @@ class Document(QObject):
                 self._drop_blocks()
             raise
         try:
-            self.refresh()
+            self.refresh(step)
         except Exception as error:  # noqa: BLE001 (any failure of the analysis reverts the edit)
             try:
                 step.revert(target)
@@ -176,7 +176,7 @@ class Document(QObject):
         (step.apply if forward else step.revert)(target)
         if self.design is not None and any(o.block not in self.design.blocks for o in self.trail):
             self._show([])  # the block shown is gone: back to the top level
-        self.refresh_or_recover()
+        self.refresh_or_recover(step)
         if isinstance(step, (Steps, AddBlocks)):
             self.blocks_changed.emit()
 
@@ -207,11 +207,11 @@ class Document(QObject):
         self.engine.refresh()
         self.scope_changed.emit()
 
-    def refresh_or_recover(self) -> None:
+    def refresh_or_recover(self, step: Edit | DesignEdit | None = None) -> None:
         """`refresh` after an undo or a redo; if it fails, analyse everything again and
         say so (the step itself is done: the design is what the stack says)."""
         try:
-            self.refresh()
+            self.refresh(step)
         except Exception as error:  # noqa: BLE001 (any failure: analysed again from scratch)
             self._reanalyse()
             self.problem.emit(f"The analysis failed and was redone ({describe(error)})")
@@ -240,7 +240,13 @@ class Document(QObject):
             self.analysis_changed.emit(set(self.arch.graph) | gone)
             self._keep_present_selection()
 
-    def refresh(self) -> None:
+    def refresh(self, step: Edit | DesignEdit | None = None) -> None:
+        """The analysis brought up to date after `step` (None: after anything). With blocks
+        the design is flattened and analysed afresh, except after a step that only moves
+        nodes: the blocks are read back for their places, and nothing else changed."""
+        if self.design is not None and step is not None and _moves_only(step):
+            self._library = self.design.library()
+            return
         changed = self.engine.refresh() if self.design is None else self._analyse()
         if changed:
             self.analysis_changed.emit(changed)
@@ -497,6 +503,14 @@ def _place_unplaced(arch: Architecture) -> None:
     if unplaced:
         layout = layered_positions(arch.graph)  # the layout reads networkx itself
         arch.place({node_id: layout[node_id] for node_id in unplaced})
+
+
+def _moves_only(step: Edit | DesignEdit) -> bool:
+    """Whether a step only moves nodes: nothing to analyse again."""
+    if isinstance(step, InScope):
+        step = step.edit
+    parts = step.parts if isinstance(step, Compound) else [step]
+    return all(isinstance(part, (Move, Place)) for part in parts)
 
 
 def _scope_of(step: Edit | DesignEdit) -> str | None:
