@@ -34,6 +34,12 @@ def test_arrows_nudge_the_selected_nodes_one_step_a_press(window) -> None:
         assert document.arch.node(node_id).pos == (x + NUDGE, y + 5 * NUDGE)
         assert window.scene.nodes[node_id].pos().x() == x + NUDGE
     assert document.undo_stack.count() == steps + 2
+    for _ in range(40):  # far to the right: the view follows
+        press(window, Qt.Key.Key_Right, SHIFT)
+    shown = window.canvas.mapToScene(window.canvas.viewport().rect()).boundingRect()
+    assert shown.intersects(window.scene.nodes[first].sceneBoundingRect())
+    for _ in range(40):
+        document.undo_stack.undo()
     document.undo_stack.undo()
     document.undo_stack.undo()
     assert {n: document.arch.node(n).pos for n in before} == before

@@ -293,6 +293,9 @@ class CanvasView(QGraphicsView):
             document.push(Compound(moves, "Nudge"))
         except (GraphError, ParamError) as error:
             self.message.emit(f"Not moved: {error}")
+        item = self.design_scene.nodes.get(next(iter(placed)))
+        if item is not None:
+            self.ensureVisible(item, 20, 20)  # the view follows what the keys move
         return True
 
     def focusNextPrevChild(self, next: bool) -> bool:
