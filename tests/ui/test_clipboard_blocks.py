@@ -69,6 +69,8 @@ def test_a_repeated_instance_keeps_its_repeat_and_a_paste_in_the_same_design_add
     (copy,) = set(document.arch.graph) - before
     assert document.arch.params_of(copy) == document.arch.params_of("stage1")
     assert document.results[copy].error == "input port 0 is not connected"  # as a layer's
+    title = window.scene.nodes[copy].lines()[0]  # beside a long id the type is cut, not ×2
+    assert title.startswith("ConvNe") and title.endswith("… ×2"), title
     assert document.block_ids() == blocks
     assert document.undo_stack.count() == 1
 

@@ -66,7 +66,7 @@ def fitted_lines(
     name_width = max(room - title_width, 0)
     name_box = QRectF(style.NODE_WIDTH - 6 - name_width, _NAME_TOP, name_width, _NAME_HEIGHT)
     texts = (
-        fonts.title_metrics.elidedText(type_name, Qt.TextElideMode.ElideRight, title_width),
+        _title(type_name, fonts.title_metrics, title_width),
         fonts.body_metrics.elidedText(label, Qt.TextElideMode.ElideMiddle, name_width),
         fonts.body_metrics.elidedText(
             elide(_shape_line(result)), Qt.TextElideMode.ElideRight, width
@@ -74,6 +74,20 @@ def fitted_lines(
         fonts.body_metrics.elidedText(elide(detail), Qt.TextElideMode.ElideRight, width),
     )
     return name_box, texts
+
+
+def _title(type_name: str, metrics: QFontMetricsF, width: float) -> str:
+    """The type elided to `width`, a repeated node's count kept whole (ConvNeXtBl… ×2)."""
+    whole = metrics.elidedText(type_name, Qt.TextElideMode.ElideRight, width)
+    stem, mark, count = type_name.rpartition(REPEAT_MARK)
+    if whole == type_name or not mark or len(count) > _COUNT_KEPT:
+        return whole
+    room = width - metrics.horizontalAdvance(mark + count)
+    return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, room) + mark + count
+
+
+REPEAT_MARK = " ×"  # between a repeated node's type and its count
+_COUNT_KEPT = 12  # characters of a count (or its expression) kept whole when the type is cut
 
 
 def card_text(node: NodeItem) -> str:
@@ -206,4 +220,4 @@ def type_text(type_name: str, params: dict) -> str:
     if repeat == 1:
         return type_name
     count = repeat["expr"] if isinstance(repeat, dict) else repeat
-    return f"{type_name} ×{count}"
+    return f"{type_name}{REPEAT_MARK}{count}"
