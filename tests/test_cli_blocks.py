@@ -164,6 +164,13 @@ def test_an_unfed_port_that_nothing_inside_reads_is_no_error(tmp_path: Path, cap
     rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)["nodes"]}
     assert rows["t"]["error"] == "" and rows["t"]["output_shape"] == [3, 8, 8]
 
+    # a layer inside that fails on its own: its error, not the unfed port that nothing reads
+    two["nodes"][2] = {"id": "a", "type": "Conv2d", "params": {"out_channels": 4, "kernel_size": 9}}
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    assert main(["report", str(path), "--format", "json"]) == 2
+    rows = {row["id"]: row for row in json.loads(capsys.readouterr().out)["nodes"]}
+    assert rows["t"]["error"].startswith("t.a: "), rows["t"]["error"]
+
 
 def test_a_file_with_blocks_that_cannot_be_read_is_said_in_one_line(tmp_path: Path, capsys) -> None:
     doc = json.loads(RESNET50.read_text(encoding="utf-8"))

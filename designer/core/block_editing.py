@@ -161,6 +161,8 @@ def _param_for(name: str, default: Any, block: Architecture, layers: Catalog) ->
             kind = Kind.FLOAT_TUPLE
         else:  # null, or a value of no kind the inspector edits
             return Param(name, Kind.CHOICE, default=default, choices=(default,))
+    if isinstance(default, list):  # as checking makes a value: a list default is a tuple
+        default = tuple(default)
     return Param(name, kind, default=default, help=f"a param of the block (default {default!r})")
 
 

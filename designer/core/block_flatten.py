@@ -167,15 +167,15 @@ def instance_totals(engine: Engine, flat: Flat) -> dict[str, InstanceTotals]:
 
 def instance_errors(info: InstanceInfo, results: Mapping[str, NodeResult]) -> list[str]:
     """The errors of an instance's row, each by its path inside. Where an input port of
-    the instance is fed by nothing and something inside fails, that comes first, said as
-    a layer says it, in place of the inner layers' own "not connected" that follow."""
+    the instance is fed by nothing and layers inside say they are not connected, the port
+    comes first, said as a layer says it, in place of what they say."""
     errors = [
         f"{member}: {results[member].error}" for member in info.members if results[member].error
     ]
     unfed = next((port for port, exit in enumerate(info.inputs) if exit is None), None)
-    if unfed is None or not errors:
-        return errors
     others = [error for error in errors if not _NOT_CONNECTED.search(error)]
+    if unfed is None or len(others) == len(errors):  # nothing inside reads what is missing
+        return errors
     return [f"input port {unfed} is not connected", *others]
 
 

@@ -115,21 +115,20 @@ class RecentMenu(QMenu):
     def folder(self) -> Path:
         """Where Open and Save As start: the folder of the newest file opened or saved
         that still exists (a shipped example's aside), else the home folder."""
-        for text in QSettings().value("recent", []) or []:
-            folder = Path(str(text)).parent
-            if not is_example(Path(str(text))) and folder.is_dir():
+        for text in recent_files():
+            folder = Path(text).parent
+            if not is_example(Path(text)) and folder.is_dir():
                 return folder
         return Path.home()
 
     def remember(self, path: Path) -> None:
-        settings = QSettings()
-        recent = [str(path)] + [p for p in (settings.value("recent", []) or []) if p != str(path)]
-        settings.setValue("recent", recent[:RECENT_LIMIT])
+        recent = [str(path)] + [text for text in recent_files() if text != str(path)]
+        QSettings().setValue("recent", recent[:RECENT_LIMIT])
         self.refresh()
 
     def refresh(self) -> None:
         self.clear()
-        recent = [str(text) for text in QSettings().value("recent", []) or []]
+        recent = recent_files()
         names = [Path(text).name for text in recent]
         for text, name in zip(recent, names):
             if names.count(name) > 1:  # two files of one name: their folders tell them apart
@@ -139,3 +138,12 @@ class RecentMenu(QMenu):
             action.setStatusTip(elide(text, 300))
             action.triggered.connect(lambda checked=False, text=text: self._open_path(Path(text)))
         self.setEnabled(not self.isEmpty())
+
+
+def recent_files() -> list[str]:
+    """The files last opened or saved, newest first. QSettings gives back a list of one
+    as its one string (in an INI file), so a lone string is a list of one."""
+    value = QSettings().value("recent", [])
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(text) for text in value or []]

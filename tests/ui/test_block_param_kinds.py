@@ -155,3 +155,22 @@ def test_text_numbers_and_null_params_have_editors_that_show_the_instance_s_valu
     assert scales.text() == "0.5, 1.5"
     nothing = window.inspector.findChild(QWidget, "param_nothing").findChild(QComboBox)
     assert nothing.currentText() == "something"  # none of its choices, shown as it is
+
+
+def test_leaving_a_field_as_it_was_shown_is_no_edit(qtbot, window, tmp_path) -> None:
+    """An instance's tag of 5 (the block's default is text) and a list default read back
+    from their fields as '5' and a tuple: leaving them untouched changes nothing."""
+    path = upsampling_file(tmp_path, [UP])
+    design = json.loads(path.read_text(encoding="utf-8"))
+    design["blocks"][0]["params"]["scales"] = [0.5, 1.5]
+    design["nodes"][1]["params"] = {"tag": 5}
+    path.write_text(json.dumps(design), encoding="utf-8")
+    assert window.open_path(path)
+    document = window.document
+    click(window, "up")
+    qtbot.waitUntil(lambda: showing(window, "param_tag"))
+    for name in ("tag", "scales"):
+        line = window.inspector.findChild(QWidget, f"param_{name}").findChild(QLineEdit)
+        line.editingFinished.emit()  # what leaving the field without typing does
+    assert document.arch.params_of("up") == {"tag": 5}
+    assert document.undo_stack.count() == 0

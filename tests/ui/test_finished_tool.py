@@ -216,6 +216,17 @@ def test_a_node_added_where_a_skip_connection_runs_sends_it_round(qtbot, window)
     assert window.document.push(AddNode(NodeRecord("dropped", "ReLU", {}, pos=at)))
     QApplication.processEvents()  # the scene settles the edges once the event is done
     assert edges_under_nodes(scene) == []
+    # moved away again, and the move undone: the edge runs as a fresh route runs it
+    bent = {edge: item.bypass for edge, item in scene.edges.items()}
+    assert window.document.push(Move("dropped", (at[0] + 2000, at[1])))
+    QApplication.processEvents()
+    window.document.undo_stack.undo()
+    window.document.undo_stack.undo()
+    QApplication.processEvents()
+    now = {edge: item.bypass for edge, item in scene.edges.items()}
+    for item in scene.edges.values():
+        item.update_path()
+    assert now == {edge: item.bypass for edge, item in scene.edges.items()} != bent
 
 
 def _label_boxes(window) -> list[QRectF]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog
 
 from designer.core.edits import AddNode
@@ -63,3 +64,15 @@ def test_an_example_is_never_where_save_as_or_open_start(window, monkeypatch) ->
     opened = proposals(monkeypatch, "getOpenFileName")
     window.open_action.trigger()
     assert opened == [str(Path.home())]
+
+
+def test_one_remembered_file_is_a_list_of_one(window, tmp_path) -> None:
+    """QSettings reads a list of one back from its file as the one string: it is not
+    taken letter by letter (Open then started at /, Open Recent listed a letter a line)."""
+    saved = tmp_path / "only.nnd"
+    saved.write_text("{}", encoding="utf-8")
+    QSettings().setValue("recent", str(saved))
+    menu = window.recent_menu
+    assert menu.folder() == tmp_path
+    menu.refresh()
+    assert [action.text() for action in menu.actions()] == ["only.nnd"]

@@ -348,3 +348,12 @@ def test_columns_widen_for_figures_that_grow_as_a_design_is_built(qtbot, window)
         }
 
     qtbot.waitUntil(lambda: not cut(), timeout=2000)
+
+
+def test_a_column_the_user_sized_keeps_its_width(qtbot, window) -> None:
+    window.open_path(EXAMPLES / "lenet5.nnd")
+    view = window.summary
+    view.horizontalHeader().resizeSection(0, 30)  # as a drag of its edge does
+    window.document.select([window.document.arch.file_order()[-1]])
+    qtbot.wait(400)  # past the moment columns widen after a change
+    assert view.columnWidth(0) == 30

@@ -60,6 +60,7 @@ class DesignScene(QGraphicsScene):
         self.horizontal = False  # the graph runs left to right: ports on the sides
         self._solo: NodeItem | None = None  # the one node selected: it shows its card
         self._settle_nodes: set[str] = set()  # nodes moved or added: their edges re-route
+        self._left: list[QRectF] = []  # where moved nodes were: detours round them re-route
         self._grid: NodeGrid | None = None  # while many edges are placed
         self._settle = QTimer(self)
         self._settle.setSingleShot(True)
@@ -98,6 +99,7 @@ class DesignScene(QGraphicsScene):
         self._edges_into.clear()
         self._shifted.clear()
         self._settle_nodes.clear()
+        self._left.clear()
         self._solo = None
         arch = self.document.arch
         graph = arch.graph
@@ -241,6 +243,7 @@ class DesignScene(QGraphicsScene):
                 if data["pos"] is not None:
                     at = QPointF(*placed(data["pos"]))
                     if item.pos() != at:
+                        self._left.append(item.sceneBoundingRect())
                         item.setPos(at)
                         self._take_in(item)
                         if not many:  # a plain curve now; routed round nodes in the
@@ -437,9 +440,10 @@ class DesignScene(QGraphicsScene):
                 for edge in self._edges_at(node_id):
                     self.edges[edge].update_path()
                     sources.add(edge.source)
-        if len(nodes) <= _FEW:  # an edge that ran where one of them now lies goes round it
-            for item in self._edges_under(nodes):
-                item.update_path()
+        left, self._left = self._left, []
+        if len(nodes) <= _FEW:  # an edge that ran where one of them now lies goes round it,
+            for item in self._edges_under(nodes) | self._detours_at(left):  # one that went
+                item.update_path()  # round where one was may run straight again
                 sources.add(item.source.node_id)
         for node_id in sources:
             self._label_slots(node_id)
@@ -484,6 +488,17 @@ class DesignScene(QGraphicsScene):
                 if isinstance(item, EdgeItem) and node not in (item.source, item.target):
                     found.add(item)
         return found
+
+    def _detours_at(self, places: list[QRectF]) -> set[EdgeItem]:
+        """The edge items that bend round any of these places (so their bounds, not their
+        lines, hold it)."""
+        near = Qt.ItemSelectionMode.IntersectsItemBoundingRect
+        return {
+            item
+            for place in places
+            for item in self.items(place, near)
+            if isinstance(item, EdgeItem) and item.bypass is not None
+        }
 
     def _edges_at(self, node_id: str) -> list[EdgeRecord]:
         """The edge items' records leaving or entering a node."""
@@ -533,6 +548,8 @@ class DesignScene(QGraphicsScene):
             now = data_of[node_id]["pos"]
             if now is None or (now != pos and placed(now) != (item.pos().x(), item.pos().y())):
                 moved[node_id] = pos
+                if now is not None:  # where it was dragged from
+                    self._left.append(item.boundingRect().translated(QPointF(*placed(now))))
         self._shifted.clear()
         return moved
 

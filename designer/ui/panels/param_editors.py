@@ -55,6 +55,7 @@ class ParamEditor(QWidget):
         super().__init__(parent)
         self.param = param
         self._shown: Any = None
+        self._read_back: Any = None  # what the editor read from the value it was shown
         self._loading = False
         self.setObjectName(f"param_{param.name}")
         self.setToolTip(tooltip(param))
@@ -65,6 +66,7 @@ class ParamEditor(QWidget):
         self._loading = True
         try:
             self._show(value)
+            self._read_back = self.value()
         finally:
             self._loading = False
 
@@ -76,11 +78,13 @@ class ParamEditor(QWidget):
         raise NotImplementedError
 
     def _commit(self) -> None:
-        """Emit the editor's value if the user made it differ from the one shown."""
+        """Emit the editor's value if the user made it differ from the one shown (a field
+        left as it was shown is no edit, even where its text reads back as another type:
+        an instance's 5 in a text field, a list as a tuple)."""
         if self._loading:
             return
         value = self.value()
-        if value != self._shown:
+        if value != self._shown and value != self._read_back:
             self.changed.emit(value)
 
 
@@ -231,24 +235,29 @@ class BoolEditor(ParamEditor):
 
 
 class ChoiceEditor(ParamEditor):
-    """Kind.CHOICE: a combo box of the declared choices (and of a value shown that is none
-    of them, which an instance of a block may hold)."""
+    """Kind.CHOICE: a combo box of the declared choices (and of the value shown where it is
+    none of them, which an instance of a block may hold)."""
 
     def __init__(self, param: Param, parent: QWidget | None = None) -> None:
         super().__init__(param, parent)
         self.combo = ComboBox()
-        self._choices = list(param.choices)
-        self.combo.addItems([_choice_text(choice) for choice in self._choices])
+        self._declared = list(param.choices)
+        self._choices: list[Any] = []
         _row(self, self.combo)
+        self._offer(self._declared)
         self.combo.activated.connect(self._commit)
+
+    def _offer(self, choices: list[Any]) -> None:
+        if choices != self._choices:
+            self._choices = choices
+            self.combo.clear()
+            self.combo.addItems([_choice_text(choice) for choice in choices])
 
     def value(self) -> Any:
         return self._choices[self.combo.currentIndex()]
 
     def _show(self, value: Any) -> None:
-        if value not in self._choices:
-            self._choices.append(value)
-            self.combo.addItem(_choice_text(value))
+        self._offer(self._declared + ([] if value in self._declared else [value]))
         self.combo.setCurrentIndex(self._choices.index(value))
 
 

@@ -9,7 +9,8 @@ stays a QTableView (contract section 4 names one), so the open rows are table ro
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import islice
 
 from PySide6.QtCore import (
@@ -66,6 +67,9 @@ class SummaryView(QTableView):
         self._sized_empty = True  # the columns were last sized with no rows to read
         self.summary.modelReset.connect(self._size_first_rows)
         self._to_widen: set[int] = set()  # rows whose cells may need wider columns
+        self._set_by_hand: set[int] = set()  # columns the user sized: never widened
+        self._widening = False
+        header.sectionResized.connect(self._on_resized)
         self._widen_timer = QTimer(self)
         self._widen_timer.setSingleShot(True)
         self._widen_timer.setInterval(WIDEN_DELAY_MS)
@@ -85,8 +89,19 @@ class SummaryView(QTableView):
         self._size_columns()
 
     def _size_columns(self) -> None:
-        self.resizeColumnsToContents()
+        with self._sizing():
+            self.resizeColumnsToContents()
+        self._set_by_hand.clear()
         self._sized_empty = self.summary.rowCount() == 0
+
+    @contextmanager
+    def _sizing(self) -> Iterator[None]:
+        """Columns sized here, not by the user's hand (see `_on_resized`)."""
+        self._widening = True
+        try:
+            yield
+        finally:
+            self._widening = False
 
     def _size_first_rows(self) -> None:
         """Columns sized for an empty design (after New) are sized again for the first
@@ -110,17 +125,25 @@ class SummaryView(QTableView):
         self._to_widen.clear()
         if not read:
             return
-        for column in range(model.columnCount()):
-            needed = max(self.sizeHintForIndex(model.index(row, column)).width() for row in read)
-            if self.columnWidth(column) < min(needed, WIDEST):  # no column grows past WIDEST
-                self.setColumnWidth(column, min(needed, WIDEST))
+        with self._sizing():
+            for column in set(range(model.columnCount())) - self._set_by_hand:
+                rows = (self.sizeHintForIndex(model.index(row, column)).width() for row in read)
+                needed = min(max(rows), WIDEST)  # no column grows past WIDEST
+                if self.columnWidth(column) < needed:
+                    self.setColumnWidth(column, needed)
+
+    def _on_resized(self, column: int, old: int, new: int) -> None:
+        """A column the user sized keeps its width (until another design is shown)."""
+        if not self._widening:
+            self._set_by_hand.add(column)
 
     def _show_branches(self) -> None:
         """The id column draws the tree only where the design has blocks."""
         delegate = self._branches if self.summary.tree else None
         if self.itemDelegateForColumn(0) is not delegate:
             self.setItemDelegateForColumn(0, delegate)
-            self.resizeColumnToContents(0)
+            with self._sizing():
+                self.resizeColumnToContents(0)
 
     # the tree -----------------------------------------------------------------------------
 
@@ -134,7 +157,8 @@ class SummaryView(QTableView):
         self.summary.set_expanded(path, True)
         needed = self.sizeHintForColumn(0)
         if needed > self.columnWidth(0):
-            self.setColumnWidth(0, needed)
+            with self._sizing():
+                self.setColumnWidth(0, needed)
 
     def collapse(self, path: str) -> None:
         self.summary.set_expanded(path, False)
