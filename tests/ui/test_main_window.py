@@ -302,3 +302,18 @@ def test_an_arrangement_moves_in_one_step_and_routes_as_a_rebuild_does(window, e
     undone = _edge_places(window)
     window.scene.rebuild()
     assert undone == _edge_places(window)
+
+
+def test_a_drop_that_fails_unexpectedly_is_said_not_raised(qtbot, window, monkeypatch) -> None:
+    window.open_path(EXAMPLES / "seed-16-linear.nnd")
+    start = window.document.snapshot()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(window.canvas, "add_layer", broken)
+    with qtbot.captureExceptions() as raised:
+        drop_from_palette(window, "ReLU", QPoint(20, 20))
+    assert not raised
+    assert window.statusBar().currentMessage() == "Not added: something broke"
+    assert window.document.snapshot() == start

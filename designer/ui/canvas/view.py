@@ -19,6 +19,7 @@ from designer.ui.canvas.edge_item import EdgeItem
 from designer.ui.canvas.node_item import NodeItem
 from designer.ui.canvas.ports import PortItem
 from designer.ui.canvas.scene import DesignScene
+from designer.ui.document import describe
 from designer.ui.editing import boxes, clear_spot, splice
 from designer.ui.examples import shipped_blocks
 
@@ -87,6 +88,9 @@ class CanvasView(QGraphicsView):
                     self.add_layer(type_name, pos)
         except (GraphError, ParamError) as error:
             self.message.emit(f"Not added: {error}")
+            return
+        except Exception as error:  # noqa: BLE001 (a bug somewhere: said, not raised out of a slot)
+            self.message.emit(f"Not added: {describe(error)}")
             return
         event.acceptProposedAction()
 
