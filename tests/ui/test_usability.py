@@ -512,3 +512,16 @@ def test_open_recent_shows_names_with_the_path_in_the_tooltip(qtbot, window) -> 
     assert [a.text() for a in actions[:2]] == ["espcn.nnd", "lenet5.nnd"]
     assert actions[0].toolTip() == str(EXAMPLES / "espcn.nnd")
     assert window.recent_menu.toolTipsVisible()
+
+
+def test_a_long_network_laid_left_to_right_is_shown_from_its_input(qtbot, window) -> None:
+    """Too long to show readable whole: the view starts where the network does, its input
+    in view and the whole height of the row too (it showed the middle, skip connections cut
+    off at the top)."""
+    window.open_path(EXAMPLES / "unet-blocks.nnd")
+    window.direction_actions[True].trigger()
+    canvas = window.canvas
+    shown = canvas.mapToScene(canvas.viewport().rect()).boundingRect()
+    assert shown.contains(window.scene.nodes["input"].sceneBoundingRect())
+    design = window.scene.design_rect()
+    assert shown.top() <= design.top() and shown.bottom() >= design.bottom()

@@ -252,7 +252,8 @@ class CanvasView(QGraphicsView):
     def fit(self, whole: bool = False) -> None:
         """The design in view. `whole` (View ▸ Fit to View) shows all of it, as small as
         it takes (down to the least zoom); otherwise (opening a file) never so small that
-        it cannot be read: a tall network is shown from its top at a readable size."""
+        it cannot be read: a long network is shown from its start (its top, or its left
+        where it runs left to right) at a readable size."""
         design = self.design_scene.design_rect()
         if design.isNull():
             return
@@ -262,9 +263,12 @@ class CanvasView(QGraphicsView):
         least = MIN_ZOOM if whole else READABLE_ZOOM
         if scale > 1.25:
             self.zoom(1.25 / scale)
-        elif scale < least:
+        elif scale < least:  # shown from where the network starts: its top, or its left
             self.zoom(least / scale)
-            self.centerOn(rect.center().x(), rect.top() + self.viewport().height() / least / 2)
+            if self.design_scene.horizontal:
+                self.centerOn(rect.left() + self.viewport().width() / least / 2, rect.center().y())
+            else:
+                self.centerOn(rect.center().x(), rect.top() + self.viewport().height() / least / 2)
 
     def centre_on(self, node_id: str) -> None:
         item = self.design_scene.nodes.get(node_id)
