@@ -341,8 +341,9 @@ def test_a_refused_group_leaves_a_plain_design_plain(window) -> None:
     assert document.results is document.engine.results
 
 
-def test_a_library_block_that_clashes_with_one_of_the_design_is_refused(window, tmp_path):
-    own = {  # a Bottleneck of the design's own: not the library's, which Stage holds
+def own_bottleneck_file(tmp_path: Path) -> Path:
+    """A design of its own Bottleneck block (a ReLU): not the library's, which Stage holds."""
+    own = {
         "format": "nn-designer-project",
         "version": 2,
         "name": "own bottleneck",
@@ -365,6 +366,11 @@ def test_a_library_block_that_clashes_with_one_of_the_design_is_refused(window, 
     }
     path = tmp_path / "own.nnd"
     path.write_text(json.dumps(own), encoding="utf-8")
+    return path
+
+
+def test_a_library_block_that_clashes_with_one_of_the_design_is_refused(window, tmp_path):
+    path = own_bottleneck_file(tmp_path)
     assert window.open_path(path)
     document = window.document
     start, steps = document.snapshot(), document.undo_stack.count()

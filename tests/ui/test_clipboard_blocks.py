@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 from designer.io.project import loads
 from designer.ui import clipboard
 from tests.conftest import EXAMPLES
-from tests.ui.test_blocks_window import chain_file, click
+from tests.ui.test_blocks_window import chain_file, click, own_bottleneck_file
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 
@@ -103,26 +103,7 @@ def test_a_block_that_differs_from_the_design_s_own_is_refused(window, tmp_path)
     assert window.open_path(EXAMPLES / "resnet50-blocks.nnd")
     click(window, "layer1")
     keys(window, Qt.Key.Key_C)
-    own = {
-        "format": "nn-designer-project",
-        "version": 2,
-        "name": "own",
-        "nodes": [{"id": "input", "type": "Input", "params": {"shape": [3, 32, 32]}}],
-        "edges": [],
-        "blocks": [
-            {
-                "id": "Bottleneck",
-                "nodes": [
-                    {"id": "x", "type": "BlockInput"},
-                    {"id": "relu", "type": "ReLU"},
-                    {"id": "y", "type": "BlockOutput"},
-                ],
-                "edges": [{"source": "x", "target": "relu"}, {"source": "relu", "target": "y"}],
-            }
-        ],
-    }
-    path = tmp_path / "own.nnd"
-    path.write_text(json.dumps(own), encoding="utf-8")
+    path = own_bottleneck_file(tmp_path)
     assert window.open_path(path)
     document = window.document
     start = document.snapshot()
