@@ -128,7 +128,7 @@ class MainWindow(QMainWindow):
         self.batch.valueChanged.connect(self._settings_changed)
         self.dtype.currentTextChanged.connect(self._settings_changed)
 
-    def _action(self, text: str, slot, shortcut=None, name: str = "") -> QAction:
+    def _action(self, text: str, slot, shortcut, name: str) -> QAction:
         return window_parts.window_action(self, text, slot, name, shortcut)
 
     def _actions(self) -> None:
