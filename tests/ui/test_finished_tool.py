@@ -229,6 +229,35 @@ def test_a_node_added_where_a_skip_connection_runs_sends_it_round(qtbot, window)
     assert now == {edge: item.bypass for edge, item in scene.edges.items()} != bent
 
 
+def test_a_node_dragged_off_a_skip_connection_lets_it_run_straight(qtbot, window) -> None:
+    """A drag with the mouse at zoom 1 (whole-pixel places): the edge that went round the
+    node is routed again once the drag is done."""
+    window.open_path(EXAMPLES / "resnet18.nnd")
+    scene, view = window.scene, window.canvas
+    QApplication.processEvents()
+    skip = next(item for item in scene.edges.values() if item.bypass is not None)
+    middle = skip.path().pointAtPercent(0.5)
+    at = (round(middle.x() - style.NODE_WIDTH / 2), round(middle.y() - style.NODE_HEIGHT / 2))
+    assert window.document.push(AddNode(NodeRecord("dropped", "ReLU", {}, pos=at)))
+    QApplication.processEvents()
+    view.resetTransform()
+    view.centerOn(scene.nodes["dropped"])
+    start = view.mapFromScene(scene.nodes["dropped"].sceneBoundingRect().center() + QPointF(0, 8))
+    viewport = view.viewport()
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for dx in range(20, 401, 20):
+        QTest.mouseMove(viewport, start + QPoint(dx, 0))
+    QTest.mouseRelease(
+        viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start + QPoint(400, 0)
+    )
+    QApplication.processEvents()
+    assert window.document.arch.node("dropped").pos != at
+    now = {edge: item.bypass for edge, item in scene.edges.items()}
+    for item in scene.edges.values():
+        item.update_path()
+    assert now == {edge: item.bypass for edge, item in scene.edges.items()}
+
+
 def _label_boxes(window) -> list[QRectF]:
     """Where each edge's label is painted, fitted to its text."""
     boxes = []
@@ -695,3 +724,17 @@ def test_a_click_on_a_port_connects_nothing_and_says_nothing(window) -> None:
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, inside)
     assert window.statusBar().currentMessage() == ""
     assert document.undo_stack.count() == steps
+
+
+@pytest.mark.parametrize(
+    ("type_text", "shown"),
+    [("ConvNeXtBlock ×2", "ConvNe"), ("InvertedResidualBlock ×stage_depth", "InvertedResid…")],
+)
+def test_a_repeated_node_s_title_keeps_its_count_only_beside_enough_of_its_type(
+    qtbot, type_text: str, shown: str
+) -> None:
+    from designer.ui.canvas.node_text import fitted_lines
+
+    _, (title, *_) = fitted_lines(None, type_text, "a_long_node_label", None, None)
+    assert title.startswith(shown), title  # never ' ×stage_depth' alone
+    assert title.endswith(" ×2") == type_text.endswith(" ×2")

@@ -83,11 +83,15 @@ def _title(type_name: str, metrics: QFontMetricsF, width: float) -> str:
     if whole == type_name or not mark or len(count) > _COUNT_KEPT:
         return whole
     room = width - metrics.horizontalAdvance(mark + count)
-    return metrics.elidedText(stem, Qt.TextElideMode.ElideRight, room) + mark + count
+    kept = metrics.elidedText(stem, Qt.TextElideMode.ElideRight, room)
+    if len(kept.rstrip("…")) < _TYPE_KEPT:  # the count would leave too little of the type
+        return whole
+    return kept + mark + count
 
 
 REPEAT_MARK = " ×"  # between a repeated node's type and its count
 _COUNT_KEPT = 12  # characters of a count (or its expression) kept whole when the type is cut
+_TYPE_KEPT = 4  # characters of the type shown at least beside a count kept whole
 
 
 def card_text(node: NodeItem) -> str:

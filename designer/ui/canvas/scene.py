@@ -548,8 +548,9 @@ class DesignScene(QGraphicsScene):
             now = data_of[node_id]["pos"]
             if now is None or (now != pos and placed(now) != (item.pos().x(), item.pos().y())):
                 moved[node_id] = pos
-                if now is not None:  # where it was dragged from
+                if now is not None:  # where it was dragged from: detours there re-route
                     self._left.append(item.boundingRect().translated(QPointF(*placed(now))))
+                    self._settle_later(node_id)
         self._shifted.clear()
         return moved
 

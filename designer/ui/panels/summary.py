@@ -156,7 +156,7 @@ class SummaryView(QTableView):
         column for the rows inside where they need it."""
         self.summary.set_expanded(path, True)
         needed = self.sizeHintForColumn(0)
-        if needed > self.columnWidth(0):
+        if needed > self.columnWidth(0) and 0 not in self._set_by_hand:
             with self._sizing():
                 self.setColumnWidth(0, needed)
 
