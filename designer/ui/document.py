@@ -15,6 +15,7 @@ analysed in place, edit by edit, as it always was.
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,11 +52,15 @@ from designer.ui.style import elide
 
 class EditCommand(QUndoCommand):
     """A core Edit on the undo stack. It is applied before it is pushed (so a refused edit
-    never reaches the stack), hence the first redo, which Qt calls on push, is skipped."""
+    never reaches the stack), hence the first redo, which Qt calls on push, is skipped.
+
+    It holds its document weakly: the stack that owns it is the document's, and a command
+    in a reference cycle with its document could be freed by Python's collector before the
+    stack, which then deletes it a second time (a crash when a replaced document goes)."""
 
     def __init__(self, document: Document, edit: Edit | DesignEdit) -> None:
         super().__init__(elide(edit.text))  # History lists it: an id can be a megabyte
-        self._document = document
+        self._document = weakref.ref(document)
         self._edit = edit
         self._applied = True
 
@@ -63,10 +68,15 @@ class EditCommand(QUndoCommand):
         if self._applied:
             self._applied = False
             return
-        self._document.replay(self._edit, forward=True)
+        self._replay(forward=True)
 
     def undo(self) -> None:
-        self._document.replay(self._edit, forward=False)
+        self._replay(forward=False)
+
+    def _replay(self, forward: bool) -> None:
+        document = self._document()
+        if document is not None:
+            document.replay(self._edit, forward)
 
 
 @dataclass(frozen=True)

@@ -332,7 +332,9 @@ class MainWindow(QMainWindow):
 
     def _replace(self, document: Document) -> None:
         self.autosaver.discard()
+        replaced = self.document
         self._follow(document)
+        self._fall_silent(replaced)
 
     def save(self) -> bool:
         """Save to the design's file; a new design, or a shipped example (opened as a
@@ -461,7 +463,19 @@ class MainWindow(QMainWindow):
         settings.setValue("geometry", self.saveGeometry())
         settings.setValue("state", self.saveState())
         self.autosaver.discard()
+        self._fall_silent(self.document)
+        self.scene.blockSignals(True)
         event.accept()
+
+    @staticmethod
+    def _fall_silent(document: Document) -> None:
+        """A document the window lets go of (and, as the window closes, its canvas) says
+        nothing more and drops its undo steps now, while Qt is whole. Freed later by
+        Python's collector, in any order, the stack deleted steps already freed, and items
+        told a half-freed scene that the selection changed: crashes at exit."""
+        document.undo_stack.blockSignals(True)
+        document.blockSignals(True)
+        document.undo_stack.clear()
 
     # editing ------------------------------------------------------------------------------------
 
