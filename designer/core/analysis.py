@@ -188,9 +188,10 @@ def neighbour_warnings(
         consumers = arch.consumers(node_id)
         if consumers and all(arch.spec(c).cancels_bias for c in consumers):
             channels = params.get("out_channels", params.get("out_features"))
+            named = min(consumers)  # not the first wired: a file read back lists them anew
             found.append(
-                f"bias is cancelled by the {arch.type_of(consumers[0])} that follows "
-                f"({consumers[0]}): bias=False saves {channels} parameters"
+                f"bias is cancelled by the {arch.type_of(named)} that follows "
+                f"({named}): bias=False saves {channels} parameters"
             )
     if spec.merges_with_same:
         previous = _previous_through_shape_only(arch, node_id)

@@ -35,3 +35,22 @@ def test_rewiring_behind_a_dropout_clears_follows_linear() -> None:
     assert engine.results["l3"] == analyse(arch).results["l3"]
     assert engine.results == analyse(arch).results
     assert_agrees(arch, engine)
+
+
+def test_a_bias_cancelled_by_two_norms_names_one_whatever_the_wiring_order() -> None:
+    """Both wiring orders, and the file read back, name the same BatchNorm (the first
+    wired was named, so a design and its saved file said different things)."""
+    from designer.io.project import dumps, loads
+
+    named = set()
+    for order in (("bn_b", "bn_a"), ("bn_a", "bn_b")):
+        arch = chain((3, 8, 8), ("Conv2d", {"out_channels": 4, "kernel_size": 1}))
+        for node_id in order:
+            arch.add_node(NodeRecord(node_id, "BatchNorm2d", {}))
+            arch.connect("l1", node_id)
+        warnings = analyse(arch).results["l1"].warnings
+        named.update(w for w in warnings if "cancelled" in w)
+        assert analyse(loads(dumps(arch)).arch).results == analyse(arch).results
+    assert named == {
+        "bias is cancelled by the BatchNorm2d that follows (bn_a): bias=False saves 4 parameters"
+    }
