@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,4 +36,15 @@ def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:
     QApplication.processEvents()
     # delete it now, while Qt is whole, not at interpreter exit: processEvents outside an
     # event loop leaves deferred deletions pending, and every window of the run would stay
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+
+
+@pytest.fixture(autouse=True)
+def _freed_while_qt_is_whole(qapp) -> Iterator[None]:
+    """What each window test left for Python's collector is freed at its end, at a known
+    point while Qt is whole. Left to itself, the collector may free a window's objects in
+    the middle of a later test or at pytest's last collection, in an order Qt's objects do
+    not always survive (a crash at the end of a run, now and then)."""
+    yield
+    gc.collect()
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
